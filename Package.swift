@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// WeightInit — parameter initialization and a BLAS-backed numerical backend for training code in Swift.
+import PackageDescription
+
+let package = Package(
+    name: "WeightInit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "WeightInit", targets: ["WeightInit"]),
+        .library(name: "MatrixModule", targets: ["MatrixModule"]),
+        .library(name: "Initializers", targets: ["Initializers"]),
+        .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .executable(name: "weightinit", targets: ["weightinit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Modules/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Modules/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Philox4x32-10 and the distribution kernels, with per-function `target` attributes chosen at run time.
+        .target(name: "CFillKernels", path: "Sources/CFillKernels"),
+        .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
+        .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
+        .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
+        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
+        .executableTarget(
+            name: "weightinit",
+            dependencies: [
+                "WeightInit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MatrixModuleTests", dependencies: ["MatrixModule"]),
+        .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    ]
+)
