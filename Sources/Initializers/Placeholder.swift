@@ -1,0 +1,1 @@
+// Initializers module (in progress).

@@ -1,0 +1,1 @@
+// NeuralNetwork module (in progress).
