@@ -1,0 +1,97 @@
+// CFillKernels — Philox4x32-10 counter-based random fills for WeightInit.
+//
+// Every fill writes `out[j]` = element `start + j` of a conceptual infinite stream, and
+// element `i` is a pure function of (k0, k1, i, parameters): any split of [0, n) into
+// sub-ranges filled separately gives exactly the bytes of one call, and the portable,
+// AVX2 and AVX-512 code paths give identical bytes (no FMA contraction, only correctly
+// rounded + - * / sqrt and the package's own polynomial log / sin / cos; no libm in the
+// element math).
+//
+// Generator: Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy
+// as 1, 2, 3", SC'11), checked against the Random123 known-answer vectors.
+//
+// Counter layout for one Philox block: ctr[0] = low 32 bits of the block index b,
+// ctr[1] = high 32 bits of b, ctr[2] = attempt number (rejection sampling; 0 otherwise),
+// ctr[3] = stream tag. Key = (k0, k1).
+//
+// Stream tags (ctr[3]) and element -> block mapping:
+//   0 WI_STREAM_UNIFORM    f32: block i/4, word i%4, u = (w >> 8) * 2^-24.
+//                          f64: block i/2, words (2(i%2), 2(i%2)+1) -> 53 bits, u = x * 2^-53.
+//   1 WI_STREAM_NORMAL     Box–Muller. f32: block i/4; words (w0,w1) give elements 4b, 4b+1
+//                          (R cos θ, R sin θ), words (w2,w3) give 4b+2, 4b+3;
+//                          u1 = ((w >> 1) + 0.5) * 2^-31 (as float) in (0, 1], θ = 2π (w >> 8) 2^-24;
+//                          tails reach 6.66σ.
+//                          f64: block i/2, u1 from 52 bits of (w0,w1) in (0, 1], θ from 53 bits
+//                          of (w2,w3); elements 2b = R cos θ, 2b+1 = R sin θ; tails reach 8.49σ.
+//   2 WI_STREAM_TRUNCATED  truncated normal, rejection from the stream-1 construction with
+//                          ctr[3] = 2 and ctr[2] = attempt (0, 1, 2, ...; each element retries
+//                          alone until accepted).
+//   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.3: one Philox
+//                          block per element and attempt, block index = i, ctr[2] = attempt;
+//                          Robert (1995) uniform or exponential proposal, in double.
+//   Other values are free for wi_fill_unit_uniform_f64 (use tags >= 16 for new purposes).
+//
+// Performance paths: AVX-512 (F/DQ/BW/VL), AVX2+FMA feature level (no FMA is used for the
+// math), and a portable baseline, chosen at run time (x86-64 only; elsewhere portable).
+// No allocation inside the kernels.
+#ifndef CFILLKERNELS_H
+#define CFILLKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WI_STREAM_UNIFORM 0u
+#define WI_STREAM_NORMAL 1u
+#define WI_STREAM_TRUNCATED 2u
+#define WI_STREAM_TRUNCATED_TAIL 3u
+
+/// Philox4x32-10 block function: out = Philox4x32-10(ctr, key).
+void wi_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/// Selects the code path: -1 = automatic (best the CPU supports), 0 = portable, 1 = AVX2,
+/// 2 = AVX-512. Values above what the CPU supports are clamped down. Results are identical
+/// on every level; this exists for tests and benchmarks.
+void wi_set_kernel_level(int level);
+/// The level in use (0 portable, 1 AVX2, 2 AVX-512).
+int wi_kernel_level(void);
+/// The best level this CPU supports.
+int wi_kernel_max_level(void);
+
+/// Uniform on [low, high): out[j] = low + (high − low)·u, u = element (start+j) of stream 0;
+/// a result that rounds to `high` is replaced by nextafter(high, low). Caller checks
+/// low < high, both finite (and high − low finite).
+void wi_fill_uniform_f32(float *out, uint64_t start, uint64_t count, uint32_t k0, uint32_t k1,
+                         float low, float high);
+void wi_fill_uniform_f64(double *out, uint64_t start, uint64_t count, uint32_t k0, uint32_t k1,
+                         double low, double high);
+
+/// Normal N(mean, std²) by Box–Muller (stream 1): out[j] = mean + std·z. std == 0 gives
+/// exactly `mean`. Caller checks std >= 0 and finite, mean finite.
+void wi_fill_normal_f32(float *out, uint64_t start, uint64_t count, uint32_t k0, uint32_t k1,
+                        float mean, float std);
+void wi_fill_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0, uint32_t k1,
+                        double mean, double std);
+
+/// Truncated normal: parent N(mean, std²) conditioned on [a, b] (absolute bounds, PyTorch
+/// `trunc_normal_` semantics). Every output lies in [a, b] (for f32: in the floats inside
+/// [a, b]). With α = (a−mean)/std, β = (b−mean)/std: if Φ(β)−Φ(α) >= 0.3, rejection from the
+/// normal generator (stream 2), else Robert (1995) proposals in double (stream 3). Attempts
+/// are capped at 10000 per element, after which the value is clamped (probability < 1e-300
+/// per element). Caller checks std > 0 finite, a < b, mean finite.
+void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
+                                  uint32_t k1, double mean, double std, double a, double b);
+void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
+                                  uint32_t k1, double mean, double std, double a, double b);
+
+/// Raw uniform in [0, 1) with 53 bits (f64 uniform mapping, ctr[3] = stream).
+void wi_fill_unit_uniform_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
+                              uint32_t k1, uint32_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
