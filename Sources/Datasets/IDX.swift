@@ -448,6 +448,8 @@ final class GzipByteSource: ByteSource {
                 finished = true
                 break
             }
+            let startBefore = inputStart
+            let producedBefore = produced
             let status: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
                 stream.pointee.next_in = inBuf.baseAddress! + inputStart
                 stream.pointee.avail_in = UInt32(inputEnd - inputStart)
@@ -463,7 +465,12 @@ final class GzipByteSource: ByteSource {
             }
             switch status {
             case Z_OK, Z_BUF_ERROR:
-                // Z_BUF_ERROR: no progress possible with this input; loop refills or ends.
+                // Z_BUF_ERROR: no progress possible with this input; the loop refills or ends.
+                // Defensive: a call that neither consumed input nor produced output while both
+                // were available would loop forever, so it is reported instead.
+                if inputStart == startBefore && produced == producedBefore && inputStart < inputEnd {
+                    throw DatasetError.corruptGzip(path: name, message: "inflate made no progress (\(Self.message(stream, status)))")
+                }
                 continue
             case Z_STREAM_END:
                 // A member ended with a verified trailer. Another member may follow.
