@@ -18,6 +18,7 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define WI_X86 1
 #include <cpuid.h>
+#include <immintrin.h>
 #define WI_T_AVX2 __attribute__((target("avx2,fma")))
 #define WI_T_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 #else
@@ -220,146 +221,16 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *zc
 }
 
 // ---------------------------------------------------------------------------------------
-// Chunk driver: chunks of E elements aligned to multiples of E in element index space;
-// chunks fully inside [start, start+count) are written in place, the (at most two) partial
-// ones go through a stack buffer.
+// Shared pieces of the level-specific kernels (fill_impl.h)
 // ---------------------------------------------------------------------------------------
 #define NB 16          /* Philox blocks per chunk */
 #define E32 (4 * NB)   /* f32 elements per chunk */
 #define E64 (2 * NB)   /* f64 elements per chunk */
-
-#define WI_FOR_CHUNKS(T, E, out, start, count, CHUNK)                                       \
-    do {                                                                                    \
-        uint64_t end_ = (start) + (count);                                                  \
-        for (uint64_t c_ = (start) / (E); c_ * (E) < end_; c_++) {                          \
-            uint64_t cs_ = c_ * (E);                                                        \
-            if (cs_ >= (start) && cs_ + (E) <= end_) {                                      \
-                T *dst_ = (out) + (cs_ - (start));                                          \
-                CHUNK;                                                                      \
-            } else {                                                                        \
-                T tmp_[E];                                                                  \
-                T *dst_ = tmp_;                                                             \
-                CHUNK;                                                                      \
-                uint64_t lo_ = cs_ < (start) ? (start) : cs_;                               \
-                uint64_t hi_ = cs_ + (E) < end_ ? cs_ + (E) : end_;                         \
-                memcpy((out) + (lo_ - (start)), tmp_ + (lo_ - cs_), (hi_ - lo_) * sizeof(T)); \
-            }                                                                               \
-        }                                                                                   \
-    } while (0)
-
-// ---- uniform ---------------------------------------------------------------------------
-WI_AI void chunk_uniform_f32(float *dst, uint64_t b0, uint32_t k0, uint32_t k1, float low,
-                             float range, float hmax, float high) {
-    for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
-        wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), 0, WI_STREAM_UNIFORM, k0, k1);
-        for (int l = 0; l < 4; l++) {
-            float u = (float)(int32_t)(w.v[l] >> 8) * 0x1p-24f;
-            float x = low + range * u;
-            dst[4 * j + l] = x < high ? x : hmax;
-        }
-    }
-}
-
-WI_AI void impl_uniform_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
-                            uint32_t k1, float low, float high) {
-    if (count == 0) return;
-    float range = high - low;
-    float hmax = nextafterf(high, low);
-    WI_FOR_CHUNKS(float, E32, out, start, count,
-                  chunk_uniform_f32(dst_, c_ * NB, k0, k1, low, range, hmax, high));
-}
-
-WI_AI void chunk_uniform_f64(double *dst, uint64_t b0, uint32_t k0, uint32_t k1,
-                             uint32_t stream, double low, double range, double hmax,
-                             double high) {
-    for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
-        wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), 0, stream, k0, k1);
-        double u0 = unit53(w.v[0], w.v[1]);
-        double u1 = unit53(w.v[2], w.v[3]);
-        double x0 = low + range * u0;
-        double x1 = low + range * u1;
-        dst[2 * j] = x0 < high ? x0 : hmax;
-        dst[2 * j + 1] = x1 < high ? x1 : hmax;
-    }
-}
-
-WI_AI void impl_uniform_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
-                            uint32_t k1, uint32_t stream, double low, double high) {
-    if (count == 0) return;
-    double range = high - low;
-    double hmax = nextafter(high, low);
-    WI_FOR_CHUNKS(double, E64, out, start, count,
-                  chunk_uniform_f64(dst_, c_ * NB, k0, k1, stream, low, range, hmax, high));
-}
-
-// ---- normal ----------------------------------------------------------------------------
-// Standard normals of NB f32 blocks (4 per block), into z[4*NB] in element order.
-WI_AI void chunk_stdnormal_f32(float *z, uint64_t b0, uint32_t attempt, uint32_t stream,
-                               uint32_t k0, uint32_t k1) {
-    for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
-        wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), attempt, stream, k0, k1);
-        float a0, a1, a2, a3;
-        bm_f32(w.v[0], w.v[1], &a0, &a1);
-        bm_f32(w.v[2], w.v[3], &a2, &a3);
-        z[4 * j] = a0; z[4 * j + 1] = a1; z[4 * j + 2] = a2; z[4 * j + 3] = a3;
-    }
-}
-
-WI_AI void chunk_normal_f32(float *dst, uint64_t b0, uint32_t k0, uint32_t k1, float mean,
-                            float std) {
-    for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
-        wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), 0, WI_STREAM_NORMAL, k0, k1);
-        float a0, a1, a2, a3;
-        bm_f32(w.v[0], w.v[1], &a0, &a1);
-        bm_f32(w.v[2], w.v[3], &a2, &a3);
-        dst[4 * j] = mean + std * a0;
-        dst[4 * j + 1] = mean + std * a1;
-        dst[4 * j + 2] = mean + std * a2;
-        dst[4 * j + 3] = mean + std * a3;
-    }
-}
-
-WI_AI void impl_normal_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
-                           uint32_t k1, float mean, float std) {
-    if (count == 0) return;
-    if (std == 0.0f) {
-        for (uint64_t j = 0; j < count; j++) out[j] = mean;
-        return;
-    }
-    WI_FOR_CHUNKS(float, E32, out, start, count,
-                  chunk_normal_f32(dst_, c_ * NB, k0, k1, mean, std));
-}
-
-WI_AI void chunk_normal_f64(double *dst, uint64_t b0, uint32_t k0, uint32_t k1, double mean,
-                            double std) {
-    for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
-        wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), 0, WI_STREAM_NORMAL, k0, k1);
-        double a0, a1;
-        bm_f64(w.v[0], w.v[1], w.v[2], w.v[3], &a0, &a1);
-        dst[2 * j] = mean + std * a0;
-        dst[2 * j + 1] = mean + std * a1;
-    }
-}
-
-WI_AI void impl_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
-                           uint32_t k1, double mean, double std) {
-    if (count == 0) return;
-    if (std == 0.0) {
-        for (uint64_t j = 0; j < count; j++) out[j] = mean;
-        return;
-    }
-    WI_FOR_CHUNKS(double, E64, out, start, count,
-                  chunk_normal_f64(dst_, c_ * NB, k0, k1, mean, std));
-}
-
-// ---- truncated normal ------------------------------------------------------------------
 #define WI_TRUNC_CAP 10000u
 #define WI_RETRY_BUF 512
+
+// 24-bit uniform in [0, 1), exact.
+WI_AI float unit24f(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
 
 typedef struct {
     double mean, std, a, b, alpha, beta;
@@ -382,24 +253,26 @@ WI_AI double clampd_nan(double x, double lo, double hi) {
     return x <= hi ? x : hi;
 }
 
-// One standard normal for element i at `attempt`, f32 layout (block i/4, lane i%4).
+// One standard normal for element i at `attempt` (stream 2), f32 chunk layout.
 WI_AI float z_elem_f32(uint64_t i, uint32_t attempt, uint32_t k0, uint32_t k1) {
-    uint64_t b = i >> 2;
-    uint32_t lane = (uint32_t)i & 3;
+    uint64_t b = (i / E32) * NB + (i % NB);
+    uint32_t p = (uint32_t)(i % E32) / NB; // 0..3
     wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), attempt, WI_STREAM_TRUNCATED, k0, k1);
-    uint32_t wa = (lane & 2) ? w.v[2] : w.v[0];
-    uint32_t wb = (lane & 2) ? w.v[3] : w.v[1];
+    uint32_t wa = (p & 2) ? w.v[2] : w.v[0];
+    uint32_t wb = (p & 2) ? w.v[3] : w.v[1];
     float zc, zs;
     bm_f32(wa, wb, &zc, &zs);
-    return (lane & 1) ? zs : zc;
+    return (p & 1) ? zs : zc;
 }
 
+// One standard normal for element i at `attempt` (stream 2), f64 chunk layout.
 WI_AI double z_elem_f64(uint64_t i, uint32_t attempt, uint32_t k0, uint32_t k1) {
-    uint64_t b = i >> 1;
+    uint64_t b = (i / E64) * NB + (i % NB);
+    uint32_t h = (uint32_t)(i % E64) / NB; // 0..1
     wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), attempt, WI_STREAM_TRUNCATED, k0, k1);
     double zc, zs;
     bm_f64(w.v[0], w.v[1], w.v[2], w.v[3], &zc, &zs);
-    return (i & 1) ? zs : zc;
+    return h ? zs : zc;
 }
 
 // Appends the indices base+l with rej[l] != 0 (rej has E bytes, E % 8 == 0).
@@ -417,128 +290,6 @@ WI_AI size_t collect_rejects(const uint8_t *rej, int E, uint64_t base, uint64_t 
     return n;
 }
 
-WI_AI void retry_f32(float *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
-                     uint32_t k1, const wi_trunc_params *P) {
-    float z[WI_RETRY_BUF];
-    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
-    float af = P->af, bf = P->bf;
-    for (uint32_t t = 1; n > 0; t++) {
-        if (t >= WI_TRUNC_CAP) { // last resort; never reached in practice
-            for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampf_nan(meanf, af, bf);
-            return;
-        }
-        for (size_t j = 0; j < n; j++) z[j] = z_elem_f32(idx[j], t, k0, k1);
-        size_t m = 0;
-        for (size_t j = 0; j < n; j++) {
-            float zz = z[j];
-            if (zz >= alf && zz <= bef)
-                out[idx[j] - start] = clampf_nan(meanf + stdf * zz, af, bf);
-            else
-                idx[m++] = idx[j];
-        }
-        n = m;
-    }
-}
-
-WI_AI void retry_f64(double *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
-                     uint32_t k1, const wi_trunc_params *P) {
-    double z[WI_RETRY_BUF];
-    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
-    for (uint32_t t = 1; n > 0; t++) {
-        if (t >= WI_TRUNC_CAP) {
-            for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampd_nan(mean, a, b);
-            return;
-        }
-        for (size_t j = 0; j < n; j++) z[j] = z_elem_f64(idx[j], t, k0, k1);
-        size_t m = 0;
-        for (size_t j = 0; j < n; j++) {
-            double zz = z[j];
-            if (zz >= al && zz <= be)
-                out[idx[j] - start] = clampd_nan(mean + std * zz, a, b);
-            else
-                idx[m++] = idx[j];
-        }
-        n = m;
-    }
-}
-
-WI_AI void impl_trunc_rej_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
-                              uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF];
-    size_t nr = 0;
-    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
-    float af = P->af, bf = P->bf;
-    uint64_t end = start + count;
-    for (uint64_t c = start / E32; c * E32 < end; c++) {
-        uint64_t cs = c * E32;
-        int full = cs >= start && cs + E32 <= end;
-        float tmp[E32];
-        uint8_t rej[E32];
-        float *dst = full ? out + (cs - start) : tmp;
-        float z[E32];
-        chunk_stdnormal_f32(z, c * NB, 0, WI_STREAM_TRUNCATED, k0, k1);
-        for (int l = 0; l < E32; l++) {
-            float zz = z[l];
-            rej[l] = !(zz >= alf && zz <= bef);
-            dst[l] = clampf_nan(meanf + stdf * zz, af, bf);
-        }
-        if (!full) {
-            uint64_t lo = cs < start ? start : cs;
-            uint64_t hi = cs + E32 < end ? cs + E32 : end;
-            memcpy(out + (lo - start), tmp + (lo - cs), (hi - lo) * sizeof(float));
-            for (int l = 0; l < E32; l++)
-                if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
-        }
-        nr = collect_rejects(rej, E32, cs, idx, nr);
-        if (nr > WI_RETRY_BUF - E32) {
-            retry_f32(out, start, idx, nr, k0, k1, P);
-            nr = 0;
-        }
-    }
-    retry_f32(out, start, idx, nr, k0, k1, P);
-}
-
-WI_AI void impl_trunc_rej_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
-                              uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF];
-    size_t nr = 0;
-    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
-    uint64_t end = start + count;
-    for (uint64_t c = start / E64; c * E64 < end; c++) {
-        uint64_t cs = c * E64;
-        int full = cs >= start && cs + E64 <= end;
-        double tmp[E64];
-        uint8_t rej[E64];
-        double *dst = full ? out + (cs - start) : tmp;
-        for (int j = 0; j < NB; j++) {
-            uint64_t bb = c * NB + (uint64_t)j;
-            wi_u4 w = philox10((uint32_t)bb, (uint32_t)(bb >> 32), 0, WI_STREAM_TRUNCATED, k0, k1);
-            double z0, z1;
-            bm_f64(w.v[0], w.v[1], w.v[2], w.v[3], &z0, &z1);
-            rej[2 * j] = !(z0 >= al && z0 <= be);
-            rej[2 * j + 1] = !(z1 >= al && z1 <= be);
-            dst[2 * j] = clampd_nan(mean + std * z0, a, b);
-            dst[2 * j + 1] = clampd_nan(mean + std * z1, a, b);
-        }
-        if (!full) {
-            uint64_t lo = cs < start ? start : cs;
-            uint64_t hi = cs + E64 < end ? cs + E64 : end;
-            memcpy(out + (lo - start), tmp + (lo - cs), (hi - lo) * sizeof(double));
-            for (int l = 0; l < E64; l++)
-                if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
-        }
-        nr = collect_rejects(rej, E64, cs, idx, nr);
-        if (nr > WI_RETRY_BUF - E64) {
-            retry_f64(out, start, idx, nr, k0, k1, P);
-            nr = 0;
-        }
-    }
-    retry_f64(out, start, idx, nr, k0, k1, P);
-}
-
-// ---------------------------------------------------------------------------------------
-// Instantiation per level
-// ---------------------------------------------------------------------------------------
 typedef void (*fn_uniform_f32)(float *, uint64_t, uint64_t, uint32_t, uint32_t, float, float);
 typedef void (*fn_uniform_f64)(double *, uint64_t, uint64_t, uint32_t, uint32_t, uint32_t,
                                double, double);
@@ -558,39 +309,30 @@ typedef struct {
     fn_trunc_f64 trunc_f64;
 } wi_kernel_table;
 
-#define WI_INSTANTIATE(SUFFIX, ATTR)                                                         \
-    ATTR static void uniform_f32_##SUFFIX(float *o, uint64_t s, uint64_t n, uint32_t k0,     \
-                                          uint32_t k1, float lo, float hi) {                 \
-        impl_uniform_f32(o, s, n, k0, k1, lo, hi);                                           \
-    }                                                                                        \
-    ATTR static void uniform_f64_##SUFFIX(double *o, uint64_t s, uint64_t n, uint32_t k0,    \
-                                          uint32_t k1, uint32_t st, double lo, double hi) {  \
-        impl_uniform_f64(o, s, n, k0, k1, st, lo, hi);                                       \
-    }                                                                                        \
-    ATTR static void normal_f32_##SUFFIX(float *o, uint64_t s, uint64_t n, uint32_t k0,      \
-                                         uint32_t k1, float m, float sd) {                   \
-        impl_normal_f32(o, s, n, k0, k1, m, sd);                                             \
-    }                                                                                        \
-    ATTR static void normal_f64_##SUFFIX(double *o, uint64_t s, uint64_t n, uint32_t k0,     \
-                                         uint32_t k1, double m, double sd) {                 \
-        impl_normal_f64(o, s, n, k0, k1, m, sd);                                             \
-    }                                                                                        \
-    ATTR static void trunc_f32_##SUFFIX(float *o, uint64_t s, uint64_t n, uint32_t k0,       \
-                                        uint32_t k1, const wi_trunc_params *P) {             \
-        impl_trunc_rej_f32(o, s, n, k0, k1, P);                                              \
-    }                                                                                        \
-    ATTR static void trunc_f64_##SUFFIX(double *o, uint64_t s, uint64_t n, uint32_t k0,      \
-                                        uint32_t k1, const wi_trunc_params *P) {             \
-        impl_trunc_rej_f64(o, s, n, k0, k1, P);                                              \
-    }                                                                                        \
-    static const wi_kernel_table table_##SUFFIX = {                                          \
-        uniform_f32_##SUFFIX, uniform_f64_##SUFFIX, normal_f32_##SUFFIX,                     \
-        normal_f64_##SUFFIX, trunc_f32_##SUFFIX, trunc_f64_##SUFFIX};
+#define WI_SUFFIX port
+#define WI_ATTR
+#define WI_LEVEL 0
+#include "fill_impl.h"
+#undef WI_SUFFIX
+#undef WI_ATTR
+#undef WI_LEVEL
 
-WI_INSTANTIATE(port, )
 #if WI_X86
-WI_INSTANTIATE(avx2, WI_T_AVX2)
-WI_INSTANTIATE(avx512, WI_T_AVX512)
+#define WI_SUFFIX avx2
+#define WI_ATTR WI_T_AVX2
+#define WI_LEVEL 1
+#include "fill_impl.h"
+#undef WI_SUFFIX
+#undef WI_ATTR
+#undef WI_LEVEL
+
+#define WI_SUFFIX avx512
+#define WI_ATTR WI_T_AVX512
+#define WI_LEVEL 2
+#include "fill_impl.h"
+#undef WI_SUFFIX
+#undef WI_ATTR
+#undef WI_LEVEL
 #endif
 
 // ---------------------------------------------------------------------------------------
