@@ -1,1 +1,6 @@
-print("weightinit")
+import ArgumentParser
+
+// Re-launch once with the right OPENBLAS_CORETYPE when OpenBLAS fell back to a generic
+// kernel (see DESIGN.md, "OpenBLAS on this hardware"); never overrides a value already set.
+KernelRelaunch.relaunchIfNeeded()
+WeightInitCommand.main()

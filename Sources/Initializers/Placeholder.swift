@@ -1,1 +1,0 @@
-// Initializers module (in progress).

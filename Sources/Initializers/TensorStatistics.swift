@@ -1,0 +1,107 @@
+import Dispatch
+
+/// Summary statistics of a filled tensor, accumulated in `Double` (in parallel, with a fixed
+/// split so the result does not depend on timing), and a checksum of its bytes.
+public struct TensorStatistics: Sendable, Equatable, Codable {
+    public var count: Int
+    public var mean: Double
+    /// Population standard deviation `√(Σ(x − mean)²/n)`.
+    public var std: Double
+    public var min: Double
+    public var max: Double
+    /// Number of NaN or infinite elements.
+    public var nonFinite: Int
+
+    /// Statistics of `buffer` (all zeros for an empty buffer).
+    public init<S: BinaryFloatingPoint>(_ buffer: UnsafeBufferPointer<S>) {
+        let n = buffer.count
+        count = n
+        guard n > 0, let base = buffer.baseAddress else { mean = 0; std = 0; min = 0; max = 0; nonFinite = 0; return }
+        let chunks = Swift.min(64, Swift.max(1, n / 65_536))
+        let size = (n + chunks - 1) / chunks
+        let p = UnsafeSendable(base)
+        var partials = [StatisticsPartial](repeating: StatisticsPartial(), count: chunks)
+        partials.withUnsafeMutableBufferPointer { out in
+            let o = UnsafeSendable(out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var q = StatisticsPartial()
+                let s = c * size, e = Swift.min(n, s + size)
+                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { q.sum += x; q.lo = Swift.min(q.lo, x); q.hi = Swift.max(q.hi, x) } else { q.bad += 1 } } }
+                o.value[c] = q
+            }
+        }
+        let finite = n - partials.reduce(0) { $0 + $1.bad }
+        let m = finite > 0 ? partials.reduce(0) { $0 + $1.sum } / Double(finite) : .nan
+        var squares = [Double](repeating: 0, count: chunks)
+        squares.withUnsafeMutableBufferPointer { out in
+            let o = UnsafeSendable(out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var s2 = 0.0
+                let s = c * size, e = Swift.min(n, s + size)
+                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { s2 += (x - m) * (x - m) } } }
+                o.value[c] = s2
+            }
+        }
+        mean = m
+        std = finite > 0 ? (squares.reduce(0, +) / Double(finite)).squareRoot() : .nan
+        min = partials.map { $0.lo }.min() ?? .nan
+        max = partials.map { $0.hi }.max() ?? .nan
+        nonFinite = n - finite
+        _ = base
+    }
+
+    /// FNV-1a (64-bit) of the bytes, as 16 hex digits: equal bytes ⇔ (almost surely) equal digests.
+    public static func checksum<S>(_ buffer: UnsafeBufferPointer<S>) -> String {
+        let raw = UnsafeRawBufferPointer(buffer)
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in raw { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+struct StatisticsPartial { var sum = 0.0, lo = Double.infinity, hi = -Double.infinity, bad = 0 }
+
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension Initializer {
+    /// What the scheme promises for `shape`: the mean and standard deviation of the
+    /// distribution each element is drawn from (for orthogonal, identity, dirac and sparse: of the
+    /// whole tensor's elements), and the bound `max|w|` when the scheme has one (else `nil`).
+    /// - Throws: as filling would (invalid parameters or shape).
+    public func expectedStatistics(shape: [Int], layout: KernelLayout = .outInSpatial, groups: Int = 1) throws(InitializationError)
+        -> (mean: Double, std: Double, bound: Double?)
+    {
+        try validate()
+        let count = shape.reduce(1, *)
+        if count == 0 { return (0, 0, nil) }
+        switch try plan(shape: shape, layout: layout, groups: groups) {
+        case let .constant(v): return (v, 0, abs(v))
+        case let .uniform(lo, hi): return ((lo + hi) / 2, (hi - lo) / 12.0.squareRoot(), Swift.max(abs(lo), abs(hi)))
+        case let .normal(m, s): return (m, s, nil)
+        case let .truncated(m, s, a, b):
+            let mo = TruncatedNormal.moments(mean: m, std: s, a: a, b: b)
+            return (mo.mean, mo.std, Swift.max(abs(a), abs(b)))
+        case let .orthogonal(gain):
+            let rows = shape[0], cols = count / rows
+            return (0, abs(gain) / Double(Swift.max(rows, cols)).squareRoot(), abs(gain))
+        case let .identity(gain):
+            let ones = Double(Swift.min(shape[0], shape[1])), n = Double(count)
+            let mean = gain * ones / n
+            return (mean, (gain * gain * ones / n - mean * mean).squareRoot(), abs(gain))
+        case let .dirac(g):
+            let ones = Double(g * Swift.min(shape[0] / g, shape[1])), n = Double(count)
+            let mean = ones / n
+            return (mean, (ones / n - mean * mean).squareRoot(), 1)
+        case let .deltaOrthogonal(gain):
+            let r = Double(shape[2...].reduce(1, *))
+            return (0, abs(gain) / Double(shape[0]).squareRoot() / r.squareRoot(), abs(gain))
+        case let .sparse(sparsity, std):
+            let zeros = (sparsity * Double(shape[0])).rounded(.up)
+            return (0, std * (1 - zeros / Double(shape[0])).squareRoot(), nil)
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import WeightInit
+
+/// `weightinit stats`: fill one tensor and compare what it got with what the scheme promises.
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fill one tensor with a scheme and report its statistics against what the scheme promises.",
+        discussion: """
+        Schemes: \(Initializer.schemeNames.joined(separator: ", ")) (aliases: glorot-*, kaiming-*, eye).
+        Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes.
+        Examples:
+          weightinit stats --scheme he-normal --shape 256x784
+          weightinit stats --scheme xavier-uniform --shape 3x3x1x16 --layout hwio
+          weightinit stats --scheme truncated-normal --std 0.02 --a -0.04 --b 0.04 --shape 1000x1000 --json
+          weightinit stats --scheme orthogonal --shape 100x100x3x3 --gain 1.4142
+        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, bound,
+        checksum, seconds, orthogonality_error (orthogonal), dtype, threads, kernel.
+        """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Scheme name (see the list above).") var scheme: String
+    @Option(help: "Tensor shape, e.g. 256x784 or 32x16x3x3.") var shape: String
+    @Option(help: "Axis layout: out-in (dense [out,in], conv OIHW; default), in-out (dense [in,out], conv HWIO), torch-transposed, keras-transposed.")
+    var layout: String = "out-in"
+    @Option(help: "Convolution groups (group-aware fan_out; dirac groups).") var groups: Int = 1
+    @Option(help: "Fan mode for he-*/variance-scaling: fan-in, fan-out, fan-avg, fan-geo-avg.") var mode: String?
+    @Option(help: "Gain (overrides the activation's gain).") var gain: Double?
+    @Option(help: "Activation whose gain to use, e.g. relu, tanh, leaky_relu, selu, gelu.") var activation: String?
+    @Option(help: "Negative slope for leaky_relu (default 0.01).") var slope: Double?
+    @Option(help: "Mean for normal/truncated-normal.") var mean: Double?
+    @Option(help: "Standard deviation for normal/truncated-normal/sparse.") var std: Double?
+    @Option(help: "Lower bound for uniform.") var low: Double?
+    @Option(help: "Upper bound for uniform.") var high: Double?
+    @Option(help: "Absolute lower truncation bound (truncated-normal, default -2).") var a: Double?
+    @Option(help: "Absolute upper truncation bound (truncated-normal, default 2).") var b: Double?
+    @Option(help: "Truncation at ±k·σ (truncated-normal-matched, default 2).") var k: Double?
+    @Option(help: "Value for constant.") var value: Double?
+    @Option(help: "Fraction of zeros per column for sparse, in [0, 1).") var sparsity: Double?
+    @Option(help: "Scale for variance-scaling.") var scale: Double?
+    @Option(help: "Distribution for variance-scaling: uniform, normal, truncated-normal.") var distribution: String?
+    @Option(help: "Element type: float32 or float64.") var dtype: String = "float32"
+
+    struct Report: Encodable {
+        var scheme: String
+        var shape: [Int]
+        var fanIn: Int?
+        var fanOut: Int?
+        var count: Int
+        var mean: Double
+        var std: Double
+        var min: Double
+        var max: Double
+        var expectedMean: Double
+        var expectedStd: Double
+        var bound: Double?
+        var checksum: String
+        var seconds: Double
+        var orthogonalityError: Double?
+        var dtype: String
+        var threads: Int
+        var kernel: String
+
+        enum CodingKeys: String, CodingKey {
+            case scheme, shape, fanIn, fanOut, count, mean, std, min, max, expectedMean, expectedStd, bound, checksum, seconds,
+                 orthogonalityError, dtype, threads, kernel
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(scheme, forKey: .scheme); try c.encode(shape, forKey: .shape)
+            try c.encode(fanIn, forKey: .fanIn); try c.encode(fanOut, forKey: .fanOut)   // null when < 2 dimensions
+            try c.encode(count, forKey: .count); try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
+            try c.encode(min, forKey: .min); try c.encode(max, forKey: .max)
+            try c.encode(expectedMean, forKey: .expectedMean); try c.encode(expectedStd, forKey: .expectedStd)
+            try c.encode(bound, forKey: .bound)   // null when unbounded
+            try c.encode(checksum, forKey: .checksum); try c.encode(seconds, forKey: .seconds)
+            try c.encodeIfPresent(orthogonalityError, forKey: .orthogonalityError)
+            try c.encode(dtype, forKey: .dtype); try c.encode(threads, forKey: .threads); try c.encode(kernel, forKey: .kernel)
+        }
+    }
+
+    static func parseShape(_ text: String) throws -> [Int] {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        let dims = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--shape must be sizes ≥ 0 joined by 'x', e.g. 256x784, got '\(text)'")
+        }
+        let shape = dims.map { $0! }
+        var total = 1
+        for d in shape {
+            let (p, o) = total.multipliedReportingOverflow(by: d)
+            guard !o, p <= 1 << 31 else { throw ValidationError("--shape \(text) has more than 2³¹ elements (\(shape)); use the library for larger tensors") }
+            total = p
+        }
+        return shape
+    }
+
+    static func parseLayout(_ text: String) throws -> KernelLayout {
+        switch text.lowercased() {
+        case "out-in", "oihw", "dense", "torch": return .outInSpatial
+        case "in-out", "hwio", "keras", "channels-last": return .spatialInOut
+        case "torch-transposed", "iohw": return .inOutSpatialTransposed
+        case "keras-transposed", "hwoi": return .spatialOutInTransposed
+        default: throw ValidationError("--layout must be out-in (oihw), in-out (hwio), torch-transposed or keras-transposed, got '\(text)'")
+        }
+    }
+
+    func makeScheme() throws -> Initializer {
+        var p = SchemeParameters(value: value, low: low, high: high, mean: mean, std: std, a: a, b: b, k: k, gain: gain, scale: scale,
+                                 sparsity: sparsity, groups: groups)
+        if let mode {
+            guard let m = FanMode(rawValue: mode.lowercased().replacingOccurrences(of: "_", with: "-")) else {
+                throw ValidationError("--mode must be one of \(FanMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(mode)'")
+            }
+            p.mode = m
+        }
+        if let distribution {
+            guard let d = VarianceScaling.Distribution(rawValue: distribution.lowercased().replacingOccurrences(of: "_", with: "-")) else {
+                throw ValidationError("--distribution must be uniform, normal or truncated-normal, got '\(distribution)'")
+            }
+            p.distribution = d
+        }
+        if let activation { p.nonlinearity = try Nonlinearity(name: activation, parameter: slope.map { "\($0)" }) }
+        else if let slope { p.nonlinearity = .leakyReLU(negativeSlope: slope) }
+        return try Initializer(name: scheme, parameters: p)
+    }
+
+    func run() throws {
+        if let t = common.threads { BLASBackend.threads = t }
+        let dims = try Stats.parseShape(shape)
+        let lay = try Stats.parseLayout(layout)
+        let initializer: Initializer
+        do { initializer = try makeScheme() } catch let e as InitializationError { throw ValidationError(e.description) } catch { throw error }
+        switch dtype.lowercased() {
+        case "float32", "float", "f32": try run(initializer, dims, lay, Float.self)
+        case "float64", "double", "f64": try run(initializer, dims, lay, Double.self)
+        default: throw ValidationError("--dtype must be float32 or float64, got '\(dtype)'")
+        }
+    }
+
+    func run<S: InitializerScalar>(_ initializer: Initializer, _ dims: [Int], _ lay: KernelLayout, _ type: S.Type) throws {
+        let count = dims.reduce(1, *)
+        let threads = common.threads ?? FillThreads.defaultCount
+        var buffer = [S](repeating: 0, count: count)
+        let t0 = now()
+        try userFacing { () throws(InitializationError) in
+            try initializer.fill(&buffer, shape: dims, layout: lay, groups: groups, key: RandomKey(seed: common.seed), threads: threads)
+        }
+        let seconds = now() - t0
+        let expected = try userFacing { () throws(InitializationError) in try initializer.expectedStatistics(shape: dims, layout: lay, groups: groups) }
+        let fans = dims.count >= 2 ? try? Fans(shape: dims, layout: lay, groups: groups) : nil
+        let stats = buffer.withUnsafeBufferPointer { TensorStatistics($0) }
+        let checksum = buffer.withUnsafeBufferPointer { TensorStatistics.checksum($0) }
+        var orthError: Double?
+        if case let .orthogonal(gain) = initializer, count > 0, gain != 0 {
+            let rows = dims[0], cols = count / rows
+            let w = try Matrix<S>(rows: rows, columns: cols, elements: buffer.map { $0 / S(gain) })
+            let gram = rows <= cols ? try w.multiplied(by: w, transposeOther: true) : try w.multiplied(by: w, transposeSelf: true)
+            orthError = try gram.subtracting(.identity(gram.rows)).elements.map { Double(abs($0)) }.max() ?? 0
+        }
+        let report = Report(scheme: initializer.name == "variance-scaling" ? scheme : (try? Initializer.canonicalName(scheme)) ?? initializer.name,
+                            shape: dims, fanIn: fans?.fanIn, fanOut: fans?.fanOut, count: count, mean: stats.mean, std: stats.std,
+                            min: stats.min, max: stats.max, expectedMean: expected.mean, expectedStd: expected.std, bound: expected.bound,
+                            checksum: checksum, seconds: seconds, orthogonalityError: orthError,
+                            dtype: S.self == Float.self ? "float32" : "float64", threads: threads, kernel: FillKernel.levelName)
+        if common.json { try printJSON(report); return }
+        var rows: [[String]] = [
+            ["scheme", report.scheme], ["shape", dims.map(String.init).joined(separator: "×") + " (\(report.dtype))"],
+            ["fan_in / fan_out", fans.map { "\($0.fanIn) / \($0.fanOut)" } ?? "— (fewer than 2 dimensions)"],
+            ["count", "\(count)"],
+            ["mean", "\(fmt(stats.mean, 6))   expected \(fmt(expected.mean, 6))"],
+            ["std", "\(fmt(stats.std, 6))   expected \(fmt(expected.std, 6))" + (expected.std > 0 ? String(format: "   (%+.2f%%)", (stats.std / expected.std - 1) * 100) : "")],
+            ["min / max", "\(fmt(stats.min, 6)) / \(fmt(stats.max, 6))" + (expected.bound.map { "   bound ±\(fmt($0, 6))" } ?? "   (unbounded)")],
+            ["checksum", checksum],
+            ["time", "\(fmt(seconds * 1e3, 3)) ms on \(threads) threads (\(FillKernel.levelName) kernel)"],
+        ]
+        if let orthError { rows.append(["max |QᵀQ − I|", fmt(orthError, 3)]) }
+        print(table(["", ""], rows).split(separator: "\n").dropFirst(2).joined(separator: "\n"))
+    }
+}
