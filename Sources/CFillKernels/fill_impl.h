@@ -17,86 +17,95 @@
 #define WI_N(name) WI_CAT(name, WI_SUFFIX)
 #define WI_FN WI_ATTR static inline __attribute__((always_inline))
 
-// Philox4x32-10 of blocks b0 .. b0+NB-1 with ctr[2] = c2, ctr[3] = c3; w[l][j] = word l of
-// block b0 + j.
-WI_FN void WI_N(philox_chunk)(uint64_t b0, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
-                              uint32_t w[4][NB]) {
+// Philox4x32-10 of blocks blk[0..NB-1] with ctr[2] = c2, ctr[3] = c3; w[l][j] = word l of
+// block blk[j].
+WI_FN void WI_N(philox_blocks)(const uint64_t blk[NB], uint32_t c2, uint32_t c3, uint32_t k0,
+                               uint32_t k1, uint32_t w[4][NB]) {
 #if WI_LEVEL == 2
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i blo = _mm512_set1_epi32((int)(uint32_t)b0);
-    const __m512i bhi = _mm512_set1_epi32((int)(uint32_t)(b0 >> 32));
-    __m512i x0 = _mm512_add_epi32(blo, lane);
-    __mmask16 carry = _mm512_cmplt_epu32_mask(x0, blo);
-    __m512i x1 = _mm512_mask_add_epi32(bhi, carry, bhi, _mm512_set1_epi32(1));
-    __m512i x2 = _mm512_set1_epi32((int)c2);
-    __m512i x3 = _mm512_set1_epi32((int)c3);
+    // 64-bit lanes (value in the low 32 bits, the high half is don't-care: mul_epu32 ignores
+    // it and xor keeps it separate), halves A = blocks 0..7, B = blocks 8..15.
+    __m512i a0 = _mm512_loadu_si512((const void *)blk);
+    __m512i b0v = _mm512_loadu_si512((const void *)(blk + 8));
+    __m512i a1 = _mm512_srli_epi64(a0, 32), b1 = _mm512_srli_epi64(b0v, 32);
+    __m512i a2 = _mm512_set1_epi32((int)c2), b2 = a2;
+    __m512i a3 = _mm512_set1_epi32((int)c3), b3 = a3;
     const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0);
     const __m512i m1 = _mm512_set1_epi32((int)PHILOX_M1);
-    for (int r = 0; r < 10; r++) {
-        __m512i pe0 = _mm512_mul_epu32(x0, m0);
-        __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(x0, 32), m0);
-        __m512i pe1 = _mm512_mul_epu32(x2, m1);
-        __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(x2, 32), m1);
-        __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
-        __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
-        __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
-        __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
-        __m512i kk0 = _mm512_set1_epi32((int)k0), kk1 = _mm512_set1_epi32((int)k1);
-        x0 = _mm512_ternarylogic_epi32(hi1, x1, kk0, 0x96);
-        x1 = lo1;
-        x2 = _mm512_ternarylogic_epi32(hi0, x3, kk1, 0x96);
-        x3 = lo0;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    _mm512_storeu_si512((void *)w[0], x0);
-    _mm512_storeu_si512((void *)w[1], x1);
-    _mm512_storeu_si512((void *)w[2], x2);
-    _mm512_storeu_si512((void *)w[3], x3);
+#define WI_P512_ROUND(q0, q1)                                                                 \
+    do {                                                                                      \
+        __m512i kk0 = _mm512_set1_epi32((int)(q0)), kk1 = _mm512_set1_epi32((int)(q1));       \
+        __m512i pa0 = _mm512_mul_epu32(a0, m0), pa1 = _mm512_mul_epu32(a2, m1);               \
+        __m512i pb0 = _mm512_mul_epu32(b0v, m0), pb1 = _mm512_mul_epu32(b2, m1);              \
+        a0 = _mm512_ternarylogic_epi32(_mm512_srli_epi64(pa1, 32), a1, kk0, 0x96);            \
+        a2 = _mm512_ternarylogic_epi32(_mm512_srli_epi64(pa0, 32), a3, kk1, 0x96);            \
+        a1 = pa1; a3 = pa0;                                                                   \
+        b0v = _mm512_ternarylogic_epi32(_mm512_srli_epi64(pb1, 32), b1, kk0, 0x96);           \
+        b2 = _mm512_ternarylogic_epi32(_mm512_srli_epi64(pb0, 32), b3, kk1, 0x96);            \
+        b1 = pb1; b3 = pb0;                                                                   \
+    } while (0)
+    WI_P512_ROUND(k0, k1);
+    WI_P512_ROUND(k0 + 1u * PHILOX_W0, k1 + 1u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 2u * PHILOX_W0, k1 + 2u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 3u * PHILOX_W0, k1 + 3u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 4u * PHILOX_W0, k1 + 4u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 5u * PHILOX_W0, k1 + 5u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 6u * PHILOX_W0, k1 + 6u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 7u * PHILOX_W0, k1 + 7u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 8u * PHILOX_W0, k1 + 8u * PHILOX_W1);
+    WI_P512_ROUND(k0 + 9u * PHILOX_W0, k1 + 9u * PHILOX_W1);
+#undef WI_P512_ROUND
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    _mm512_storeu_si512((void *)w[0], _mm512_permutex2var_epi32(a0, even, b0v));
+    _mm512_storeu_si512((void *)w[1], _mm512_permutex2var_epi32(a1, even, b1));
+    _mm512_storeu_si512((void *)w[2], _mm512_permutex2var_epi32(a2, even, b2));
+    _mm512_storeu_si512((void *)w[3], _mm512_permutex2var_epi32(a3, even, b3));
 #elif WI_LEVEL == 1
-    for (int h = 0; h < NB; h += 8) {
-        uint64_t bb = b0 + (uint64_t)h;
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i blo = _mm256_set1_epi32((int)(uint32_t)bb);
-        const __m256i bhi = _mm256_set1_epi32((int)(uint32_t)(bb >> 32));
-        const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
-        __m256i x0 = _mm256_add_epi32(blo, lane);
-        // carry = (x0 <u blo), via signed compare of sign-flipped values; carry lanes are -1
-        __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(blo, sign), _mm256_xor_si256(x0, sign));
-        __m256i x1 = _mm256_sub_epi32(bhi, carry);
-        __m256i x2 = _mm256_set1_epi32((int)c2);
-        __m256i x3 = _mm256_set1_epi32((int)c3);
-        const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0);
-        const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M1);
-        uint32_t q0 = k0, q1 = k1;
-        for (int r = 0; r < 10; r++) {
-            __m256i pe0 = _mm256_mul_epu32(x0, m0);
-            __m256i po0 = _mm256_mul_epu32(_mm256_srli_epi64(x0, 32), m0);
-            __m256i pe1 = _mm256_mul_epu32(x2, m1);
-            __m256i po1 = _mm256_mul_epu32(_mm256_srli_epi64(x2, 32), m1);
-            __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
-            __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
-            __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);
-            __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
-            x0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x1), _mm256_set1_epi32((int)q0));
-            x1 = lo1;
-            x2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x3), _mm256_set1_epi32((int)q1));
-            x3 = lo0;
-            q0 += PHILOX_W0;
-            q1 += PHILOX_W1;
-        }
-        _mm256_storeu_si256((__m256i *)(w[0] + h), x0);
-        _mm256_storeu_si256((__m256i *)(w[1] + h), x1);
-        _mm256_storeu_si256((__m256i *)(w[2] + h), x2);
-        _mm256_storeu_si256((__m256i *)(w[3] + h), x3);
+    // Same scheme with 4 blocks per 256-bit vector, four vectors per word.
+    __m256i x[4][4];
+    for (int v = 0; v < 4; v++) {
+        x[0][v] = _mm256_loadu_si256((const __m256i *)(blk + 4 * v));
+        x[1][v] = _mm256_srli_epi64(x[0][v], 32);
+        x[2][v] = _mm256_set1_epi32((int)c2);
+        x[3][v] = _mm256_set1_epi32((int)c3);
     }
+    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0);
+    const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M1);
+    uint32_t q0 = k0, q1 = k1;
+    for (int r = 0; r < 10; r++) {
+        __m256i kk0 = _mm256_set1_epi32((int)q0), kk1 = _mm256_set1_epi32((int)q1);
+        for (int v = 0; v < 4; v++) {
+            __m256i p0 = _mm256_mul_epu32(x[0][v], m0), p1 = _mm256_mul_epu32(x[2][v], m1);
+            x[0][v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x[1][v]), kk0);
+            x[2][v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x[3][v]), kk1);
+            x[1][v] = p1;
+            x[3][v] = p0;
+        }
+        q0 += PHILOX_W0;
+        q1 += PHILOX_W1;
+    }
+    for (int l = 0; l < 4; l++)
+        for (int h = 0; h < 2; h++) {
+            // low halves of x[l][2h], x[l][2h+1] -> 8 consecutive u32
+            __m256 lo = _mm256_castsi256_ps(x[l][2 * h]), hi = _mm256_castsi256_ps(x[l][2 * h + 1]);
+            __m256 sh = _mm256_shuffle_ps(lo, hi, 0x88); // a0 a2 b0 b2 | a4 a6 b4 b6 (32-bit idx)
+            __m256i o = _mm256_permute4x64_epi64(_mm256_castps_si256(sh), 0xD8);
+            _mm256_storeu_si256((__m256i *)(w[l] + 8 * h), o);
+        }
 #else
     for (int j = 0; j < NB; j++) {
-        uint64_t b = b0 + (uint64_t)j;
+        uint64_t b = blk[j];
         wi_u4 o = philox10((uint32_t)b, (uint32_t)(b >> 32), c2, c3, k0, k1);
         w[0][j] = o.v[0]; w[1][j] = o.v[1]; w[2][j] = o.v[2]; w[3][j] = o.v[3];
     }
 #endif
+}
+
+// Blocks 16c .. 16c+15 of chunk c.
+WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                              uint32_t w[4][NB]) {
+    uint64_t blk[NB];
+    for (int j = 0; j < NB; j++) blk[j] = c * NB + (uint64_t)j;
+    WI_N(philox_blocks)(blk, c2, c3, k0, k1, w);
 }
 
 // Chunk driver: chunks of E elements aligned to multiples of E in element index space;
@@ -127,7 +136,7 @@ WI_FN void WI_N(philox_chunk)(uint64_t b0, uint32_t c2, uint32_t c3, uint32_t k0
 WI_FN void WI_N(chunk_uniform_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t k1, float low,
                                    float range, float hmax, float high) {
     uint32_t w[4][NB];
-    WI_N(philox_chunk)(c * NB, 0, WI_STREAM_UNIFORM, k0, k1, w);
+    WI_N(philox_chunk)(c, 0, WI_STREAM_UNIFORM, k0, k1, w);
     for (int l = 0; l < 4; l++)
         for (int j = 0; j < NB; j++) {
             float x = low + range * unit24f(w[l][j]);
@@ -148,7 +157,7 @@ WI_FN void WI_N(chunk_uniform_f64)(double *dst, uint64_t c, uint32_t k0, uint32_
                                    uint32_t stream, double low, double range, double hmax,
                                    double high) {
     uint32_t w[4][NB];
-    WI_N(philox_chunk)(c * NB, 0, stream, k0, k1, w);
+    WI_N(philox_chunk)(c, 0, stream, k0, k1, w);
     for (int h = 0; h < 2; h++)
         for (int j = 0; j < NB; j++) {
             double x = low + range * unit53(w[2 * h][j], w[2 * h + 1][j]);
@@ -170,7 +179,7 @@ WI_FN void WI_N(impl_uniform_f64)(double *out, uint64_t start, uint64_t count, u
 WI_FN void WI_N(chunk_stdnormal_f32)(float *z, uint64_t c, uint32_t attempt, uint32_t stream,
                                      uint32_t k0, uint32_t k1) {
     uint32_t w[4][NB];
-    WI_N(philox_chunk)(c * NB, attempt, stream, k0, k1, w);
+    WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
     for (int h = 0; h < 2; h++)
         for (int j = 0; j < NB; j++) {
             float zc, zs;
@@ -201,7 +210,7 @@ WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uin
 WI_FN void WI_N(chunk_stdnormal_f64)(double *z, uint64_t c, uint32_t attempt, uint32_t stream,
                                      uint32_t k0, uint32_t k1) {
     uint32_t w[4][NB];
-    WI_N(philox_chunk)(c * NB, attempt, stream, k0, k1, w);
+    WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
     for (int j = 0; j < NB; j++) {
         double zc, zs;
         bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], &zc, &zs);
@@ -231,7 +240,7 @@ WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, ui
 // ---- truncated normal (rejection path) -------------------------------------------------
 WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
                            uint32_t k1, const wi_trunc_params *P) {
-    float z[WI_RETRY_BUF];
+    float z[WI_RETRY_BUF + NB];
     float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
     float af = P->af, bf = P->bf;
     for (uint32_t t = 1; n > 0; t++) {
@@ -239,7 +248,24 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
             for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampf_nan(meanf, af, bf);
             return;
         }
-        for (size_t j = 0; j < n; j++) z[j] = z_elem_f32(idx[j], t, k0, k1);
+        for (size_t g = 0; g < n; g += NB) {
+            uint64_t blk[NB];
+            uint32_t w[4][NB];
+            for (int j = 0; j < NB; j++) {
+                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                blk[j] = (i / E32) * NB + (i % NB);
+            }
+            WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
+            for (int j = 0; j < NB; j++) {
+                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                uint32_t p = (uint32_t)(i % E32) / NB; // word pair and cos/sin, as z_elem_f32
+                uint32_t wa = (p & 2) ? w[2][j] : w[0][j];
+                uint32_t wb = (p & 2) ? w[3][j] : w[1][j];
+                float zc, zs;
+                bm_f32(wa, wb, &zc, &zs);
+                z[g + j] = (p & 1) ? zs : zc;
+            }
+        }
         size_t m = 0;
         for (size_t j = 0; j < n; j++) {
             float zz = z[j];
@@ -254,14 +280,28 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
 
 WI_FN void WI_N(retry_f64)(double *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
                            uint32_t k1, const wi_trunc_params *P) {
-    double z[WI_RETRY_BUF];
+    double z[WI_RETRY_BUF + NB];
     double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
     for (uint32_t t = 1; n > 0; t++) {
         if (t >= WI_TRUNC_CAP) {
             for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampd_nan(mean, a, b);
             return;
         }
-        for (size_t j = 0; j < n; j++) z[j] = z_elem_f64(idx[j], t, k0, k1);
+        for (size_t g = 0; g < n; g += NB) {
+            uint64_t blk[NB];
+            uint32_t w[4][NB];
+            for (int j = 0; j < NB; j++) {
+                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                blk[j] = (i / E64) * NB + (i % NB);
+            }
+            WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
+            for (int j = 0; j < NB; j++) {
+                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                double zc, zs;
+                bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], &zc, &zs);
+                z[g + j] = ((i % E64) / NB) ? zs : zc;
+            }
+        }
         size_t m = 0;
         for (size_t j = 0; j < n; j++) {
             double zz = z[j];

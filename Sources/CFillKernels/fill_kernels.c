@@ -253,39 +253,20 @@ WI_AI double clampd_nan(double x, double lo, double hi) {
     return x <= hi ? x : hi;
 }
 
-// One standard normal for element i at `attempt` (stream 2), f32 chunk layout.
-WI_AI float z_elem_f32(uint64_t i, uint32_t attempt, uint32_t k0, uint32_t k1) {
-    uint64_t b = (i / E32) * NB + (i % NB);
-    uint32_t p = (uint32_t)(i % E32) / NB; // 0..3
-    wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), attempt, WI_STREAM_TRUNCATED, k0, k1);
-    uint32_t wa = (p & 2) ? w.v[2] : w.v[0];
-    uint32_t wb = (p & 2) ? w.v[3] : w.v[1];
-    float zc, zs;
-    bm_f32(wa, wb, &zc, &zs);
-    return (p & 1) ? zs : zc;
-}
-
-// One standard normal for element i at `attempt` (stream 2), f64 chunk layout.
-WI_AI double z_elem_f64(uint64_t i, uint32_t attempt, uint32_t k0, uint32_t k1) {
-    uint64_t b = (i / E64) * NB + (i % NB);
-    uint32_t h = (uint32_t)(i % E64) / NB; // 0..1
-    wi_u4 w = philox10((uint32_t)b, (uint32_t)(b >> 32), attempt, WI_STREAM_TRUNCATED, k0, k1);
-    double zc, zs;
-    bm_f64(w.v[0], w.v[1], w.v[2], w.v[3], &zc, &zs);
-    return h ? zs : zc;
-}
-
-// Appends the indices base+l with rej[l] != 0 (rej has E bytes, E % 8 == 0).
+// Appends the indices base+l with rej[l] != 0 (rej[l] in {0, 1}; E bytes, E % 8 == 0, E <= 64).
+// Packs 8 flags per multiply (partial products are distinct powers of two: no carries), so
+// the only data-dependent branch is one loop over the set bits.
 WI_AI size_t collect_rejects(const uint8_t *rej, int E, uint64_t base, uint64_t *idx,
                              size_t n) {
+    uint64_t mask = 0;
     for (int g = 0; g < E; g += 8) {
         uint64_t word;
         memcpy(&word, rej + g, 8);
-        while (word) {
-            int bit = __builtin_ctzll(word);
-            idx[n++] = base + (uint64_t)g + (uint64_t)(bit >> 3);
-            word &= word - 1;
-        }
+        mask |= ((word * 0x0102040810204080ull) >> 56) << g;
+    }
+    while (mask) {
+        idx[n++] = base + (uint64_t)__builtin_ctzll(mask);
+        mask &= mask - 1;
     }
     return n;
 }
