@@ -195,3 +195,20 @@ struct LAPACKTests {
         #expect(try Matrix<Float>(rows: 0, columns: 3).singularValues().isEmpty)
     }
 }
+
+@Suite("LAPACK argument checks never crash (exit tests)")
+struct LAPACKOverflowTests {
+    @Test("thinQR with rows = Int.max, columns = 2 throws instead of trapping on rows × columns")
+    func thinQROverflow() async {
+        // BUG LAPACK.swift:14 — `a.count >= m * n` traps with arithmetic overflow.
+        await withKnownIssue("LAPACK.thinQR: `m * n` overflows and traps (LAPACK.swift:14)") {
+            await #expect(processExitsWith: .success) {
+                var buf = [Double](repeating: 1, count: 4)
+                let thrown: Bool = buf.withUnsafeMutableBufferPointer { p in
+                    do { _ = try LAPACK.thinQR(p, rows: Int.max, columns: 2); return false } catch { return true }
+                }
+                precondition(thrown, "expected MatrixError.invalidArgument")
+            }
+        }
+    }
+}

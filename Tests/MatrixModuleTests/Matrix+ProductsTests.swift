@@ -280,4 +280,11 @@ struct MatrixProductsTests {
         #expect(worstControl <= 1e-5)
         print("C24: subnormal 512³ sgemm \(tSub) s, control \(tControl) s, ratio \(tSub / max(tControl, 1e-9)) (kernel \(BLASBackend.coreName), threads \(BLASBackend.threads))")
     }
+
+    @Test("`*` with mismatched inner dimensions is a precondition failure (exit test)")
+    func starMismatchTraps() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Matrix<Float>(rows: 2, columns: 3) * Matrix<Float>(rows: 4, columns: 5)
+        }
+    }
 }

@@ -153,4 +153,12 @@ struct MatrixTests {
         let big = Matrix<Float>(rows: 9, columns: 9)
         #expect(big.description == "Matrix<Float> 9×9")
     }
+
+    @Test("out-of-range subscript is a precondition failure (exit test)")
+    func subscriptOutOfRange() async {
+        await #expect(processExitsWith: .failure) {
+            let m = Matrix<Double>(rows: 2, columns: 2)
+            _ = m[0, 2]   // would silently read element (1, 0) without the check
+        }
+    }
 }
