@@ -108,6 +108,25 @@ WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0,
     WI_N(philox_blocks)(blk, c2, c3, k0, k1, w);
 }
 
+// Appends base+l for rej[l] != 0 to idx (may write 8 entries past the new end).
+WI_FN size_t WI_N(collect)(const uint8_t *rej, int E, uint64_t base, uint64_t *idx, size_t n) {
+#if WI_LEVEL == 2
+    // Branch-free: a data-dependent loop over the set bits mispredicts about once per chunk.
+    const __m512i j8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int g = 0; g < E; g += 8) {
+        uint64_t word;
+        memcpy(&word, rej + g, 8);
+        __mmask8 m = (__mmask8)((word * 0x0102040810204080ull) >> 56);
+        __m512i v = _mm512_add_epi64(_mm512_set1_epi64((long long)(base + (uint64_t)g)), j8);
+        _mm512_storeu_si512((void *)(idx + n), _mm512_maskz_compress_epi64(m, v));
+        n += (size_t)__builtin_popcount(m);
+    }
+    return n;
+#else
+    return collect_rejects(rej, E, base, idx, n);
+#endif
+}
+
 // Chunk driver: chunks of E elements aligned to multiples of E in element index space;
 // chunks fully inside [start, start+count) are written in place, partial ones go through a
 // stack buffer.
@@ -244,6 +263,7 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
     float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
     float af = P->af, bf = P->bf;
     for (uint32_t t = 1; n > 0; t++) {
+        for (size_t j = n; j < n + NB; j++) idx[j] = idx[n - 1]; // pad: whole groups of NB
         if (t >= WI_TRUNC_CAP) { // last resort; never reached in practice
             for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampf_nan(meanf, af, bf);
             return;
@@ -252,12 +272,12 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
             uint64_t blk[NB];
             uint32_t w[4][NB];
             for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                uint64_t i = idx[g + j];
                 blk[j] = (i / E32) * NB + (i % NB);
             }
             WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
             for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                uint64_t i = idx[g + j];
                 uint32_t p = (uint32_t)(i % E32) / NB; // word pair and cos/sin, as z_elem_f32
                 uint32_t wa = (p & 2) ? w[2][j] : w[0][j];
                 uint32_t wb = (p & 2) ? w[3][j] : w[1][j];
@@ -267,12 +287,13 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
             }
         }
         size_t m = 0;
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < n; j++) { // branch-free compaction
             float zz = z[j];
-            if (zz >= alf && zz <= bef)
-                out[idx[j] - start] = clampf_nan(meanf + stdf * zz, af, bf);
-            else
-                idx[m++] = idx[j];
+            int acc = zz >= alf && zz <= bef;
+            float *o = out + (idx[j] - start);
+            *o = acc ? clampf_nan(meanf + stdf * zz, af, bf) : *o;
+            idx[m] = idx[j];
+            m += (size_t)!acc;
         }
         n = m;
     }
@@ -283,6 +304,7 @@ WI_FN void WI_N(retry_f64)(double *out, uint64_t start, uint64_t *idx, size_t n,
     double z[WI_RETRY_BUF + NB];
     double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
     for (uint32_t t = 1; n > 0; t++) {
+        for (size_t j = n; j < n + NB; j++) idx[j] = idx[n - 1]; // pad: whole groups of NB
         if (t >= WI_TRUNC_CAP) {
             for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampd_nan(mean, a, b);
             return;
@@ -291,24 +313,25 @@ WI_FN void WI_N(retry_f64)(double *out, uint64_t start, uint64_t *idx, size_t n,
             uint64_t blk[NB];
             uint32_t w[4][NB];
             for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                uint64_t i = idx[g + j];
                 blk[j] = (i / E64) * NB + (i % NB);
             }
             WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
             for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j < n ? g + j : n - 1];
+                uint64_t i = idx[g + j];
                 double zc, zs;
                 bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], &zc, &zs);
                 z[g + j] = ((i % E64) / NB) ? zs : zc;
             }
         }
         size_t m = 0;
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < n; j++) { // branch-free compaction
             double zz = z[j];
-            if (zz >= al && zz <= be)
-                out[idx[j] - start] = clampd_nan(mean + std * zz, a, b);
-            else
-                idx[m++] = idx[j];
+            int acc = zz >= al && zz <= be;
+            double *o = out + (idx[j] - start);
+            *o = acc ? clampd_nan(mean + std * zz, a, b) : *o;
+            idx[m] = idx[j];
+            m += (size_t)!acc;
         }
         n = m;
     }
@@ -316,7 +339,7 @@ WI_FN void WI_N(retry_f64)(double *out, uint64_t start, uint64_t *idx, size_t n,
 
 WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
                                 uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF];
+    uint64_t idx[WI_RETRY_BUF + NB];
     size_t nr = 0;
     float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
     float af = P->af, bf = P->bf;
@@ -340,7 +363,7 @@ WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint
             for (int l = 0; l < E32; l++)
                 if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
         }
-        nr = collect_rejects(rej, E32, cs, idx, nr);
+        nr = WI_N(collect)(rej, E32, cs, idx, nr);
         if (nr > WI_RETRY_BUF - E32) {
             WI_N(retry_f32)(out, start, idx, nr, k0, k1, P);
             nr = 0;
@@ -351,7 +374,7 @@ WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint
 
 WI_FN void WI_N(impl_trunc_f64)(double *out, uint64_t start, uint64_t count, uint32_t k0,
                                 uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF];
+    uint64_t idx[WI_RETRY_BUF + NB];
     size_t nr = 0;
     double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
     uint64_t end = start + count;
@@ -374,7 +397,7 @@ WI_FN void WI_N(impl_trunc_f64)(double *out, uint64_t start, uint64_t count, uin
             for (int l = 0; l < E64; l++)
                 if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
         }
-        nr = collect_rejects(rej, E64, cs, idx, nr);
+        nr = WI_N(collect)(rej, E64, cs, idx, nr);
         if (nr > WI_RETRY_BUF - E64) {
             WI_N(retry_f64)(out, start, idx, nr, k0, k1, P);
             nr = 0;
