@@ -253,14 +253,14 @@ extension Initializer {
         if expected == 0 { return }
         let start = rows.lowerBound * perRow
         switch plan {
-        case let .constant(v): shard.update(repeating: S(v))
+        case let .constant(v): S.fillConstant(shard, S(v), threads: threads)
         case let .uniform(lo, hi): try RandomFill.uniform(shard, low: lo, high: hi, key: key, start: start, threads: threads)
         case let .normal(m, s): try RandomFill.normal(shard, mean: m, std: s, key: key, start: start, threads: threads)
         case let .truncated(m, s, a, b): try RandomFill.truncatedNormal(shard, mean: m, std: s, a: a, b: b, key: key, start: start, threads: threads)
         case let .orthogonal(gain):
             try Orthogonal.fill(shard, rows: firstDim, columns: perRow, rowRange: rows, gain: gain, key: key, threads: threads)
-        case let .identity(gain): StructuredFill.identity(shard, columns: shape[1], rowRange: rows, gain: gain)
-        case let .dirac(g): StructuredFill.dirac(shard, shape: shape, rowRange: rows, groups: g)
+        case let .identity(gain): StructuredFill.identity(shard, columns: shape[1], rowRange: rows, gain: gain, threads: threads)
+        case let .dirac(g): StructuredFill.dirac(shard, shape: shape, rowRange: rows, groups: g, threads: threads)
         case let .deltaOrthogonal(gain):
             try StructuredFill.deltaOrthogonal(shard, shape: shape, rowRange: rows, gain: gain, key: key, threads: threads)
         case let .sparse(sparsity, std):

@@ -10,6 +10,17 @@ public protocol InitializerScalar: BLASScalar {
     static func _fillUniform(_ p: UnsafeMutablePointer<Self>, start: UInt64, count: UInt64, key: RandomKey, low: Double, high: Double)
     static func _fillNormal(_ p: UnsafeMutablePointer<Self>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double)
     static func _fillTruncatedNormal(_ p: UnsafeMutablePointer<Self>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double, a: Double, b: Double)
+    /// Sets `count` elements to `value` (a specialized, vectorizable store loop).
+    static func _fillConstant(_ p: UnsafeMutablePointer<Self>, count: Int, value: Self)
+}
+
+extension InitializerScalar {
+    /// Parallel constant fill of a whole buffer.
+    static func fillConstant(_ buffer: UnsafeMutableBufferPointer<Self>, _ value: Self, threads: Int?) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        let p = SendablePointer(base: base)
+        FillThreads.run(count: buffer.count, threads: threads, minimumChunk: 1 << 18) { s, n in Self._fillConstant(p.base + s, count: n, value: value) }
+    }
 }
 
 extension Float: InitializerScalar {
@@ -22,6 +33,9 @@ extension Float: InitializerScalar {
     public static func _fillTruncatedNormal(_ p: UnsafeMutablePointer<Float>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double, a: Double, b: Double) {
         wi_fill_truncated_normal_f32(p, start, count, key.k0, key.k1, mean, std, a, b)
     }
+    public static func _fillConstant(_ p: UnsafeMutablePointer<Float>, count: Int, value: Float) {
+        p.update(repeating: value, count: count)
+    }
 }
 
 extension Double: InitializerScalar {
@@ -33,6 +47,9 @@ extension Double: InitializerScalar {
     }
     public static func _fillTruncatedNormal(_ p: UnsafeMutablePointer<Double>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double, a: Double, b: Double) {
         wi_fill_truncated_normal_f64(p, start, count, key.k0, key.k1, mean, std, a, b)
+    }
+    public static func _fillConstant(_ p: UnsafeMutablePointer<Double>, count: Int, value: Double) {
+        p.update(repeating: value, count: count)
     }
 }
 

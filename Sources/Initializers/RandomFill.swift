@@ -47,7 +47,7 @@ public enum RandomFill {
                                                               threads: Int? = nil) throws(InitializationError) {
         try TruncatedNormal.validate(mean: mean, std: std, a: a, b: b)
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        if std == 0 { buffer.update(repeating: S(mean)); return }
+        if std == 0 { S.fillConstant(buffer, S(mean), threads: threads); return }
         let p = SendablePointer(base: base)
         FillThreads.run(count: buffer.count, threads: threads) { s, n in
             S._fillTruncatedNormal(p.base + s, start: UInt64(start + s), count: UInt64(n), key: key, mean: mean, std: std, a: a, b: b)

@@ -1,8 +1,8 @@
 /// Deterministic structured schemes: identity (eye), dirac and delta-orthogonal.
 enum StructuredFill {
     /// Identity on a 2-D `[rows, columns]` tensor, rows `rowRange` stored in `shard`.
-    static func identity<S: InitializerScalar>(_ shard: UnsafeMutableBufferPointer<S>, columns: Int, rowRange: Range<Int>, gain: Double) {
-        shard.update(repeating: 0)
+    static func identity<S: InitializerScalar>(_ shard: UnsafeMutableBufferPointer<S>, columns: Int, rowRange: Range<Int>, gain: Double, threads: Int?) {
+        S.fillConstant(shard, 0, threads: threads)
         for i in rowRange where i < columns { shard[(i - rowRange.lowerBound) * columns + i] = S(gain) }
     }
 
@@ -14,8 +14,8 @@ enum StructuredFill {
     }
 
     /// PyTorch `dirac_`: `w[g·O/G + d, d, k/2…] = 1` for `d < min(O/G, I)`.
-    static func dirac<S: InitializerScalar>(_ shard: UnsafeMutableBufferPointer<S>, shape: [Int], rowRange: Range<Int>, groups: Int) {
-        shard.update(repeating: 0)
+    static func dirac<S: InitializerScalar>(_ shard: UnsafeMutableBufferPointer<S>, shape: [Int], rowRange: Range<Int>, groups: Int, threads: Int?) {
+        S.fillConstant(shard, 0, threads: threads)
         let spatial = shape[2...]
         let r = spatial.reduce(1, *), perRow = shape[1] * r
         let outPerGroup = shape[0] / groups, minDim = min(outPerGroup, shape[1])
@@ -38,7 +38,7 @@ enum StructuredFill {
         try q.withUnsafeMutableBufferPointer { (p) throws(InitializationError) in
             try Orthogonal.fillWhole(p, rows: out, columns: inC, gain: gain, key: key, threads: threads)
         }
-        shard.update(repeating: 0)
+        S.fillConstant(shard, 0, threads: threads)
         let centre = centreOffset(spatial: spatial) { ($0 - 1) / 2 }
         for o in rowRange { for i in 0..<inC { shard[(o - rowRange.lowerBound) * perRow + i * r + centre] = q[o * inC + i] } }
     }

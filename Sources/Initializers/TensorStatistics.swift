@@ -13,6 +13,8 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
     public var nonFinite: Int
 
     /// Statistics of `buffer` (all zeros for an empty buffer).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public init<S: BinaryFloatingPoint>(_ buffer: UnsafeBufferPointer<S>) {
         let n = buffer.count
         count = n

@@ -65,9 +65,11 @@ public enum BLAS {
             throw .invalidArgument(operation: op, detail: "ld\(label.lowercased()) = \(ld) is less than max(1, \(columns)), the row length of row-major \(label) (\(rows)×\(columns))")
         }
         if rows > 0 && columns > 0 {
-            let (span, overflow) = (rows - 1).multipliedReportingOverflow(by: ld)
-            guard !overflow, span + columns <= count else {
-                throw .invalidArgument(operation: op, detail: "\(label) (\(rows)×\(columns), ld \(ld)) needs \((rows - 1) * ld + columns) elements, buffer has \(count)")
+            let (span, o1) = (rows - 1).multipliedReportingOverflow(by: ld)
+            let (needed, o2) = span.addingReportingOverflow(columns)
+            guard !o1, !o2, needed <= count else {
+                let need = (o1 || o2) ? "more than Int.max" : "\(needed)"
+                throw .invalidArgument(operation: op, detail: "\(label) (\(rows)×\(columns), ld \(ld)) needs \(need) elements, buffer has \(count)")
             }
         }
     }

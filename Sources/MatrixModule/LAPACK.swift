@@ -11,7 +11,10 @@ public enum LAPACK {
     /// - Calls `LAPACKE_?geqrf` then `LAPACKE_?orgqr` (`LAPACK_COL_MAJOR`).
     public static func thinQR<S: BLASScalar>(_ a: UnsafeMutableBufferPointer<S>, rows m: Int, columns n: Int) throws(MatrixError) -> [S] {
         guard m >= n, n >= 0 else { throw .invalidArgument(operation: "thinQR", detail: "needs rows ≥ columns, got \(m)×\(n)") }
-        guard a.count >= m * n else { throw .invalidArgument(operation: "thinQR", detail: "buffer has \(a.count) elements, needs \(m * n)") }
+        let (needed, overflow) = m.multipliedReportingOverflow(by: n)
+        guard !overflow, a.count >= needed else {
+            throw .invalidArgument(operation: "thinQR", detail: "buffer has \(a.count) elements, needs \(overflow ? "more than Int.max" : "\(needed)")")
+        }
         if n == 0 { return [] }
         let mm = try blasInt(m, "geqrf"), nn = try blasInt(n, "geqrf")
         var tau = [S](repeating: 0, count: n)

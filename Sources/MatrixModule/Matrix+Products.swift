@@ -88,8 +88,14 @@ extension Matrix {
             _elements.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i] * 0 } }
             return
         }
-        let n = Int32(clamping: count)
-        _elements.withUnsafeMutableBufferPointer { p in Scalar._scal(n: n, alpha: alpha, x: p.baseAddress, incx: 1) }
+        _elements.withUnsafeMutableBufferPointer { p in
+            var offset = 0
+            while offset < p.count {     // chunks of at most Int32.max elements (the BLAS integer limit)
+                let n = min(p.count - offset, Int(Int32.max))
+                Scalar._scal(n: Int32(n), alpha: alpha, x: p.baseAddress! + offset, incx: 1)
+                offset += n
+            }
+        }
     }
 
     /// `xᵀy` over all elements of two equally shaped matrices (the Frobenius inner product).

@@ -11,7 +11,7 @@
 /// ```swift
 /// var w = Matrix<Float>(rows: 256, columns: 784)          // zeros
 /// let x = try Matrix<Float>(rows: 2, columns: 2, elements: [1, 2, 3, 4])
-/// let y = try x.multiplied(by: x, transposeRight: true)   // X·Xᵀ through cblas_sgemm
+/// let y = try x.multiplied(by: x, transposeOther: true)   // X·Xᵀ through cblas_sgemm
 /// ```
 public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable, Codable {
     /// Number of rows (for a dense weight: `fanOut`).

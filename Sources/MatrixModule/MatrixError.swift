@@ -22,7 +22,8 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .countMismatch(rows, columns, count):
-            return "matrix of shape \(rows)×\(columns) needs \(rows * columns) elements, got \(count)"
+            let (need, overflow) = rows.multipliedReportingOverflow(by: columns)
+            return "matrix of shape \(rows)×\(columns) needs \(overflow ? "more than Int.max" : "\(need)") elements, got \(count)"
         case let .negativeDimension(rows, columns):
             return "matrix dimensions must be ≥ 0, got \(rows)×\(columns)"
         case let .raggedRows(expected, row, found):

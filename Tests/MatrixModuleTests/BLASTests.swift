@@ -237,37 +237,33 @@ struct BLASOverflowTests {
 
     @Test("gemm with lda = Int.max and 2 rows of A throws instead of trapping (span + columns overflows)")
     func ldaIntMaxTwoRows() async {
-        // BUG BLAS.swift:69 — `span + columns` overflows ((2 − 1)·Int.max + 1) and traps.
-        await withKnownIssue("BLAS.checkOperand: `span + columns` overflows and traps (BLAS.swift:69)") {
-            await #expect(processExitsWith: .success) {
-                let buf = [Float](repeating: 1, count: 8)
-                var c = [Float](repeating: 0, count: 8)
-                let thrown: Bool = buf.withUnsafeBufferPointer { p in
-                    c.withUnsafeMutableBufferPointer { q in
-                        do { try BLAS.gemm(m: 2, n: 1, k: 1, a: p, lda: Int.max, b: p, ldb: 1, c: q, ldc: 1); return false }
-                        catch { return true }
-                    }
+        // Regression (was a bug): BLAS.swift:69 — `span + columns` overflows ((2 − 1)·Int.max + 1) and traps.
+        await #expect(processExitsWith: .success) {
+            let buf = [Float](repeating: 1, count: 8)
+            var c = [Float](repeating: 0, count: 8)
+            let thrown: Bool = buf.withUnsafeBufferPointer { p in
+                c.withUnsafeMutableBufferPointer { q in
+                    do { try BLAS.gemm(m: 2, n: 1, k: 1, a: p, lda: Int.max, b: p, ldb: 1, c: q, ldc: 1); return false }
+                    catch { return true }
                 }
-                precondition(thrown, "expected MatrixError.invalidArgument")
             }
+            precondition(thrown, "expected MatrixError.invalidArgument")
         }
     }
 
     @Test("gemm with lda = Int.max and 3 rows of A throws instead of trapping (error message recomputes the overflowing span)")
     func ldaIntMaxThreeRows() async {
-        // BUG BLAS.swift:70 — overflow is detected, but the message evaluates `(rows − 1) * ld + columns` and traps.
-        await withKnownIssue("BLAS.checkOperand: the error message recomputes `(rows - 1) * ld` and traps (BLAS.swift:70)") {
-            await #expect(processExitsWith: .success) {
-                let buf = [Float](repeating: 1, count: 8)
-                var c = [Float](repeating: 0, count: 8)
-                let thrown: Bool = buf.withUnsafeBufferPointer { p in
-                    c.withUnsafeMutableBufferPointer { q in
-                        do { try BLAS.gemm(m: 3, n: 1, k: 1, a: p, lda: Int.max, b: p, ldb: 1, c: q, ldc: 1); return false }
-                        catch { return true }
-                    }
+        // Regression (was a bug): BLAS.swift:70 — overflow is detected, but the message evaluates `(rows − 1) * ld + columns` and traps.
+        await #expect(processExitsWith: .success) {
+            let buf = [Float](repeating: 1, count: 8)
+            var c = [Float](repeating: 0, count: 8)
+            let thrown: Bool = buf.withUnsafeBufferPointer { p in
+                c.withUnsafeMutableBufferPointer { q in
+                    do { try BLAS.gemm(m: 3, n: 1, k: 1, a: p, lda: Int.max, b: p, ldb: 1, c: q, ldc: 1); return false }
+                    catch { return true }
                 }
-                precondition(thrown, "expected MatrixError.invalidArgument")
             }
+            precondition(thrown, "expected MatrixError.invalidArgument")
         }
     }
 }

@@ -200,15 +200,13 @@ struct LAPACKTests {
 struct LAPACKOverflowTests {
     @Test("thinQR with rows = Int.max, columns = 2 throws instead of trapping on rows × columns")
     func thinQROverflow() async {
-        // BUG LAPACK.swift:14 — `a.count >= m * n` traps with arithmetic overflow.
-        await withKnownIssue("LAPACK.thinQR: `m * n` overflows and traps (LAPACK.swift:14)") {
-            await #expect(processExitsWith: .success) {
-                var buf = [Double](repeating: 1, count: 4)
-                let thrown: Bool = buf.withUnsafeMutableBufferPointer { p in
-                    do { _ = try LAPACK.thinQR(p, rows: Int.max, columns: 2); return false } catch { return true }
-                }
-                precondition(thrown, "expected MatrixError.invalidArgument")
+        // Regression (was a bug): LAPACK.swift:14 — `a.count >= m * n` traps with arithmetic overflow.
+        await #expect(processExitsWith: .success) {
+            var buf = [Double](repeating: 1, count: 4)
+            let thrown: Bool = buf.withUnsafeMutableBufferPointer { p in
+                do { _ = try LAPACK.thinQR(p, rows: Int.max, columns: 2); return false } catch { return true }
             }
+            precondition(thrown, "expected MatrixError.invalidArgument")
         }
     }
 }

@@ -25,14 +25,12 @@ struct MatrixErrorTests {
 
     @Test("description of a count mismatch whose rows × columns overflows does not crash (exit test)")
     func overflowDescription() async {
-        // BUG MatrixError.swift:25 — `\(rows * columns)` traps for the very error that
+        // Regression (was a bug): MatrixError.swift:25 — `\(rows * columns)` traps for the very error that
         // init(rows: Int.max, columns: 2, elements: []) throws, so printing it kills the process.
-        await withKnownIssue("MatrixError.description: `rows * columns` overflows and traps (MatrixError.swift:25)") {
-            await #expect(processExitsWith: .success) {
-                do { _ = try Matrix<Double>(rows: Int.max, columns: 2, elements: []) } catch {
-                    let text = "\(error)"
-                    precondition(text.contains("\(Int.max)×2"))
-                }
+        await #expect(processExitsWith: .success) {
+            do { _ = try Matrix<Double>(rows: Int.max, columns: 2, elements: []) } catch {
+                let text = "\(error)"
+                precondition(text.contains("\(Int.max)×2"))
             }
         }
     }
