@@ -14,18 +14,19 @@
 // ctr[1] = high 32 bits of b, ctr[2] = attempt number (rejection sampling; 0 otherwise),
 // ctr[3] = stream tag. Key = (k0, k1).
 //
-// Stream tags (ctr[3]) and element -> block mapping:
-//   0 WI_STREAM_UNIFORM    f32: block i/4, word i%4, u = (w >> 8) * 2^-24.
-//                          f64: block i/2, words (2(i%2), 2(i%2)+1) -> 53 bits, u = x * 2^-53.
-//   1 WI_STREAM_NORMAL     Box–Muller. f32: block i/4; words (w0,w1) give elements 4b, 4b+1
-//                          (R cos θ, R sin θ), words (w2,w3) give 4b+2, 4b+3;
-//                          u1 = ((w >> 1) + 0.5) * 2^-31 (as float) in (0, 1], θ = 2π (w >> 8) 2^-24;
-//                          tails reach 6.66σ.
-//                          f64: block i/2, u1 from 52 bits of (w0,w1) in (0, 1], θ from 53 bits
-//                          of (w2,w3); elements 2b = R cos θ, 2b+1 = R sin θ; tails reach 8.49σ.
+// Stream tags (ctr[3]) and element -> block mapping. Fills work in chunks of 16 Philox blocks:
+// f32 chunk c = elements [64c, 64c+64), f64 chunk c = elements [32c, 32c+32); both use blocks
+// 16c .. 16c+15, and element (chunk start) + 16p + j comes from block 16c + j:
+//   0 WI_STREAM_UNIFORM    f32: word p, u = (w >> 8) * 2^-24.
+//                          f64 (p = 0, 1): words (w[2p], w[2p+1]) -> top 53 bits, u = x * 2^-53.
+//   1 WI_STREAM_NORMAL     Box–Muller. f32: p = 0/1 -> R cos θ / R sin θ of words (w0, w1),
+//                          p = 2/3 -> of words (w2, w3); u1 = ((w_a >> 1) + 0.5) * 2^-31 in
+//                          (0, 1] (float), θ = 2π (w_b >> 8) 2^-24; tails reach 6.66σ.
+//                          f64: p = 0/1 -> R cos θ / R sin θ, u1 from 52 bits of (w0, w1) in
+//                          (0, 1], θ from 53 bits of (w2, w3); tails reach 8.49σ.
 //   2 WI_STREAM_TRUNCATED  truncated normal, rejection from the stream-1 construction with
-//                          ctr[3] = 2 and ctr[2] = attempt (0, 1, 2, ...; each element retries
-//                          alone until accepted).
+//                          ctr[3] = 2 and ctr[2] = attempt (0, 1, 2, ...; an element that is
+//                          rejected retries alone with the next attempt number).
 //   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.3: one Philox
 //                          block per element and attempt, block index = i, ctr[2] = attempt;
 //                          Robert (1995) uniform or exponential proposal, in double.
