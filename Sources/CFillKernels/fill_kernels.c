@@ -6,9 +6,11 @@
 // polynomial log / sin / cos. The element math lives in always_inline helpers; each public
 // kernel is instantiated three times (portable, target("avx2,fma"), target("avx512...")),
 // and the compiler auto-vectorizes the fixed-size block loops inside each instance.
-#pragma STDC FP_CONTRACT OFF
 #if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #include "CFillKernels.h"
