@@ -92,6 +92,19 @@ extension Matrix {
         return sums
     }
 
+    /// `columnSums()` written into `sums` (resized to `columns` if needed), without allocating
+    /// when `sums` already has the right count.
+    public func columnSums(into sums: inout [Scalar]) {
+        if sums.count != columns { sums = [Scalar](repeating: 0, count: columns) }
+        let c = columns
+        withUnsafeBufferPointer { p in
+            sums.withUnsafeMutableBufferPointer { s in
+                s.update(repeating: 0)
+                for i in 0..<rows { let base = i * c; for j in 0..<c { s[j] += p[base + j] } }
+            }
+        }
+    }
+
     /// Sum over columns: element `i` is `Σⱼ self[i, j]` (`rows` elements).
     public func rowSums() -> [Scalar] {
         let c = columns

@@ -1,0 +1,126 @@
+import Initializers
+import MatrixModule
+
+/// A fully connected layer `Y = f(X·Wᵀ + b)` on BLAS.
+///
+/// - Shapes: weight `[out, in]` row-major (PyTorch `nn.Linear` layout: `fanIn = in`,
+///   `fanOut = out`), bias `[out]`, input `X` `[batch, in]`, output `[batch, out]`.
+/// - Forward: `Z = X·Wᵀ` (`cblas_sgemm`, NoTrans/Trans), `Z += 1·bᵀ`, `Y = f(Z)`.
+/// - Backward, given `dY`: `dZ = dY ⊙ f′(Z)`, `dW = dZᵀ·X` (Trans/NoTrans), `db = Σ_rows dZ`,
+///   `dX = dZ·W` (NoTrans/NoTrans) — all products through `cblas_sgemm`.
+/// - Buffers (`Z`, `Y`, `dZ`, `dX`, gradients) are kept between steps and reallocated only
+///   when the batch size changes, so steady-state training allocates nothing per step.
+/// - A batch of 0 rows gives empty outputs and zero gradients; `in = 0` gives `Y = f(b)`.
+public final class Dense {
+    /// Weight `[out, in]`.
+    public var weight: Matrix<Float>
+    /// Bias `[out]`.
+    public var bias: [Float]
+    /// The activation applied after the affine map.
+    public let activation: Activation
+    /// `∂L/∂W` from the last `backward`, `[out, in]`.
+    public private(set) var weightGradient: Matrix<Float>
+    /// `∂L/∂b` from the last `backward`, `[out]`.
+    public private(set) var biasGradient: [Float]
+
+    /// Pre-activation `Z` of the last forward pass, `[batch, out]`.
+    public private(set) var preactivation: Matrix<Float>
+    /// Output `Y = f(Z)` of the last forward pass, `[batch, out]`.
+    public private(set) var output: Matrix<Float>
+    private var input: Matrix<Float>
+    private var outputGradientScratch: Matrix<Float>
+    private var inputGradient: Matrix<Float>
+
+    /// Input features (`fanIn`).
+    public var inputSize: Int { weight.columns }
+    /// Output features (`fanOut`).
+    public var outputSize: Int { weight.rows }
+
+    /// A layer `in → out` with zero weights and bias; initialize with `initialize(with:key:)`.
+    public init(inputSize: Int, outputSize: Int, activation: Activation = .identity) {
+        precondition(inputSize >= 0 && outputSize >= 0, "Dense sizes must be ≥ 0, got \(inputSize)→\(outputSize)")
+        weight = Matrix(rows: outputSize, columns: inputSize)
+        bias = [Float](repeating: 0, count: outputSize)
+        self.activation = activation
+        weightGradient = Matrix(rows: outputSize, columns: inputSize)
+        biasGradient = [Float](repeating: 0, count: outputSize)
+        preactivation = Matrix(rows: 0, columns: outputSize)
+        output = Matrix(rows: 0, columns: outputSize)
+        input = Matrix(rows: 0, columns: inputSize)
+        outputGradientScratch = Matrix(rows: 0, columns: outputSize)
+        inputGradient = Matrix(rows: 0, columns: inputSize)
+    }
+
+    /// Fills the weight with `weightInitializer` (as a dense `[out, in]` tensor) and the bias
+    /// with `biasInitializer` (default zeros), using `key` for the weight and
+    /// `key.folding(in: 1)` for the bias.
+    /// - Throws: `InitializationError` from the schemes (e.g. a 1-D bias with a fan-based scheme).
+    public func initialize(with weightInitializer: Initializer, bias biasInitializer: Initializer = .zeros, key: RandomKey,
+                           threads: Int? = nil) throws(InitializationError) {
+        try weightInitializer.fill(&weight, key: key, threads: threads)
+        let n = bias.count
+        try biasInitializer.fill(&bias, shape: [n], key: key.folding(in: 1), threads: threads)
+    }
+
+    /// Number of parameters, `out·in + out`.
+    public var parameterCount: Int { weight.count + bias.count }
+
+    private func ensureBatch(_ batch: Int) {
+        if preactivation.rows != batch {
+            preactivation = Matrix(rows: batch, columns: outputSize)
+            output = Matrix(rows: batch, columns: outputSize)
+            outputGradientScratch = Matrix(rows: batch, columns: outputSize)
+            inputGradient = Matrix(rows: batch, columns: inputSize)
+        }
+    }
+
+    /// Forward pass for `x` `[batch, in]`; returns `Y` `[batch, out]` and keeps what backward needs.
+    /// - Throws: `MatrixError.shapeMismatch` when `x.columns != in`.
+    @discardableResult
+    public func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard x.columns == inputSize else {
+            throw .shapeMismatch(operation: "Dense.forward", lhs: "X \(x.shapeDescription)", rhs: "W \(weight.shapeDescription) (expects X with \(inputSize) columns)")
+        }
+        ensureBatch(x.rows)
+        input = x
+        try Matrix.gemm(x, weight, transposeB: true, alpha: 1, beta: 0, into: &preactivation)
+        try preactivation.addRowVector(bias)
+        let count = preactivation.count
+        let act = activation
+        preactivation.withUnsafeBufferPointer { z in
+            output.withUnsafeMutableBufferPointer { y in
+                if count > 0 { act.forward(z.baseAddress!, y.baseAddress!, count: count) }
+            }
+        }
+        return output
+    }
+
+    /// Backward pass for `dY` `[batch, out]` (the gradient of the loss with respect to this
+    /// layer's output from the last `forward`). Stores `weightGradient`, `biasGradient` and
+    /// returns `dX` `[batch, in]`.
+    /// - Throws: `MatrixError.shapeMismatch` when `dY` does not match the last output.
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.rows == output.rows, outputGradient.columns == outputSize else {
+            throw .shapeMismatch(operation: "Dense.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+        }
+        let count = output.count
+        let act = activation
+        preactivation.withUnsafeBufferPointer { z in
+            output.withUnsafeBufferPointer { y in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    outputGradientScratch.withUnsafeMutableBufferPointer { dz in
+                        if count > 0 { act.backward(z: z.baseAddress!, y: y.baseAddress!, dy: dy.baseAddress!, dz: dz.baseAddress!, count: count) }
+                    }
+                }
+            }
+        }
+        try Matrix.gemm(outputGradientScratch, transposeA: true, input, alpha: 1, beta: 0, into: &weightGradient)
+        outputGradientScratch.columnSums(into: &biasGradient)
+        try Matrix.gemm(outputGradientScratch, weight, alpha: 1, beta: 0, into: &inputGradient)
+        return inputGradient
+    }
+
+    /// `dZ = dY ⊙ f′(Z)` from the last backward pass, `[batch, out]`.
+    public var preactivationGradient: Matrix<Float> { outputGradientScratch }
+}

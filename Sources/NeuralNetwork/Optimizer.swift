@@ -1,0 +1,128 @@
+import Foundation
+import MatrixModule
+
+/// Learning-rate schedule: the rate at step `t` of `T`, after an optional linear warm-up.
+public struct LearningRateSchedule: Sendable, Hashable, Codable {
+    /// The decay after warm-up.
+    public enum Decay: Sendable, Hashable, Codable {
+        /// Constant rate.
+        case constant
+        /// Multiply by `gamma` every `stepSize` steps (PyTorch `StepLR`).
+        case step(stepSize: Int, gamma: Double)
+        /// Cosine from the base rate to `minimum` over the remaining steps (Loshchilov & Hutter
+        /// 2017, PyTorch `CosineAnnealingLR` without restarts).
+        case cosine(minimum: Double)
+    }
+    public var decay: Decay
+    /// Steps of linear warm-up from 0 to the base rate (default 0).
+    public var warmupSteps: Int
+
+    public init(_ decay: Decay = .constant, warmupSteps: Int = 0) { self.decay = decay; self.warmupSteps = warmupSteps }
+
+    /// The rate at 0-based step `step` of `totalSteps`.
+    public func rate(base: Double, step: Int, totalSteps: Int) -> Double {
+        if warmupSteps > 0 && step < warmupSteps { return base * Double(step + 1) / Double(warmupSteps) }
+        let t = step - warmupSteps, total = max(1, totalSteps - warmupSteps)
+        switch decay {
+        case .constant: return base
+        case let .step(size, gamma): return base * Foundation.pow(gamma, Double(t / max(1, size)))
+        case let .cosine(minimum): return minimum + (base - minimum) * 0.5 * (1 + Foundation.cos(Double.pi * Double(min(t, total)) / Double(total)))
+        }
+    }
+}
+
+/// A gradient-based optimizer over a model's parameters (weights and biases of every layer).
+///
+/// - SGD (PyTorch semantics, dampening 0): `g ← ∇ + λw`; `v ← μv + g`;
+///   `w ← w − η·(nesterov ? g + μv : v)`.
+/// - Adam (Kingma & Ba 2015): `g ← ∇ + λw` (L2); `m ← β₁m + (1−β₁)g`; `v ← β₂v + (1−β₂)g²`;
+///   `w ← w − η·m̂/(√v̂ + ε)` with bias-corrected `m̂, v̂`.
+/// - AdamW (Loshchilov & Hutter 2019): decoupled decay `w ← w − ηλw`, then Adam without L2.
+/// Weight decay applies to weights only, not biases.
+public final class Optimizer {
+    /// Which algorithm.
+    public enum Kind: Sendable, Hashable, Codable {
+        case sgd(momentum: Double = 0, nesterov: Bool = false)
+        case adam(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8)
+        case adamW(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8)
+    }
+    public let kind: Kind
+    /// Weight decay λ (L2 for SGD/Adam, decoupled for AdamW).
+    public let weightDecay: Double
+    private var first: [[Float]] = []
+    private var second: [[Float]] = []
+    private var steps = 0
+
+    /// - Throws: `TrainingError.invalidHyperparameter` for momentum outside [0, 1), betas outside
+    ///   [0, 1), a non-positive epsilon or a negative/non-finite weight decay, or Nesterov without momentum.
+    public init(_ kind: Kind, weightDecay: Double = 0) throws {
+        func check(_ name: String, _ v: Double, _ ok: Bool, _ rule: String) throws {
+            guard v.isFinite, ok else { throw TrainingError.invalidHyperparameter(name: name, value: v, rule: rule) }
+        }
+        try check("weight decay", weightDecay, weightDecay >= 0, "must be finite and ≥ 0")
+        switch kind {
+        case let .sgd(m, nesterov):
+            try check("momentum", m, m >= 0 && m < 1, "must be in [0, 1)")
+            if nesterov { try check("momentum", m, m > 0, "Nesterov needs momentum > 0") }
+        case let .adam(b1, b2, e), let .adamW(b1, b2, e):
+            try check("beta1", b1, b1 >= 0 && b1 < 1, "must be in [0, 1)")
+            try check("beta2", b2, b2 >= 0 && b2 < 1, "must be in [0, 1)")
+            try check("epsilon", e, e > 0, "must be > 0")
+        }
+        self.kind = kind
+        self.weightDecay = weightDecay
+    }
+
+    /// Applies one update to every layer with learning rate `learningRate`, using the
+    /// gradients from the last backward pass.
+    public func step(_ layers: [Dense], learningRate: Double) {
+        let count = layers.count * 2
+        if first.count != count {
+            first = layers.flatMap { [[Float](repeating: 0, count: $0.weight.count), [Float](repeating: 0, count: $0.bias.count)] }
+            second = first
+            steps = 0
+        }
+        steps += 1
+        for (i, layer) in layers.enumerated() {
+            let gw = layer.weightGradient, gb = layer.biasGradient
+            layer.weight.withUnsafeMutableBufferPointer { w in
+                gw.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i, decay: weightDecay, lr: learningRate) }
+            }
+            layer.bias.withUnsafeMutableBufferPointer { w in
+                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: learningRate) }
+            }
+        }
+    }
+
+    private func update(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, slot: Int, decay: Double, lr: Double) {
+        let n = w.count
+        let eta = Float(lr), lambda = Float(decay)
+        first[slot].withUnsafeMutableBufferPointer { m in
+            switch kind {
+            case let .sgd(momentum, nesterov):
+                let mu = Float(momentum)
+                if mu == 0 {
+                    for j in 0..<n { w[j] -= eta * (g[j] + lambda * w[j]) }
+                } else if nesterov {
+                    for j in 0..<n { let gj = g[j] + lambda * w[j]; let v = mu * m[j] + gj; m[j] = v; w[j] -= eta * (gj + mu * v) }
+                } else {
+                    for j in 0..<n { let gj = g[j] + lambda * w[j]; let v = mu * m[j] + gj; m[j] = v; w[j] -= eta * v }
+                }
+            case let .adam(b1, b2, eps), let .adamW(b1, b2, eps):
+                let decoupled: Bool
+                if case .adamW = kind { decoupled = true } else { decoupled = false }
+                let c1 = Float(1 - Foundation.pow(b1, Double(steps))), c2 = Float(1 - Foundation.pow(b2, Double(steps)))
+                let fb1 = Float(b1), fb2 = Float(b2), e = Float(eps)
+                second[slot].withUnsafeMutableBufferPointer { v in
+                    for j in 0..<n {
+                        if decoupled { w[j] -= eta * lambda * w[j] }
+                        let gj = decoupled ? g[j] : g[j] + lambda * w[j]
+                        m[j] = fb1 * m[j] + (1 - fb1) * gj
+                        v[j] = fb2 * v[j] + (1 - fb2) * gj * gj
+                        w[j] -= eta * (m[j] / c1) / ((v[j] / c2).squareRoot() + e)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// NeuralNetwork module (in progress).

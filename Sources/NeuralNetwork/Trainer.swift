@@ -1,0 +1,212 @@
+import Foundation
+import Initializers
+import MatrixModule
+
+/// A labelled data set in memory: `inputs` row-major `[count, features]`, `labels[i]` in `0..<classes`.
+public struct LabeledData: Sendable {
+    public let features: Int
+    public let inputs: [Float]
+    public let labels: [Int32]
+    public var count: Int { labels.count }
+
+    /// - Throws: `TrainingError.shapeMismatch` when `inputs.count != labels.count × features`.
+    public init(features: Int, inputs: [Float], labels: [Int32]) throws {
+        guard features >= 0, inputs.count == labels.count * features else {
+            throw TrainingError.shapeMismatch("\(inputs.count) input values are not \(labels.count) samples × \(features) features")
+        }
+        self.features = features; self.inputs = inputs; self.labels = labels
+    }
+}
+
+/// Hyper-parameters of a training run. Defaults are the `weightinit train` defaults.
+public struct TrainingConfiguration: Sendable, Codable {
+    public var epochs: Int = 5
+    public var batchSize: Int = 128
+    /// Base learning rate (peak, after warm-up).
+    public var learningRate: Double = 0.05
+    public var optimizer: Optimizer.Kind = .sgd(momentum: 0.9, nesterov: true)
+    public var weightDecay: Double = 0
+    /// Learning-rate schedule over all steps of the run (default cosine to 0).
+    public var schedule = LearningRateSchedule(.cosine(minimum: 0))
+    /// Seed of the per-epoch shuffling (the model has its own seed).
+    public var seed: UInt64 = 0
+    /// Compute per-layer diagnostics at initialization and after each epoch.
+    public var diagnostics = false
+    /// Batch size for evaluation passes.
+    public var evaluationBatchSize = 1000
+    public init() {}
+
+    /// - Throws: `TrainingError.invalidHyperparameter` naming the bad value.
+    public func validate() throws {
+        func fail(_ n: String, _ v: Double, _ r: String) -> TrainingError { .invalidHyperparameter(name: n, value: v, rule: r) }
+        guard epochs >= 0 else { throw fail("epochs", Double(epochs), "must be ≥ 0") }
+        guard batchSize >= 1 else { throw fail("batch size", Double(batchSize), "must be ≥ 1") }
+        guard learningRate.isFinite, learningRate > 0 else { throw fail("learning rate", learningRate, "must be finite and > 0") }
+        guard evaluationBatchSize >= 1 else { throw fail("evaluation batch size", Double(evaluationBatchSize), "must be ≥ 1") }
+        guard schedule.warmupSteps >= 0 else { throw fail("warm-up steps", Double(schedule.warmupSteps), "must be ≥ 0") }
+    }
+}
+
+/// What one epoch produced.
+public struct EpochReport: Sendable, Codable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var testLoss: Double
+    public var testAccuracy: Double
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    /// Per-layer statistics on the first test batch after this epoch (with `diagnostics`).
+    public var diagnostics: [LayerStatistics]?
+    /// Mean ‖ΔW‖/‖W‖ per layer over the epoch's steps (with `diagnostics`).
+    public var updateRatio: [Double]?
+}
+
+/// Progress of a run, reported after every step.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    public var runningLoss: Double
+    public var samplesPerSecond: Double
+}
+
+/// Mini-batch training of a `Sequential` classifier with softmax cross-entropy.
+///
+/// Each epoch visits the training set in a fresh order — a Fisher–Yates shuffle driven by
+/// `PhiloxGenerator(key: RandomKey(seed: seed).folding(in: epoch))`, so the order is a pure
+/// function of `(seed, epoch)` — in batches of `batchSize` with a partial last batch, then
+/// evaluates on the test set. A NaN or infinite loss stops the run with
+/// `TrainingError.nonFiniteLoss` naming the epoch, the step and the last finite loss.
+public final class Trainer {
+    public let model: Sequential
+    public let configuration: TrainingConfiguration
+    public let optimizer: Optimizer
+    /// Per-layer statistics at initialization, when `diagnostics` is on.
+    public private(set) var initialDiagnostics: [LayerStatistics]?
+
+    /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer.
+    public init(model: Sequential, configuration: TrainingConfiguration) throws {
+        try configuration.validate()
+        self.model = model
+        self.configuration = configuration
+        self.optimizer = try Optimizer(configuration.optimizer, weightDecay: configuration.weightDecay)
+    }
+
+    /// The shuffled order of `count` samples for `epoch`.
+    public static func order(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var order = Array(0..<count)
+        var g = PhiloxGenerator(key: RandomKey(seed: seed).folding(in: UInt64(epoch)))
+        if count > 1 { for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
+        return order
+    }
+
+    /// Copies rows `indices` of `data` into `batch` (resized when the batch size changes).
+    static func gather(_ data: LabeledData, _ indices: ArraySlice<Int>, into batch: inout Matrix<Float>, labels: inout [Int32]) {
+        let f = data.features, n = indices.count
+        if batch.rows != n || batch.columns != f { batch = Matrix(rows: n, columns: f) }
+        if labels.count != n { labels = [Int32](repeating: 0, count: n) }
+        data.inputs.withUnsafeBufferPointer { src in
+            batch.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in indices.enumerated() {
+                    if f > 0 { (dst.baseAddress! + r * f).update(from: src.baseAddress! + i * f, count: f) }
+                    labels[r] = data.labels[i]
+                }
+            }
+        }
+    }
+
+    /// Loss and accuracy of the model on `data` (forward passes only).
+    public func evaluate(_ data: LabeledData) throws -> (loss: Double, accuracy: Double) {
+        try Trainer.evaluate(model, data, batchSize: configuration.evaluationBatchSize)
+    }
+
+    /// Loss and accuracy of `model` on `data`.
+    public static func evaluate(_ model: Sequential, _ data: LabeledData, batchSize: Int = 1000) throws -> (loss: Double, accuracy: Double) {
+        guard data.count > 0 else { return (0, 0) }
+        var batch = Matrix<Float>(rows: 0, columns: data.features)
+        var labels: [Int32] = []
+        var loss = SoftmaxCrossEntropy()
+        var total = 0.0, correct = 0
+        var start = 0
+        let all = Array(0..<data.count)
+        while start < data.count {
+            let end = min(data.count, start + batchSize)
+            gather(data, all[start..<end], into: &batch, labels: &labels)
+            let logits = try model.forward(batch)
+            total += Double(try loss.loss(logits: logits, labels: labels[...])) * Double(end - start)
+            correct += loss.correct
+            start = end
+        }
+        return (total / Double(data.count), Double(correct) / Double(data.count))
+    }
+
+    /// Trains for `configuration.epochs` epochs.
+    /// - Parameter progress: called after every step (on the calling thread).
+    /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes), `MatrixError`.
+    public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil) throws -> [EpochReport] {
+        guard train.features == model.layers.first?.inputSize, test.features == train.features else {
+            throw TrainingError.shapeMismatch("data has \(train.features) features, the model expects \(model.layers.first?.inputSize ?? 0)")
+        }
+        let cfg = configuration
+        let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
+        let totalSteps = stepsPerEpoch * cfg.epochs
+        var batch = Matrix<Float>(rows: 0, columns: train.features)
+        var labels: [Int32] = []
+        var loss = SoftmaxCrossEntropy()
+        var reports: [EpochReport] = []
+        var lastFinite: Float?
+        var globalStep = 0
+        if cfg.diagnostics { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
+        for epoch in 1...max(1, cfg.epochs) where cfg.epochs > 0 {
+            let t0 = Date()
+            let order = Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
+            var lossSum = 0.0, correct = 0, seen = 0
+            var ratioSums = [Double](repeating: 0, count: model.layers.count)
+            for step in 0..<stepsPerEpoch {
+                let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
+                Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
+                let logits = try model.forward(batch)
+                let l = try loss.loss(logits: logits, labels: labels[...])
+                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: lastFinite) }
+                lastFinite = l
+                try model.backward(loss.gradient)
+                let before = cfg.diagnostics ? model.layers.map(\.weight) : []
+                optimizer.step(model.layers, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
+                if cfg.diagnostics {
+                    for (i, layer) in model.layers.enumerated() {
+                        let norm = layer.weight.frobeniusNorm()
+                        ratioSums[i] += norm > 0 ? ((try? layer.weight.subtracting(before[i]).frobeniusNorm()) ?? 0) / norm : 0
+                    }
+                }
+                globalStep += 1
+                lossSum += Double(l) * Double(e - s); correct += loss.correct; seen += e - s
+                if let progress {
+                    let dt = Date().timeIntervalSince(t0)
+                    progress(TrainingProgress(epoch: epoch, step: step + 1, stepsPerEpoch: stepsPerEpoch, runningLoss: lossSum / Double(seen),
+                                              samplesPerSecond: dt > 0 ? Double(seen) / dt : 0))
+                }
+            }
+            let seconds = Date().timeIntervalSince(t0)
+            let (testLoss, testAccuracy) = try evaluate(test)
+            var report = EpochReport(epoch: epoch, trainLoss: seen > 0 ? lossSum / Double(seen) : 0,
+                                     trainAccuracy: seen > 0 ? Double(correct) / Double(seen) : 0,
+                                     testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds,
+                                     samplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0)
+            if cfg.diagnostics {
+                report.diagnostics = try diagnose(test.count > 0 ? test : train)
+                report.updateRatio = ratioSums.map { $0 / Double(max(1, stepsPerEpoch)) }
+            }
+            reports.append(report)
+        }
+        return reports
+    }
+
+    /// Diagnostics on the first `min(1024, count)` samples of `data`.
+    func diagnose(_ data: LabeledData) throws -> [LayerStatistics] {
+        var batch = Matrix<Float>(rows: 0, columns: data.features)
+        var labels: [Int32] = []
+        Trainer.gather(data, Array(0..<min(1024, data.count))[...], into: &batch, labels: &labels)
+        return try Diagnostics.measure(model, inputs: batch, labels: labels[...])
+    }
+}
