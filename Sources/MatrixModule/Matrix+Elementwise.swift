@@ -2,14 +2,14 @@
 // raw buffers so the optimizer can vectorize them; shapes are checked first.
 
 extension Matrix {
-    private func requireSameShape(_ other: Matrix, _ op: String) throws(MatrixError) {
+    @usableFromInline func requireSameShape(_ other: Matrix, _ op: String) throws(MatrixError) {
         guard rows == other.rows, columns == other.columns else {
             throw .shapeMismatch(operation: op, lhs: shapeDescription, rhs: other.shapeDescription)
         }
     }
 
     /// Elementwise sum. - Throws: `MatrixError.shapeMismatch` naming both shapes.
-    public func adding(_ other: Matrix) throws(MatrixError) -> Matrix {
+    @inlinable public func adding(_ other: Matrix) throws(MatrixError) -> Matrix {
         try requireSameShape(other, "add")
         var r = self
         r.withUnsafeMutableBufferPointer { p in other.withUnsafeBufferPointer { q in for i in p.indices { p[i] += q[i] } } }
@@ -17,7 +17,7 @@ extension Matrix {
     }
 
     /// Elementwise difference `self − other`. - Throws: `MatrixError.shapeMismatch`.
-    public func subtracting(_ other: Matrix) throws(MatrixError) -> Matrix {
+    @inlinable public func subtracting(_ other: Matrix) throws(MatrixError) -> Matrix {
         try requireSameShape(other, "subtract")
         var r = self
         r.withUnsafeMutableBufferPointer { p in other.withUnsafeBufferPointer { q in for i in p.indices { p[i] -= q[i] } } }
@@ -25,7 +25,7 @@ extension Matrix {
     }
 
     /// Elementwise (Hadamard) product. - Throws: `MatrixError.shapeMismatch`.
-    public func multipliedElementwise(by other: Matrix) throws(MatrixError) -> Matrix {
+    @inlinable public func multipliedElementwise(by other: Matrix) throws(MatrixError) -> Matrix {
         try requireSameShape(other, "hadamard")
         var r = self
         r.withUnsafeMutableBufferPointer { p in other.withUnsafeBufferPointer { q in for i in p.indices { p[i] *= q[i] } } }
@@ -33,41 +33,41 @@ extension Matrix {
     }
 
     /// `self[i, j] ← self[i, j] · other[i, j]` in place. - Throws: `MatrixError.shapeMismatch`.
-    public mutating func multiplyElementwise(by other: Matrix) throws(MatrixError) {
+    @inlinable public mutating func multiplyElementwise(by other: Matrix) throws(MatrixError) {
         try requireSameShape(other, "hadamard")
         withUnsafeMutableBufferPointer { p in other.withUnsafeBufferPointer { q in for i in p.indices { p[i] *= q[i] } } }
     }
 
     /// Elementwise sum, precondition on shapes (message names both).
-    public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
+    @inlinable public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
         do { return try lhs.adding(rhs) } catch { preconditionFailure("\(error)") }
     }
     /// Elementwise difference, precondition on shapes (message names both).
-    public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
+    @inlinable public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
         do { return try lhs.subtracting(rhs) } catch { preconditionFailure("\(error)") }
     }
     /// Every element times `scalar`.
-    public static func * (scalar: Scalar, matrix: Matrix) -> Matrix {
+    @inlinable public static func * (scalar: Scalar, matrix: Matrix) -> Matrix {
         var r = matrix
         r.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= scalar } }
         return r
     }
 
     /// A new matrix with `transform` applied to every element.
-    public func map(_ transform: (Scalar) throws -> Scalar) rethrows -> Matrix {
+    @inlinable public func map(_ transform: (Scalar) throws -> Scalar) rethrows -> Matrix {
         var r = self
         try r.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = try transform(p[i]) } }
         return r
     }
 
     /// Applies `transform` to every element in place.
-    public mutating func apply(_ transform: (Scalar) -> Scalar) {
+    @inlinable public mutating func apply(_ transform: (Scalar) -> Scalar) {
         withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = transform(p[i]) } }
     }
 
     /// Broadcast add of a row vector: `self[i, j] += vector[j]` for every row `i` (a dense
     /// layer's bias). - Throws: `MatrixError.shapeMismatch` when `vector.count != columns`.
-    public mutating func addRowVector(_ vector: [Scalar]) throws(MatrixError) {
+    @inlinable public mutating func addRowVector(_ vector: [Scalar]) throws(MatrixError) {
         guard vector.count == columns else {
             throw .shapeMismatch(operation: "addRowVector", lhs: shapeDescription, rhs: "vector \(vector.count)")
         }
@@ -81,7 +81,7 @@ extension Matrix {
 
     /// Sum over rows: element `j` is `Σᵢ self[i, j]` (`columns` elements; a dense layer's
     /// bias gradient from `dY`). Accumulates in row order, so the result is deterministic.
-    public func columnSums() -> [Scalar] {
+    @inlinable public func columnSums() -> [Scalar] {
         var sums = [Scalar](repeating: 0, count: columns)
         let c = columns
         withUnsafeBufferPointer { p in
@@ -94,7 +94,7 @@ extension Matrix {
 
     /// `columnSums()` written into `sums` (resized to `columns` if needed), without allocating
     /// when `sums` already has the right count.
-    public func columnSums(into sums: inout [Scalar]) {
+    @inlinable public func columnSums(into sums: inout [Scalar]) {
         if sums.count != columns { sums = [Scalar](repeating: 0, count: columns) }
         let c = columns
         withUnsafeBufferPointer { p in
@@ -106,7 +106,7 @@ extension Matrix {
     }
 
     /// Sum over columns: element `i` is `Σⱼ self[i, j]` (`rows` elements).
-    public func rowSums() -> [Scalar] {
+    @inlinable public func rowSums() -> [Scalar] {
         let c = columns
         return withUnsafeBufferPointer { p in
             (0..<rows).map { i in var s: Scalar = 0; for j in 0..<c { s += p[i * c + j] }; return s }
@@ -114,20 +114,20 @@ extension Matrix {
     }
 
     /// Sum of all elements, accumulated in `Double` for accuracy.
-    public func sum() -> Double {
+    @inlinable public func sum() -> Double {
         withUnsafeBufferPointer { p in var s = 0.0; for x in p { s += Double(x) }; return s }
     }
 
     /// Mean of all elements (0 for an empty matrix), accumulated in `Double`.
-    public func mean() -> Double { count == 0 ? 0 : sum() / Double(count) }
+    @inlinable public func mean() -> Double { count == 0 ? 0 : sum() / Double(count) }
 
     /// Frobenius norm `sqrt(Σ x²)`, accumulated in `Double`.
-    public func frobeniusNorm() -> Double {
+    @inlinable public func frobeniusNorm() -> Double {
         withUnsafeBufferPointer { p in var s = 0.0; for x in p { s += Double(x) * Double(x) }; return s.squareRoot() }
     }
 
     /// Largest absolute element (0 for an empty matrix; NaN if any element is NaN).
-    public func maxAbsolute() -> Scalar {
+    @inlinable public func maxAbsolute() -> Scalar {
         withUnsafeBufferPointer { p in
             var m: Scalar = 0
             for x in p { if x.isNaN { return .nan }; m = Swift.max(m, abs(x)) }
@@ -136,5 +136,5 @@ extension Matrix {
     }
 
     /// `true` when no element is NaN or infinite.
-    public var isFinite: Bool { withUnsafeBufferPointer { p in p.allSatisfy { $0.isFinite } } }
+    @inlinable public var isFinite: Bool { withUnsafeBufferPointer { p in p.allSatisfy { $0.isFinite } } }
 }

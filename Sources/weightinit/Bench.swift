@@ -18,6 +18,25 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions and sizes (about a minute).")
     var quick = false
 
+    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train (memset always runs).")
+    var only: String?
+
+    func wants(_ section: String) -> Bool {
+        guard let only else { return true }
+        return only.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains(section)
+    }
+
+    func validate() throws {
+        if let only {
+            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train"]
+            for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
+                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train")
+            }
+        }
+    }
+
+    struct DenseResult: Encodable { var layer: String; var batch: Int; var forwardGflops: Double; var forwardBackwardGflops: Double; var forwardMicroseconds: Double; var forwardBackwardMicroseconds: Double }
+    struct TrainResult: Encodable { var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double? }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
     struct Report: Encodable {
@@ -25,8 +44,8 @@ struct Bench: ParsableCommand {
         var fill: [FillBench.Result]
         var orthogonal: [FillBench.OrthogonalResult]
         var gemm: [GemmResult]
-        var dense: [String]
-        var train: [String]
+        var dense: [DenseResult]
+        var train: TrainResult?
         var backend: Backend
     }
 
@@ -35,15 +54,75 @@ struct Bench: ParsableCommand {
         let fillThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let memset = FillBench.measureMemset(bytes: 64 << 20, threads: fillThreads, repetitions: quick ? 5 : 9)
         if !common.json { print("memset: \(fmt(memset, 2)) GB/s (64 MiB, \(fillThreads) threads)\n") }
-        let fills = try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
-        let orth = try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
-        let gemm = benchGemm()
+        let fills = !wants("fill") ? [] : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
+        let orth = !wants("orthogonal") ? [] : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
+        let gemm = wants("gemm") ? benchGemm() : []
+        let dense = wants("dense") ? try benchDense() : []
+        let train = wants("train") ? try benchTrain() : nil
         let check = BLASBackend.kernelCheck()
-        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: [], train: [],
+        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
                                              threads: BLASBackend.threads, fillThreads: fillThreads))
         if common.json { try printJSON(report); return }
         print("\nbackend: OpenBLAS \(report.backend.openblasVersion), core \(report.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(report.backend.threads) BLAS threads")
+    }
+
+    /// Dense layers at batch 128: forward (1 gemm) and forward+backward (3 gemms), ReLU.
+    func benchDense() throws -> [DenseResult] {
+        var out: [DenseResult] = []
+        if !common.json { status("dense (batch 128, ReLU; forward = 2·B·in·out flops, forward+backward = 3× that):") }
+        for (i, o) in [(784, 256), (1024, 1024), (4096, 4096)] {
+            let batch = 128
+            let layer = Dense(inputSize: i, outputSize: o, activation: .relu)
+            try layer.initialize(with: .heNormal(), key: RandomKey(seed: common.seed))
+            var x = Matrix<Float>(rows: batch, columns: i)
+            try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 7))
+            var dy = Matrix<Float>(rows: batch, columns: o)
+            try Initializer.normal(mean: 0, std: 1).fill(&dy, key: RandomKey(seed: 8))
+            let reps = quick ? (o >= 4096 ? 5 : 30) : (o >= 4096 ? 15 : 100)
+            var f: [Double] = [], fb: [Double] = []
+            for r in 0..<(reps + 2) {
+                let t0 = now()
+                try layer.forward(x)
+                let t1 = now()
+                try layer.forward(x); try layer.backward(dy)
+                let t2 = now()
+                if r >= 2 { f.append(t1 - t0); fb.append(t2 - t1) }
+            }
+            let flops = 2 * Double(batch * i * o)
+            let d = DenseResult(layer: "\(i)→\(o)", batch: batch, forwardGflops: flops / median(f) / 1e9, forwardBackwardGflops: 3 * flops / median(fb) / 1e9,
+                                forwardMicroseconds: median(f) * 1e6, forwardBackwardMicroseconds: median(fb) * 1e6)
+            out.append(d)
+            if !common.json { status("  \(d.layer): forward \(fmt(d.forwardGflops, 1)) GFLOP/s (\(fmt(d.forwardMicroseconds, 1)) µs), forward+backward \(fmt(d.forwardBackwardGflops, 1)) GFLOP/s (\(fmt(d.forwardBackwardMicroseconds, 1)) µs)") }
+        }
+        return out
+    }
+
+    /// Training throughput of the default MLP (784-256-128-10, ReLU, SGD Nesterov, batch 128) on
+    /// synthetic standardized inputs: forward, loss, backward and update per step.
+    func benchTrain() throws -> TrainResult {
+        let batch = 128, steps = quick ? 150 : 600
+        let model = try Sequential(sizes: [784, 256, 128, 10], activation: .relu, seed: common.seed)
+        let optimizer = try Optimizer(.sgd(momentum: 0.9, nesterov: true))
+        var x = Matrix<Float>(rows: batch, columns: 784)
+        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        var loss = SoftmaxCrossEntropy()
+        func step() throws {
+            let logits = try model.forward(x)
+            _ = try loss.loss(logits: logits, labels: labels[...])
+            try model.backward(loss.gradient)
+            optimizer.step(model.layers, learningRate: 0.01)
+        }
+        for _ in 0..<20 { try step() }
+        let t0 = now()
+        for _ in 0..<steps { try step() }
+        let sps = Double(steps * batch) / (now() - t0)
+        // LSUV-style cost proxy is added by the data-based initialization issue.
+        let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
+                            threads: BLASBackend.threads, lsuvSeconds: nil)
+        if !common.json { status("train: default MLP \(fmt(sps, 0)) samples/s (batch \(batch), \(steps) steps, \(BLASBackend.threads) BLAS threads)") }
+        return r
     }
 
     func benchGemm() -> [GemmResult] {

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Training throughput of the default MLP (784-256-128-10, ReLU, softmax cross-entropy,
+SGD with Nesterov momentum 0.9, batch 128) in WeightInit and in peers, side by side, in one run.
+
+Peers: PyTorch (when `import torch` works; `--install-torch` tries `pip install torch`), and a
+numpy-written loop (always: numpy ships with the machine). Every peer uses the same thread count,
+synthetic standardized inputs, He-normal weights and the same number of steps.
+
+Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--install-torch] [--binary PATH]
+"""
+import argparse, json, os, subprocess, sys, time
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+ap.add_argument("--steps", type=int, default=600)
+ap.add_argument("--batch", type=int, default=128)
+ap.add_argument("--install-torch", action="store_true")
+ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
+args = ap.parse_args()
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sizes = [784, 256, 128, 10]
+results = {}
+
+# --- WeightInit ---
+binary = args.binary
+if binary is None:
+    subprocess.run(["swift", "build", "-c", "release", "--product", "weightinit"], cwd=root, check=True, stdout=subprocess.DEVNULL)
+    binpath = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    binary = os.path.join(binpath, "weightinit")
+out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+results["weightinit"] = json.loads(out.stdout)["train"]["samples_per_second"]
+
+# --- numpy ---
+def numpy_loop():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    W = [rng.standard_normal((o, i), dtype=np.float32) * np.float32(np.sqrt(2 / i)) for i, o in zip(sizes, sizes[1:])]
+    b = [np.zeros(o, np.float32) for o in sizes[1:]]
+    vW = [np.zeros_like(w) for w in W]; vb = [np.zeros_like(x) for x in b]
+    x = rng.standard_normal((args.batch, 784), dtype=np.float32)
+    y = np.arange(args.batch) % 10
+    lr, mu = np.float32(0.01), np.float32(0.9)
+    def step():
+        hs = [x]; zs = []
+        for k in range(3):
+            z = hs[-1] @ W[k].T + b[k]; zs.append(z)
+            hs.append(np.maximum(z, 0) if k < 2 else z)
+        z = hs[-1]; z = z - z.max(1, keepdims=True); e = np.exp(z); p = e / e.sum(1, keepdims=True)
+        g = p; g[np.arange(args.batch), y] -= 1; g /= args.batch
+        for k in (2, 1, 0):
+            if k < 2: g = g * (zs[k] > 0)
+            gW = g.T @ hs[k]; gb = g.sum(0)
+            if k > 0: g_prev = g @ W[k]
+            for P, G, V in ((W[k], gW, vW[k]), (b[k], gb, vb[k])):
+                V *= mu; V += G; P -= lr * (G + mu * V)
+            if k > 0: g = g_prev
+    for _ in range(20): step()
+    t = time.perf_counter()
+    for _ in range(args.steps): step()
+    return args.steps * args.batch / (time.perf_counter() - t)
+results["numpy"] = numpy_loop()
+
+# --- PyTorch ---
+def torch_loop():
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    layers = []
+    for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+        lin = torch.nn.Linear(i, o); torch.nn.init.kaiming_normal_(lin.weight); torch.nn.init.zeros_(lin.bias)
+        layers += [lin] + ([torch.nn.ReLU()] if k < 2 else [])
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    lossf = torch.nn.CrossEntropyLoss()
+    x = torch.randn(args.batch, 784); y = torch.arange(args.batch) % 10
+    def step():
+        opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
+    for _ in range(20): step()
+    t = time.perf_counter()
+    for _ in range(args.steps): step()
+    return args.steps * args.batch / (time.perf_counter() - t)
+try:
+    import torch  # noqa: F401
+except ImportError:
+    if args.install_torch:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=False)
+try:
+    results["pytorch"] = torch_loop()
+except Exception as e:  # torch missing or broken
+    results["pytorch"] = None
+    print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
+
+print(f"default MLP 784-256-128-10, batch {args.batch}, SGD Nesterov, {args.threads} threads, {args.steps} steps")
+for name, sps in results.items():
+    print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
+print(json.dumps({k: v for k, v in results.items()}))
