@@ -69,6 +69,9 @@ public struct TrainingProgress: Sendable {
     public var stepsPerEpoch: Int
     public var runningLoss: Double
     public var samplesPerSecond: Double
+    public init(epoch: Int, step: Int, stepsPerEpoch: Int, runningLoss: Double, samplesPerSecond: Double) {
+        self.epoch = epoch; self.step = step; self.stepsPerEpoch = stepsPerEpoch; self.runningLoss = runningLoss; self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 /// Mini-batch training of a `Sequential` classifier with softmax cross-entropy.
@@ -101,8 +104,9 @@ public final class Trainer {
         return order
     }
 
-    /// Copies rows `indices` of `data` into `batch` (resized when the batch size changes).
-    static func gather(_ data: LabeledData, _ indices: ArraySlice<Int>, into batch: inout Matrix<Float>, labels: inout [Int32]) {
+    /// Copies rows `indices` of `data` into `batch` `[indices.count, features]` and their labels
+    /// into `labels`; both are resized only when the batch size changes (no allocation otherwise).
+    public static func gather(_ data: LabeledData, _ indices: ArraySlice<Int>, into batch: inout Matrix<Float>, labels: inout [Int32]) {
         let f = data.features, n = indices.count
         if batch.rows != n || batch.columns != f { batch = Matrix(rows: n, columns: f) }
         if labels.count != n { labels = [Int32](repeating: 0, count: n) }

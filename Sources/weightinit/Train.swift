@@ -44,7 +44,7 @@ func parseInit(_ name: String, activation: Activation) throws -> LayerInitializa
         let canonical = try Initializer.canonicalName(name)
         var p = SchemeParameters()
         switch canonical {
-        case "he-uniform", "he-normal", "xavier-uniform", "xavier-normal", "orthogonal": p.nonlinearity = activation.nonlinearity
+        case "he-uniform", "he-normal": p.nonlinearity = activation.nonlinearity   // He is defined with the activation's gain; Xavier and orthogonal keep gain 1 (PyTorch defaults)
         case "sparse": p.sparsity = 0.9; p.std = 0.01
         case "normal": p.std = 0.01
         case "truncated-normal": p.std = 0.02
