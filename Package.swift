@@ -47,5 +47,6 @@ let package = Package(
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]
 )
