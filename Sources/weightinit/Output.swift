@@ -48,7 +48,13 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// Runs `body`, turning an `InitializationError` into an argument error that names the rule.
+/// An error from running a command (not from parsing it): printed as `Error: …` without usage.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`, turning an `InitializationError` into a `CommandError` that names the rule.
 func userFacing<T>(_ body: () throws(InitializationError) -> T) throws -> T {
-    do { return try body() } catch { throw ValidationError(error.description) }
+    do { return try body() } catch { throw CommandError(error.description) }
 }
