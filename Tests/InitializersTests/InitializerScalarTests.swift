@@ -38,8 +38,8 @@ struct InitializerScalarTests {
             #expect(FillKernel.level == level)
             #expect(FillKernel.levelName == ["portable", "avx2", "avx512"][level])
             let f = try Self.snapshot(Float.self), d = try Self.snapshot(Double.self)
-            for i in refF.indices { #expect(sameBytes(refF[i], f[i]), "level \(level) Float fill \(i): \(firstDifference(refF[i], f[i]))") }
-            for i in refD.indices { #expect(sameBytes(refD[i], d[i]), "level \(level) Double fill \(i): \(firstDifference(refD[i], d[i]))") }
+            for i in refF.indices { expectSameBytes(refF[i], f[i], "level \(level) Float fill \(i): \(firstDifference(refF[i], f[i]))") }
+            for i in refD.indices { expectSameBytes(refD[i], d[i], "level \(level) Double fill \(i): \(firstDifference(refD[i], d[i]))") }
         }
         // Out-of-range requests clamp to the best level; −1 restores automatic selection.
         FillKernel.setLevel(99)
@@ -59,7 +59,7 @@ struct InitializerScalarTests {
         let ref: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: 1)
         for t in [0, -3, 64] {
             let x: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: t)
-            #expect(sameBytes(ref, x), "threads \(t)")
+            expectSameBytes(ref, x, "threads \(t)")
         }
     }
 }

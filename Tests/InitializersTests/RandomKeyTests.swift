@@ -70,7 +70,8 @@ struct RandomKeyTests {
         // Different keys fill differently.
         let a: [Float] = try! filled(.normal(), shape: [4, 8], key: root.folding(in: 0))
         let b: [Float] = try! filled(.normal(), shape: [4, 8], key: root.folding(in: 1))
-        #expect(!sameBytes(a, b))
+        let same = sameBytes(a, b)
+        #expect(!same)
     }
 
     @Test("PhiloxGenerator: block b gives (w1<<32|w0) then (w3<<32|w2) with counter (b lo, b hi, 0, stream)")

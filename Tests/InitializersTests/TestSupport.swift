@@ -162,3 +162,9 @@ func maxDeviationFromScaledIdentity(_ g: [Double], n: Int, scale: Double) -> Dou
     for i in 0..<n { for j in 0..<n { m = max(m, abs(g[i * n + j] - (i == j ? scale : 0))) } }
     return m
 }
+
+/// Records an issue (with the first differing element, never the whole arrays) unless `x` and
+/// `y` hold the same bytes.
+func expectSameBytes<S: BinaryFloatingPoint>(_ x: [S], _ y: [S], _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+    if !sameBytes(x, y) { Issue.record("bytes differ \(label): \(firstDifference(x, y))", sourceLocation: sourceLocation) }
+}
