@@ -92,6 +92,11 @@ struct SequentialTests {
         #expect(abs(lc.std / lcStd - 1) < 2 * tol, "selu std \(lc.std), LeCun expects \(lcStd)")
         #expect(lc.maxAbs <= 2 * parent * (1 + 1e-6) && lc.maxAbs > 1.9 * parent, "LeCun normal is cut at ±2σ_parent: max \(lc.maxAbs)")
 
+        // Leaky ReLU: He with gain √(2/(1 + slope²)).
+        let leaky = try Sequential(sizes: [fanIn, fanOut, 10], activation: .leakyReLU(slope: 0.2), seed: 11).layers[0].weight
+        let lkStd = (2.0 / (1 + 0.04) / Double(fanIn)).squareRoot()
+        #expect(abs(sampleMoments(leaky).std / lkStd - 1) < tol, "leaky std \(sampleMoments(leaky).std), expected \(lkStd)")
+
         // The identity output layer gets Xavier uniform.
         let out = try Sequential(sizes: [fanIn, 300, 200], activation: .relu, seed: 2).layers[1].weight
         let ob = (6.0 / 500).squareRoot()
