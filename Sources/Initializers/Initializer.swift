@@ -72,15 +72,13 @@ public enum Initializer: Sendable, Hashable, Codable {
     /// He/Kaiming uniform (He et al. 2015): bound `gain·√(3/fan)` with `gain` from
     /// `nonlinearity` (default ReLU, √2). PyTorch `kaiming_uniform_`.
     public static func heUniform(mode: FanMode = .fanIn, nonlinearity: Nonlinearity = .relu) -> Initializer {
-        let g = nonlinearity.gain
-        return .varianceScaling(VarianceScaling(scale: g * g, mode: mode, distribution: .uniform))
+        .varianceScaling(VarianceScaling(scale: nonlinearity.gainSquared, mode: mode, distribution: .uniform))
     }
     /// He/Kaiming normal: `N(0, gain²/fan)`, untruncated, default ReLU → `N(0, 2/fan_in)`.
     /// PyTorch `kaiming_normal_`. (Keras's `he_normal` is the truncated variant:
     /// `VarianceScaling(scale: 2, distribution: .truncatedNormal)`.)
     public static func heNormal(mode: FanMode = .fanIn, nonlinearity: Nonlinearity = .relu) -> Initializer {
-        let g = nonlinearity.gain
-        return .varianceScaling(VarianceScaling(scale: g * g, mode: mode, distribution: .normal))
+        .varianceScaling(VarianceScaling(scale: nonlinearity.gainSquared, mode: mode, distribution: .normal))
     }
     /// Alias of `heUniform`.
     public static func kaimingUniform(mode: FanMode = .fanIn, nonlinearity: Nonlinearity = .relu) -> Initializer { heUniform(mode: mode, nonlinearity: nonlinearity) }
@@ -221,7 +219,7 @@ extension Initializer {
     ///   delta-orthogonal (LAPACK workspace; tall matrices also need one transposed copy).
     public func fill<S: InitializerScalar>(_ buffer: UnsafeMutableBufferPointer<S>, shape: [Int], layout: KernelLayout = .outInSpatial,
                                            groups: Int = 1, key: RandomKey, threads: Int? = nil) throws(InitializationError) {
-        try fillShard(buffer, shape: shape, rows: 0..<(shape.first ?? 1), layout: layout, groups: groups, key: key, threads: threads)
+        try fillShard(buffer, shape: shape, rows: 0..<max(0, shape.first ?? 1), layout: layout, groups: groups, key: key, threads: threads)
     }
 
     /// Fills rows `rows` (along the first axis) of a tensor of `shape`, stored alone in `shard`:

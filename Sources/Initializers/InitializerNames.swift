@@ -68,8 +68,8 @@ extension Initializer {
         case "xavier-normal": self = .xavierNormal(gain: gain)
         case "he-uniform", "he-normal":
             let nl = p.nonlinearity ?? .relu
-            let g = p.gain ?? nl.gain
-            self = .varianceScaling(VarianceScaling(scale: g * g, mode: p.mode ?? .fanIn,
+            let scale = p.gain.map { $0 * $0 } ?? nl.gainSquared
+            self = .varianceScaling(VarianceScaling(scale: scale, mode: p.mode ?? .fanIn,
                                                     distribution: name.lowercased().contains("uniform") ? .uniform : .normal))
         case "lecun-uniform": self = .lecunUniform()
         case "lecun-normal": self = .lecunNormal()

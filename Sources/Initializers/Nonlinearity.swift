@@ -46,6 +46,21 @@ public enum Nonlinearity: Sendable, Hashable, Codable {
         }
     }
 
+    /// `gain²` computed without rounding the gain first: exactly 2 for relu, 25/9 for tanh,
+    /// `2/(1+slope²)` for leaky relu, 9/16 for selu, `1/E[f(z)²]` for the modern activations. The
+    /// variance-scaling presets use it as their `scale`, so `heNormal()` is byte-identical to
+    /// `VarianceScaling(scale: 2, mode: .fanIn, distribution: .normal)`.
+    public var gainSquared: Double {
+        switch self {
+        case .linear, .identity, .conv1d, .conv2d, .conv3d, .convTranspose1d, .convTranspose2d, .convTranspose3d, .sigmoid: return 1
+        case .tanh: return 25.0 / 9.0
+        case .relu: return 2
+        case let .leakyReLU(slope): return 2 / (1 + slope * slope)
+        case .selu: return 9.0 / 16.0
+        case .gelu, .silu, .elu, .softplus, .mish: return 1 / Nonlinearity.secondMoment(of: self.function)
+        }
+    }
+
     /// The activation as a function (identity for the linear/conv entries).
     public var function: @Sendable (Double) -> Double {
         switch self {

@@ -31,6 +31,10 @@ public final class Dense {
     private var outputGradientScratch: Matrix<Float>
     private var inputGradient: Matrix<Float>
 
+    /// Multiplies the optimizer's learning rate for this layer's weight and bias (default 1;
+    /// width-scaled parametrizations such as μP set it per layer).
+    public var learningRateScale: Double = 1
+
     /// Input features (`fanIn`).
     public var inputSize: Int { weight.columns }
     /// Output features (`fanOut`).

@@ -34,12 +34,13 @@ public enum Diagnostics {
     /// `labels`, and a backward pass, then summarizes each layer. The model's weights are not
     /// changed.
     /// - Throws: `MatrixError` for mismatched shapes, `TrainingError.invalidLabels`.
-    public static func measure(_ model: Sequential, inputs: Matrix<Float>, labels: ArraySlice<Int32>) throws -> [LayerStatistics] {
+    public static func measure(_ model: any NetworkModel, inputs: Matrix<Float>, labels: ArraySlice<Int32>) throws -> [LayerStatistics] {
         let logits = try model.forward(inputs)
         var loss = SoftmaxCrossEntropy()
         _ = try loss.loss(logits: logits, labels: labels)
-        try model.backward(loss.gradient)
-        return model.layers.enumerated().map { i, layer in summarize(layer, index: i) }
+        _ = try model.backward(loss.gradient)
+        if let residual = model as? ResidualMLP { return residual.blockStatistics() }
+        return model.denseLayers.enumerated().map { i, layer in summarize(layer, index: i) }
     }
 
     /// Statistics of one layer from its last forward and backward pass.

@@ -40,7 +40,7 @@ public struct SoftmaxCrossEntropy {
                     let invS = 1 / s
                     for j in 0..<c { g[row + j] *= invS * inv }
                     g[row + Int(label)] -= inv
-                    total += Double(Foundation.log(s) + m - z[row + Int(label)])
+                    total += Double(Foundation.log(s) + (m - z[row + Int(label)]))
                     if arg == Int(label) { hits += 1 }
                 }
             }

@@ -73,24 +73,42 @@ public final class Optimizer {
         self.weightDecay = weightDecay
     }
 
-    /// Applies one update to every layer with learning rate `learningRate`, using the
-    /// gradients from the last backward pass.
+    /// Applies one update to every layer with learning rate `learningRate` (times each
+    /// layer's `learningRateScale`), using the gradients from the last backward pass.
     public func step(_ layers: [Dense], learningRate: Double) {
-        let count = layers.count * 2
-        if first.count != count {
+        step(layers: layers, scalars: [], learningRate: learningRate)
+    }
+
+    /// Applies one update to every parameter of `model` (dense layers, then scalar gates).
+    public func step(model: any NetworkModel, learningRate: Double) {
+        step(layers: model.denseLayers, scalars: model.scalarParameters, learningRate: learningRate)
+    }
+
+    func step(layers: [Dense], scalars: [ScalarParameter], learningRate: Double) {
+        let count = layers.count * 2 + scalars.count
+        let sizes = layers.flatMap { [$0.weight.count, $0.bias.count] } + scalars.map { _ in 1 }
+        if first.count != count || zip(first, sizes).contains(where: { $0.count != $1 }) {
             first = layers.flatMap { [[Float](repeating: 0, count: $0.weight.count), [Float](repeating: 0, count: $0.bias.count)] }
+                + scalars.map { _ in [Float](repeating: 0, count: 1) }
             second = first
             steps = 0
         }
         steps += 1
         for (i, layer) in layers.enumerated() {
             let gw = layer.weightGradient, gb = layer.biasGradient
+            let lr = learningRate * layer.learningRateScale
             layer.weight.withUnsafeMutableBufferPointer { w in
-                gw.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i, decay: weightDecay, lr: learningRate) }
+                gw.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i, decay: weightDecay, lr: lr) }
             }
             layer.bias.withUnsafeMutableBufferPointer { w in
-                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: learningRate) }
+                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: lr) }
             }
+        }
+        for (k, p) in scalars.enumerated() {
+            var v = [p.value]
+            let g = [p.gradient]
+            v.withUnsafeMutableBufferPointer { w in g.withUnsafeBufferPointer { gg in update(w, gg, slot: 2 * layers.count + k, decay: 0, lr: learningRate * p.learningRateScale) } }
+            p.value = v[0]
         }
     }
 
@@ -113,12 +131,13 @@ public final class Optimizer {
                 if case .adamW = kind { decoupled = true } else { decoupled = false }
                 let c1 = Float(1 - Foundation.pow(b1, Double(steps))), c2 = Float(1 - Foundation.pow(b2, Double(steps)))
                 let fb1 = Float(b1), fb2 = Float(b2), e = Float(eps)
+                let ob1 = Float(1 - b1), ob2 = Float(1 - b2)   // 1 − β in Double first: 1 − Float(0.999) is off by 1.3e-5 relative
                 second[slot].withUnsafeMutableBufferPointer { v in
                     for j in 0..<n {
                         if decoupled { w[j] -= eta * lambda * w[j] }
                         let gj = decoupled ? g[j] : g[j] + lambda * w[j]
-                        m[j] = fb1 * m[j] + (1 - fb1) * gj
-                        v[j] = fb2 * v[j] + (1 - fb2) * gj * gj
+                        m[j] = fb1 * m[j] + ob1 * gj
+                        v[j] = fb2 * v[j] + ob2 * gj * gj
                         w[j] -= eta * (m[j] / c1) / ((v[j] / c2).squareRoot() + e)
                     }
                 }

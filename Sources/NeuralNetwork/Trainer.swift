@@ -44,6 +44,14 @@ public struct TrainingConfiguration: Sendable, Codable {
         guard learningRate.isFinite, learningRate > 0 else { throw fail("learning rate", learningRate, "must be finite and > 0") }
         guard evaluationBatchSize >= 1 else { throw fail("evaluation batch size", Double(evaluationBatchSize), "must be ≥ 1") }
         guard schedule.warmupSteps >= 0 else { throw fail("warm-up steps", Double(schedule.warmupSteps), "must be ≥ 0") }
+        switch schedule.decay {
+        case .constant: break
+        case let .step(size, gamma):
+            guard size >= 1 else { throw fail("step size", Double(size), "must be ≥ 1") }
+            guard gamma.isFinite, gamma > 0 else { throw fail("step gamma", gamma, "must be finite and > 0") }
+        case let .cosine(minimum):
+            guard minimum.isFinite, minimum >= 0, minimum <= learningRate else { throw fail("cosine minimum", minimum, "must be finite, ≥ 0 and ≤ the learning rate") }
+        }
     }
 }
 
@@ -82,14 +90,15 @@ public struct TrainingProgress: Sendable {
 /// evaluates on the test set. A NaN or infinite loss stops the run with
 /// `TrainingError.nonFiniteLoss` naming the epoch, the step and the last finite loss.
 public final class Trainer {
-    public let model: Sequential
+    /// The model being trained.
+    public let model: any NetworkModel
     public let configuration: TrainingConfiguration
     public let optimizer: Optimizer
     /// Per-layer statistics at initialization, when `diagnostics` is on.
     public private(set) var initialDiagnostics: [LayerStatistics]?
 
     /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer.
-    public init(model: Sequential, configuration: TrainingConfiguration) throws {
+    public init(model: any NetworkModel, configuration: TrainingConfiguration) throws {
         try configuration.validate()
         self.model = model
         self.configuration = configuration
@@ -99,7 +108,7 @@ public final class Trainer {
     /// The shuffled order of `count` samples for `epoch`.
     public static func order(count: Int, seed: UInt64, epoch: Int) -> [Int] {
         var order = Array(0..<count)
-        var g = PhiloxGenerator(key: RandomKey(seed: seed).folding(in: UInt64(epoch)))
+        var g = PhiloxGenerator(key: RandomKey(seed: seed).folding(in: UInt64(bitPattern: Int64(epoch))))
         if count > 1 { for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
         return order
     }
@@ -126,7 +135,7 @@ public final class Trainer {
     }
 
     /// Loss and accuracy of `model` on `data`.
-    public static func evaluate(_ model: Sequential, _ data: LabeledData, batchSize: Int = 1000) throws -> (loss: Double, accuracy: Double) {
+    public static func evaluate(_ model: any NetworkModel, _ data: LabeledData, batchSize: Int = 1000) throws -> (loss: Double, accuracy: Double) {
         guard data.count > 0 else { return (0, 0) }
         var batch = Matrix<Float>(rows: 0, columns: data.features)
         var labels: [Int32] = []
@@ -149,8 +158,8 @@ public final class Trainer {
     /// - Parameter progress: called after every step (on the calling thread).
     /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes), `MatrixError`.
     public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil) throws -> [EpochReport] {
-        guard train.features == model.layers.first?.inputSize, test.features == train.features else {
-            throw TrainingError.shapeMismatch("data has \(train.features) features, the model expects \(model.layers.first?.inputSize ?? 0)")
+        guard train.features == model.inputSize, test.features == train.features else {
+            throw TrainingError.shapeMismatch("data has \(train.features) features, the model expects \(model.inputSize)")
         }
         let cfg = configuration
         let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
@@ -166,7 +175,7 @@ public final class Trainer {
             let t0 = Date()
             let order = Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
             var lossSum = 0.0, correct = 0, seen = 0
-            var ratioSums = [Double](repeating: 0, count: model.layers.count)
+            var ratioSums = [Double](repeating: 0, count: model.denseLayers.count)
             for step in 0..<stepsPerEpoch {
                 let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
                 Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
@@ -175,10 +184,10 @@ public final class Trainer {
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: lastFinite) }
                 lastFinite = l
                 try model.backward(loss.gradient)
-                let before = cfg.diagnostics ? model.layers.map(\.weight) : []
-                optimizer.step(model.layers, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
+                let before = cfg.diagnostics ? model.denseLayers.map(\.weight) : []
+                optimizer.step(model: model, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
                 if cfg.diagnostics {
-                    for (i, layer) in model.layers.enumerated() {
+                    for (i, layer) in model.denseLayers.enumerated() {
                         let norm = layer.weight.frobeniusNorm()
                         ratioSums[i] += norm > 0 ? ((try? layer.weight.subtracting(before[i]).frobeniusNorm()) ?? 0) / norm : 0
                     }

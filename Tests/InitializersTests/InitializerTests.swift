@@ -257,12 +257,9 @@ struct InitializerTests {
         #expect(throws: InitializationError.self) { _ = try Initializer.zeros.matrix(rows: -1, columns: 3, of: Float.self, key: RandomKey(seed: 0)) }
     }
 
-    /// BUG (Sources/Initializers/Initializer.swift, `fill(_:shape:…)`): it builds `0..<(shape.first ?? 1)`
-    /// before any validation, so a negative first dimension traps with "Range requires
-    /// lowerBound <= upperBound" instead of throwing `.invalidParameter` (DESIGN: no input may
-    /// crash the process). A trap cannot be caught by `withKnownIssue`, so this test is disabled.
-    @Test("a negative first dimension throws instead of trapping",
-          .disabled("BUG: Initializer.fill traps on shape [-3, -4] (Range lowerBound > upperBound) — see report"))
+    /// Regression: `fill(_:shape:…)` used to build `0..<(shape.first ?? 1)` before validating, so a
+    /// negative first dimension trapped instead of throwing `.invalidParameter`.
+    @Test("a negative first dimension throws instead of trapping")
     func negativeFirstDimension() {
         if case .invalidParameter? = Self.error(.zeros, shape: [-3, -4], count: 12) {} else { Issue.record("negative dimension accepted") }
     }

@@ -175,19 +175,9 @@ struct VarianceScalingTests {
     @Test("each preset is byte-identical to its VarianceScaling triple (Float and Double)", arguments: 0..<presetCases.count)
     func presets(_ i: Int) throws {
         let (name, preset, reference, scale) = Self.presetCases[i]
-        // BUG (Sources/Initializers/Initializer.swift, heUniform/heNormal and their kaiming
-        // aliases): the scale is `nonlinearity.gain * nonlinearity.gain`, i.e. (√2)² =
-        // 2.0000000000000004 for relu and (5/3)² = 2.777777777777778 for tanh, instead of the exact
-        // gain² (2, 25/9). For relu (the default) the Double bytes differ from
-        // VarianceScaling(scale: 2, …) with the same key.
-        let knownBug = name.contains("relu)") || name.contains("tanh") || name == "heNormal()" || name == "heUniform()"
-        if knownBug {
-            try withKnownIssue("he/kaiming presets square the rounded gain: scale 2.0000000000000004 (relu), 2.777777777777778 (tanh)") {
-                try Self.checkPreset(name, preset, reference, scale)
-            }
-        } else {
-            try Self.checkPreset(name, preset, reference, scale)
-        }
+        // Regression: he/kaiming presets used to square the rounded gain ((√2)² = 2.0000000000000004),
+        // so Double bytes differed from VarianceScaling(scale: 2, …) with the same key.
+        try Self.checkPreset(name, preset, reference, scale)
     }
 
     static func checkPreset(_ name: String, _ preset: Initializer, _ reference: Initializer, _ scale: Double) throws {

@@ -72,15 +72,13 @@ struct LossTests {
         // Equal huge logits: log 2 (no overflow to inf − inf).
         let l2 = try loss.loss(logits: matrix([[1e4, 1e4]]), labels: [0])
         #expect(l2.isFinite)
-        withKnownIssue("Loss.swift evaluates log(s) + m − z[label] left to right in Float: log 2 + 1e4 rounds to 10000.693359375, so the loss is 0.6933594 instead of log 2 = 0.6931472 (fix: log(s) + (m − z[label]))") {
-            #expect(close(Double(l2), log(2.0), abs: 0, rel: 1e-6), "loss(1e4, 1e4 | 0) = \(l2)")
-        }
+        // Regression (was a known issue): Loss.swift evaluates log(s) + m − z[label] left to right in Float: log 2 + 1e4 rounds to 10000.693359375, so the loss is 0.6933594 instead of log 2 = 
+        #expect(close(Double(l2), log(2.0), abs: 0, rel: 1e-6), "loss(1e4, 1e4 | 0) = \(l2)")
         #expect(loss.gradient == matrix([[-0.5, 0.5]]))
         // The same absorption at moderate logits: [100, 100] should give log 2 to ~1e-7.
         let l3 = try loss.loss(logits: matrix([[100, 100]]), labels: [1])
-        withKnownIssue("same rounding: log 2 + 100 in Float loses 6 bits") {
-            #expect(close(Double(l3), log(2.0), abs: 0, rel: 1e-6), "loss(100, 100 | 1) = \(l3)")
-        }
+        // Regression (was a known issue): same rounding: log 2 + 100 in Float loses 6 bits
+        #expect(close(Double(l3), log(2.0), abs: 0, rel: 1e-6), "loss(100, 100 | 1) = \(l3)")
     }
 
     @Test("labels outside 0..<classes or a count mismatch throw invalidLabels")

@@ -138,9 +138,8 @@ struct OptimizerTests {
             let d = scalarLayer(), opt = try Optimizer(kind)
             try step(d, opt, lr: 1)
             let w = d.weight[0, 0]
-            withKnownIssue("Optimizer.swift computes 1 − β₂ as 1 − Float(β₂) = 0.00099998713 (1.3e-5 relative error), so v̂ = 0.99998713·g² and the step is 6.4e-6 too large; PyTorch rounds 1 − β₂ from Double") {
-                #expect(abs(w) <= 1e-6, "\(kind): w after one step = \(w), expected ≈ 2e-8")
-            }
+            // Regression (was a known issue): Optimizer.swift computes 1 − β₂ as 1 − Float(β₂) = 0.00099998713 (1.3e-5 relative error), so v̂ = 0.99998713·g² and the step is 6.4e-6 too large; PyTo
+            #expect(abs(w) <= 1e-6, "\(kind): w after one step = \(w), expected ≈ 2e-8")
         }
     }
 

@@ -184,10 +184,9 @@ struct TrainerTests {
             // What the schedule would feed the optimizer (closed form): NaN, negative or infinite.
             let r = cfg.schedule.rate(base: cfg.learningRate, step: 5, totalSteps: 10)
             #expect(!(r.isFinite && r > 0), "\(decay): rate \(r)")
-            withKnownIssue("TrainingConfiguration.validate() (Trainer.swift) checks only warmupSteps of the schedule; \(decay) is accepted and yields learning rate \(r)") {
-                #expect { _ = try Trainer(model: model, configuration: cfg) } throws: { e in
-                    if case .invalidHyperparameter = e as? TrainingError { return true }; return false
-                }
+            // Regression (was a known issue): TrainingConfiguration.validate() (Trainer.swift) checks only warmupSteps of the schedule; \(decay) is accepted and yields learning rate \(r)
+            #expect { _ = try Trainer(model: model, configuration: cfg) } throws: { e in
+                if case .invalidHyperparameter = e as? TrainingError { return true }; return false
             }
         }
     }
