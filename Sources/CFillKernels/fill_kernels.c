@@ -168,19 +168,20 @@ WI_AI void bm_f32(uint32_t wa, uint32_t wb, float *zc, float *zs) {
     uint32_t r24 = wb >> 8;
     uint32_t n = (r24 + (1u << 21)) >> 22;                          // nearest quadrant 0..4
     float f = (float)(int32_t)(r24 - (n << 22)) * 0x1p-22f;          // [-0.5, 0.5), exact
-    float x = f * 1.57079632679489661923f;                            // [-π/4, π/4)
-    float x2 = x * x;
-    float sp = (float)(1.0 / 362880.0);
-    sp = sp * x2 - (float)(1.0 / 5040.0);
-    sp = sp * x2 + (float)(1.0 / 120.0);
-    sp = sp * x2 - (float)(1.0 / 6.0);
-    float s = x + x * (x2 * sp);
-    float cp = -(float)(1.0 / 3628800.0);
-    cp = cp * x2 + (float)(1.0 / 40320.0);
-    cp = cp * x2 - (float)(1.0 / 720.0);
-    cp = cp * x2 + (float)(1.0 / 24.0);
-    cp = cp * x2 - 0.5f;
-    float c = 1.0f + x2 * cp;
+    // sin(πf/2), cos(πf/2) directly in quarter turns: minimax polynomials fitted on
+    // f in [-0.5, 0.5] (max error 1.7 ulp for sin, 1.2 ulp for cos, checked over all 2^22
+    // grid points of f in float evaluation).
+    float f2 = f * f;
+    float sp = -0x1.2d936cp-8f;          // -4.601682536e-03
+    sp = sp * f2 + 0x1.465e94p-4f;       //  7.968004048e-02
+    sp = sp * f2 - 0x1.4abbbap-1f;       // -6.459634900e-01
+    sp = sp * f2 + 0x1.921fb6p+0f;       //  1.570796371e+00
+    float s = f * sp;
+    float cp = 0x1.d9f82ap-11f;          //  9.040248697e-04
+    cp = cp * f2 - 0x1.55c666p-6f;       // -2.086029015e-02
+    cp = cp * f2 + 0x1.03c1dep-2f;       //  2.536692321e-01
+    cp = cp * f2 - 0x1.3bd3ccp+0f;       // -1.233700514e+00
+    float c = 1.0f + f2 * cp;
     uint32_t q = n & 3;
     float oc, os;
     WI_ROTATE(q, c, s, oc, os);

@@ -66,8 +66,8 @@ struct Compare: ParsableCommand {
     }
 
     func validate() throws {
-        guard architecture.lowercased() == "mlp" else {
-            throw ValidationError("--architecture must be mlp (residual networks arrive with the architecture-based schemes), got '\(architecture)'")
+        guard ["mlp", "residual"].contains(architecture.lowercased()) else {
+            throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'")
         }
         guard (1...1000).contains(depth) else { throw ValidationError("--depth must be in 1…1000, got \(depth)") }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
@@ -76,8 +76,8 @@ struct Compare: ParsableCommand {
         guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate must be finite and > 0, got \(learningRate)") }
     }
 
-    /// `name` or `name:std` → an initialization.
-    static func parseScheme(_ text: String, activation: Activation) throws -> (label: String, init: LayerInitialization) {
+    /// `name` or `name:std` → the `--init` name to build with (normal:STD etc. become a concrete scheme).
+    static func parseScheme(_ text: String, activation: Activation) throws -> (label: String, init: LayerInitialization?, name: String) {
         let parts = text.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
         guard let name = parts.first, !name.isEmpty else { throw ValidationError("--inits: empty scheme name in '\(text)'") }
         if parts.count == 2 {
@@ -90,11 +90,12 @@ struct Compare: ParsableCommand {
             if canonical == "sparse" { p.sparsity = 0.9 }
             if canonical == "truncated-normal" { p.a = -2 * std; p.b = 2 * std }
             let scheme = try userFacing { () throws(InitializationError) in try Initializer(name: canonical, parameters: p) }
-            return ("\(canonical):\(parts[1])", .all(scheme))
+            return ("\(canonical):\(parts[1])", .all(scheme), name)
         }
+        if ModelFactory.specialSchemes.contains(where: { $0.0 == name.lowercased() }) { return (name.lowercased(), nil, name) }
         let li = try parseInit(name, activation: activation)
-        if name.lowercased() == "normal" { return ("normal:0.01", li) }
-        return (name, li)
+        if name.lowercased() == "normal" { return ("normal:0.01", li, name) }
+        return (name, li, name)
     }
 
     func run() throws {
@@ -114,7 +115,8 @@ struct Compare: ParsableCommand {
         if let plot { try checkWritable(plot) }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
-        let sizes = [train.features] + Array(repeating: width, count: depth) + [10]
+        let residual = architecture.lowercased() == "residual"
+        let hidden = Array(repeating: width, count: depth)
         // The same diagnostic batch, training batches and evaluation subset for every scheme.
         let probe = try LabeledData(features: train.features, inputs: Array(train.inputs[0..<(min(1024, train.count) * train.features)]),
                                     labels: Array(train.labels[0..<min(1024, train.count)]))
@@ -123,10 +125,19 @@ struct Compare: ParsableCommand {
                                           labels: Array(train.labels[0..<evalCount]))
         let logEvery = max(1, steps / 60)
         var runs: [Run] = []
-        for (label, initialization) in schemes {
+        for (label, initialization, name) in schemes {
             let t0 = now()
-            if !common.json { status("\(label): initializing \(sizes.count - 1) layers …") }
-            let model = try Sequential(sizes: sizes, activation: act, initialization: initialization, seed: common.seed, threads: common.threads)
+            if !common.json { status("\(label): initializing \(residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
+            let model: any NetworkModel
+            if !residual, let initialization {
+                model = try Sequential(sizes: [train.features] + hidden + [10], activation: act, initialization: initialization, seed: common.seed, threads: common.threads)
+            } else if residual, case let .all(scheme)? = initialization {
+                model = try ResidualMLP(inputSize: train.features, width: width, depth: depth, classes: 10, activation: act,
+                                        initialization: .all(scheme), seed: common.seed, threads: common.threads)
+            } else {
+                model = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hidden, width: width, depth: depth, classes: 10,
+                                               activation: act, initName: name, train: train, seed: common.seed, threads: common.threads).model
+            }
             var batch = Matrix<Float>(rows: 0, columns: train.features)
             var labels: [Int32] = []
             Trainer.gather(probe, Array(0..<probe.count)[...], into: &batch, labels: &labels)
@@ -148,7 +159,7 @@ struct Compare: ParsableCommand {
                 let l = try loss.loss(logits: logits, labels: labels[...])
                 guard l.isFinite else { diverged = step + 1; break }
                 try model.backward(loss.gradient)
-                opt.step(model.layers, learningRate: learningRate)
+                opt.step(model: model, learningRate: learningRate)
                 window += Double(l); windowCount += 1
                 if (step + 1) % logEvery == 0 || step == steps - 1 {
                     losses.append(window / Double(windowCount)); lossSteps.append(step + 1); window = 0; windowCount = 0
@@ -179,9 +190,12 @@ struct Compare: ParsableCommand {
         printTables(report)
     }
 
+    var residual: Bool { architecture.lowercased() == "residual" }
+
     func printTables(_ report: Report) {
-        print("MLP 784 → \(width) × \(depth) → 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
-        let picks = Array(Set([0, 1, depth / 4, depth / 2, 3 * depth / 4, depth - 1, depth].filter { $0 >= 0 && $0 <= depth })).sorted()
+        print("\(residual ? "residual MLP 784 → \(width), \(depth) blocks x + g·F(x) →" : "MLP 784 → \(width) × \(depth) →") 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
+        let count = report.runs.first?.activationStd.count ?? 0
+        let picks = Array(Set([0, 1, count / 4, count / 2, 3 * count / 4, count - 2, count - 1].filter { $0 >= 0 && $0 < count })).sorted()
         print("activation std by layer at initialization (batch of 1024):")
         print(table(["init"] + picks.map { "L\($0 + 1)" }, report.runs.map { r in [r.init_] + picks.map { fmt(r.activationStd[$0], 3) } }))
         print("\n‖∂L/∂W‖ by layer at initialization:")

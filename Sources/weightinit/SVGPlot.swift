@@ -75,7 +75,7 @@ enum SVGPlot {
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(total))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(total)) \(Int(height))\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fafafa\"/>\n"
-        let title = "MLP 784 → \(report.width)×\(report.depth) → 10, \(report.activation), \(report.steps) steps \(report.optimizer) lr \(report.learningRate), seed \(report.seed)"
+        let title = (report.architecture == "residual" ? "Residual MLP 784 → \(report.width), \(report.depth) blocks → 10" : "MLP 784 → \(report.width)×\(report.depth) → 10") + ", \(report.activation), \(report.steps) steps \(report.optimizer) lr \(report.learningRate), seed \(report.seed)"
         s += "<text x=\"\(Int(total / 2))\" y=\"22\" text-anchor=\"middle\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"16\">\(escape(title))</text>\n"
         let layerX: (Int) -> [Double] = { (1...$0).map(Double.init) }
         s += panel(title: "Activation std at initialization", xLabel: "layer", yLabel: "std of f(Z) (log scale)",

@@ -83,10 +83,13 @@ struct Train: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Hidden layer widths, comma-separated.") var hidden: String = "256,128"
+    @Option(help: "Architecture: mlp (layers from --hidden) or residual (--width, --depth residual blocks, no normalization).") var architecture: String = "mlp"
+    @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
+    @Option(help: "Residual stream width (residual).") var width: Int = 256
+    @Option(help: "Residual blocks (residual).") var depth: Int = 8
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
-    @Option(name: .customLong("init"), help: "auto, or a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …).") var initName: String = "auto"
+    @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
     @Option(help: "Epochs.") var epochs: Int = 5
     @Option(help: "Mini-batch size.") var batchSize: Int = 128
     @Option(help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -113,7 +116,9 @@ struct Train: ParsableCommand {
         let hiddenSizes = try parseHidden(hidden)
         let act: Activation
         do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
-        let initialization = try parseInit(initName, activation: act)
+        guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
+        guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
+        guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
         var cfg = TrainingConfiguration()
         cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = learningRate; cfg.weightDecay = weightDecay
         cfg.optimizer = try parseOptimizer(optimizer, momentum: momentum, nesterov: nesterov)
@@ -128,13 +133,14 @@ struct Train: ParsableCommand {
 
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
-        let model = try Sequential(sizes: [train.features] + hiddenSizes + [10], activation: act, initialization: initialization,
-                                   seed: common.seed, threads: common.threads)
+        let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
+                                           classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+        let model = built.model
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
-        let initLabel = initName.lowercased() == "auto" ? "auto (" + (0..<model.layers.count).map { model.initializer(for: $0, initialization).name }.joined(separator: ", ") + ")" : initName
+        let initLabel = built.label
         if !common.json {
-            print("MLP \(model.sizes.map(String.init).joined(separator: "-")), \(act.name), init \(initLabel), \(model.parameterCount) parameters")
+            print("\(architecture.lowercased() == "residual" ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)

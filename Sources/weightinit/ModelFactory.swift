@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import WeightInit
+
+/// Builds the model a command asked for, with classic, data-based, architecture-based or adaptive
+/// initialization.
+enum ModelFactory {
+    /// Names beyond the classic schemes, with what they do.
+    static let specialSchemes: [(String, String)] = [
+        ("auto", "per activation: He (ReLU family), Xavier (tanh/sigmoid/output), LeCun (SELU)"),
+        ("lsuv", "LSUV: orthogonal, then each layer rescaled to unit pre-activation variance on a batch (Mishkin & Matas 2016)"),
+        ("data-dependent", "per-unit mean 0 / variance 1 on a batch (Krähenbühl et al. 2016; Salimans & Kingma 2016)"),
+        ("autoinit", "analytic variance propagation with Gauss–Hermite quadrature (after Bingham & Miikkulainen 2023)"),
+        ("layer-ratio", "auto, then equal per-layer gradient/weight ratios on a batch (Krähenbühl et al. 2016, between-layer step)"),
+        ("metainit", "auto, then per-layer scales that minimize the gradient quotient (Dauphin & Schoenholz 2019)"),
+        ("mup", "maximal-update parametrization, base width 64 (Yang & Hu 2021)"),
+        ("fixup", "residual only: zero last branch layers and output, L^-1/2 scaling, scalar multipliers (Zhang et al. 2019)"),
+        ("rezero", "residual only: a zero-initialized gate per branch (Bachlechner et al. 2020)"),
+    ]
+
+    struct Built {
+        var model: any NetworkModel
+        var label: String
+        var calibrationSeconds: Double
+    }
+
+    /// A shuffled calibration batch of up to 1024 training samples (seeded).
+    static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) -> Matrix<Float> {
+        let order = Trainer.order(count: train.count, seed: seed, epoch: 0)
+        var batch = Matrix<Float>(rows: 0, columns: train.features)
+        var labels: [Int32] = []
+        Trainer.gather(train, order[0..<min(size, train.count)], into: &batch, labels: &labels)
+        return batch
+    }
+
+    static func build(architecture: String, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int, activation: Activation,
+                      initName: String, train: LabeledData, seed: UInt64, threads: Int?) throws -> Built {
+        let name = initName.lowercased()
+        let residual = architecture.lowercased() == "residual"
+        var t0 = 0.0, seconds = 0.0
+        if residual {
+            let initialization: ResidualInitialization
+            switch name {
+            case "fixup": initialization = .fixup
+            case "rezero", "skipinit": initialization = .rezero
+            case "auto", "standard", "he", "he-normal": initialization = .standard
+            case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
+                if name == "layer-ratio" || name == "metainit" {
+                    let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation, initialization: .standard, seed: seed, threads: threads)
+                    let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+                    t0 = now()
+                    if name == "metainit" { try MetaInit().calibrate(model, batch: batch, seed: seed) } else { try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed) }
+                    return Built(model: model, label: name, calibrationSeconds: now() - t0)
+                }
+                throw ValidationError("--init \(initName) needs --architecture mlp (it calibrates a plain MLP layer by layer); residual networks take fixup, rezero, he-normal or a classic scheme")
+            default:
+                if case let .all(s) = try parseInit(initName, activation: activation) { initialization = .all(s) } else { initialization = .standard }
+            }
+            let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation,
+                                        initialization: initialization, seed: seed, threads: threads)
+            return Built(model: model, label: name, calibrationSeconds: 0)
+        }
+        let sizes = [inputs] + hidden + [classes]
+        switch name {
+        case "fixup", "rezero", "skipinit":
+            throw ValidationError("--init \(initName) is for residual networks: add --architecture residual")
+        case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
+            let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, seed: seed, threads: threads)
+            let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+            t0 = now()
+            do {
+                switch name {
+                case "lsuv": try LSUV().initialize(model, batch: batch, seed: seed)
+                case "data-dependent": try DataDependentInitialization().initialize(model, batch: batch)
+                case "autoinit": try AnalyticVarianceInitialization().initialize(model, inputSecondMoment: AnalyticVarianceInitialization.secondMoment(of: batch), seed: seed)
+                case "layer-ratio": try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed)
+                case "metainit": try MetaInit().calibrate(model, batch: batch, seed: seed)
+                default: try WidthScaling(baseWidth: 64).apply(model, seed: seed)
+                }
+            } catch let e as DataInitializationError { throw CommandError("\(name): \(e.description)") }
+            seconds = now() - t0
+            return Built(model: model, label: name, calibrationSeconds: seconds)
+        default:
+            let li = try parseInit(initName, activation: activation)
+            let model = try Sequential(sizes: sizes, activation: activation, initialization: li, seed: seed, threads: threads)
+            let label = name == "auto" ? "auto (" + (0..<model.layers.count).map { model.initializer(for: $0, li).name }.joined(separator: ", ") + ")" : initName
+            return Built(model: model, label: label, calibrationSeconds: 0)
+        }
+    }
+}
