@@ -31,6 +31,11 @@ public final class Dense {
     private var outputGradientScratch: Matrix<Float>
     private var inputGradient: Matrix<Float>
 
+    /// Whether `backward` computes `dX = dZ·W` (default true). The first layer of a model being
+    /// trained does not need it; skipping it saves a third of that layer's backward flops.
+    /// When false, `backward` returns an empty `[batch, 0]` matrix.
+    public var computesInputGradient = true
+
     /// Multiplies the optimizer's learning rate for this layer's weight and bias (default 1;
     /// width-scaled parametrizations such as μP set it per layer).
     public var learningRateScale: Double = 1
@@ -121,6 +126,7 @@ public final class Dense {
         }
         try Matrix.gemm(outputGradientScratch, transposeA: true, input, alpha: 1, beta: 0, into: &weightGradient)
         outputGradientScratch.columnSums(into: &biasGradient)
+        guard computesInputGradient else { return Matrix(rows: outputGradient.rows, columns: 0) }
         try Matrix.gemm(outputGradientScratch, weight, alpha: 1, beta: 0, into: &inputGradient)
         return inputGradient
     }

@@ -32,6 +32,16 @@ extension NetworkModel {
     public var parameterCount: Int { denseLayers.reduce(0) { $0 + $1.parameterCount } + scalarParameters.count }
     /// Input features.
     public var inputSize: Int { denseLayers.first?.inputSize ?? 0 }
+
+    /// Runs `body` with the first layer's input gradient switched off (training never needs
+    /// `∂L/∂input`), then restores the previous setting.
+    public func withoutInputGradient<R>(_ body: () throws -> R) rethrows -> R {
+        guard let first = denseLayers.first else { return try body() }
+        let previous = first.computesInputGradient
+        first.computesInputGradient = false
+        defer { first.computesInputGradient = previous }
+        return try body()
+    }
 }
 
 extension Sequential: NetworkModel {

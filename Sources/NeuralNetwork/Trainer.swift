@@ -155,9 +155,16 @@ public final class Trainer {
     }
 
     /// Trains for `configuration.epochs` epochs.
-    /// - Parameter progress: called after every step (on the calling thread).
+    /// - Parameters:
+    ///   - progress: called after every step (on the calling thread).
+    ///   - epochEnded: called with each epoch's report as soon as it is complete.
     /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes), `MatrixError`.
-    public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil) throws -> [EpochReport] {
+    public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil,
+                    epochEnded: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
+        try model.withoutInputGradient { try fitAll(train: train, test: test, progress: progress, epochEnded: epochEnded) }
+    }
+
+    func fitAll(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)?, epochEnded: ((EpochReport) -> Void)?) throws -> [EpochReport] {
         guard train.features == model.inputSize, test.features == train.features else {
             throw TrainingError.shapeMismatch("data has \(train.features) features, the model expects \(model.inputSize)")
         }
@@ -211,6 +218,7 @@ public final class Trainer {
                 report.updateRatio = ratioSums.map { $0 / Double(max(1, stepsPerEpoch)) }
             }
             reports.append(report)
+            epochEnded?(report)
         }
         return reports
     }

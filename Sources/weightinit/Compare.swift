@@ -150,6 +150,7 @@ struct Compare: ParsableCommand {
             let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
             var epoch = 0
             var order: [Int] = []
+            model.denseLayers.first?.computesInputGradient = false    // training never needs ∂L/∂input
             for step in 0..<steps {
                 let perEpoch = max(1, train.count / batchSize)
                 if step % perEpoch == 0 { epoch += 1; order = Trainer.order(count: train.count, seed: common.seed, epoch: epoch) }

@@ -144,7 +144,25 @@ struct Train: ParsableCommand {
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
-        let reports = try trainer.fit(train: train, test: test) { p in bar.update(p, epochs: cfg.epochs) }
+        let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
+        let widths = [5, 10, 9, 9, 8, 7, 9]
+        func row(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        var printedHeader = false
+        let reports = try trainer.fit(train: train, test: test, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
+            guard !common.json else { return }
+            if !printedHeader {
+                if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
+                print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
+            }
+            print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
+                       String(format: "%.0f", r.samplesPerSecond)]))
+            if let d = r.diagnostics {
+                print("  diagnostics after epoch \(r.epoch) (mean ‖ΔW‖/‖W‖ per step: \(r.updateRatio?.map { fmt($0, 3) }.joined(separator: ", ") ?? "-")):")
+                print(diagnosticsTable(d).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            }
+        })
         bar.finish()
         if common.json {
             try printJSON(Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
@@ -155,17 +173,6 @@ struct Train: ParsableCommand {
                                  activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
                                  parameters: model.parameterCount, seed: common.seed))
             return
-        }
-        if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
-        var rows: [[String]] = []
-        for r in reports {
-            rows.append(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2), String(format: "%.0f", r.samplesPerSecond)])
-        }
-        print()
-        print(table(["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"], rows))
-        if diagnostics, let last = reports.last, let d = last.diagnostics {
-            print("\nafter epoch \(last.epoch) (update ratio ‖ΔW‖/‖W‖ per step: \(last.updateRatio?.map { fmt($0, 3) }.joined(separator: ", ") ?? "-")):")
-            print(diagnosticsTable(d))
         }
         if let last = reports.last { print("\ntest accuracy: \(fmt(last.testAccuracy))") }
     }
