@@ -97,8 +97,9 @@ WI_AI double unit52_open0(uint32_t hi, uint32_t lo) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Own log / sin / cos (Taylor / atanh series; coefficients are exact ratios folded by the
-// compiler, identical everywhere).
+// Own log / sin / cos: atanh series for log, Taylor series for the double sin / cos
+// (coefficients are exact ratios folded by the compiler), minimax float polynomials with
+// hex-float coefficients for the float sin / cos; identical everywhere.
 // ---------------------------------------------------------------------------------------
 #define LN2HI_F 0.693145751953125f          /* 0x3f317200: e*LN2HI_F exact for |e| < 256 */
 #define LN2LO_F 1.42860682030941723212e-06f
