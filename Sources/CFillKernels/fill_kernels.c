@@ -183,11 +183,14 @@ WI_AI void bm_f32(uint32_t wa, uint32_t wb, float *zc, float *zs) {
     cp = cp * f2 + 0x1.03c1dep-2f;       //  2.536692321e-01
     cp = cp * f2 - 0x1.3bd3ccp+0f;       // -1.233700514e+00
     float c = 1.0f + f2 * cp;
-    uint32_t q = n & 3;
-    float oc, os;
-    WI_ROTATE(q, c, s, oc, os);
-    *zc = r * oc;
-    *zs = r * os;
+    // Quadrant rotation as WI_ROTATE, with the signs applied to r as sign-bit xors (IEEE
+    // multiplication: identical bytes to negating the factor; n = 4 acts as n = 0).
+    int odd = (int)(n & 1);
+    float oc = odd ? s : c;
+    float os = odd ? c : s;
+    uint32_t rb = f2u(r);
+    *zc = u2f(rb ^ (((n + 1) & 2) << 30)) * oc;
+    *zs = u2f(rb ^ ((n & 2) << 30)) * os;
 }
 
 // Box–Muller, double: u1 in (0,1] from 52 bits of (w0,w1), θ from 53 bits of (w2,w3).
@@ -217,11 +220,13 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *zc
     cp = cp * x2 + 1.0 / 24.0;
     cp = cp * x2 - 0.5;
     double c = 1.0 + x2 * cp;
-    uint64_t q = n & 3;
-    double oc, os;
-    WI_ROTATE(q, c, s, oc, os);
-    *zc = r * oc;
-    *zs = r * os;
+    // Quadrant rotation as in bm_f32 (sign-bit xors on r; identical to WI_ROTATE).
+    int odd = (int)(n & 1);
+    double oc = odd ? s : c;
+    double os = odd ? c : s;
+    uint64_t rb = d2u(r);
+    *zc = u2d(rb ^ (((n + 1) & 2) << 62)) * oc;
+    *zs = u2d(rb ^ ((n & 2) << 62)) * os;
 }
 
 // ---------------------------------------------------------------------------------------
