@@ -74,7 +74,9 @@ public struct LayerRatioCalibration: Sendable {
 /// softmax cross-entropy on labels drawn at random (label-free); the gradient of GQ with respect to
 /// the per-layer log-scales is estimated by simultaneous-perturbation finite differences (Spall
 /// 1992: two GQ evaluations per step whatever the depth), and the log-scales take sign-SGD steps
-/// (the paper uses signSGD on the norms too).
+/// (the paper uses signSGD on the norms too); a step that does not lower GQ is undone and the step
+/// size halved, so the returned history never increases. `gradientQuotient` leaves the weights
+/// bitwise unchanged.
 public struct MetaInit: Sendable {
     public var iterations: Int = 30
     /// Sign-SGD step on each layer's log-scale.
@@ -100,6 +102,7 @@ public struct MetaInit: Sendable {
         let labels = (0..<batch.rows).map { _ in Int32(rng.next() % UInt64(max(classes, 1))) }
         var history: [Double] = []
         var current = try gradientQuotient(model, layers, batch, labels)
+        var step = stepSize
         for _ in 0..<iterations {
             history.append(current)
             let delta = layers.map { _ in rng.next() & 1 == 0 ? -1.0 : 1.0 }
@@ -110,9 +113,18 @@ public struct MetaInit: Sendable {
             scale(layers, by: delta.map { Foundation.exp(perturbation * $0) })     // back to the start
             let diff = plus - minus
             guard diff.isFinite else { break }
-            // ∂GQ/∂log s_k ≈ diff / (2·perturbation·Δ_k): sign-SGD moves against its sign.
-            scale(layers, by: delta.map { d in Foundation.exp(-stepSize * (diff * d > 0 ? 1 : (diff * d < 0 ? -1 : 0))) })
-            current = try gradientQuotient(model, layers, batch, labels)
+            // ∂GQ/∂log s_k ≈ diff / (2·perturbation·Δ_k): sign-SGD moves against its sign. A step that
+            // does not lower GQ is undone and the step size halved, so GQ never increases.
+            let move = delta.map { d in -step * (diff * d > 0 ? 1 : (diff * d < 0 ? -1 : 0)) }
+            let saved = layers.map(\.weight)
+            scale(layers, by: move.map { Foundation.exp($0) })
+            let candidate = try gradientQuotient(model, layers, batch, labels)
+            if candidate.isFinite && candidate < current {
+                current = candidate
+            } else {
+                for (layer, w) in zip(layers, saved) { layer.weight = w }
+                step /= 2
+            }
         }
         history.append(current)
         return history
@@ -140,9 +152,10 @@ public struct MetaInit: Sendable {
         let gNorm = g0.reduce(0.0) { $0 + pow($1.frobeniusNorm(), 2) }.squareRoot()
         guard gNorm > 0, gNorm.isFinite, thetaNorm.isFinite else { return gNorm == 0 ? 0 : .infinity }
         let eps = 1e-3 * thetaNorm / gNorm
+        let saved = layers.map(\.weight)                     // restored bitwise afterwards
         for (layer, g) in zip(layers, g0) { try layer.weight.add(g, scaledBy: Float(-eps)) }
         let g1 = try gradients()
-        for (layer, g) in zip(layers, g0) { try layer.weight.add(g, scaledBy: Float(eps)) }
+        for (layer, w) in zip(layers, saved) { layer.weight = w }
         var total = 0.0, count = 0
         for (a, b) in zip(g0, g1) {
             a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in

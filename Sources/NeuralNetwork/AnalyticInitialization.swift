@@ -4,24 +4,34 @@ import MatrixModule
 
 /// Analytic variance propagation, in the spirit of AutoInit (Bingham & Miikkulainen, "AutoInit:
 /// analytic signal-preserving weight initialization for neural networks", AAAI 2023), written from
-/// the paper's idea: track the mean and second moment of the signal through every layer and
-/// activation, and choose each layer's weight std so its pre-activation has variance 1.
+/// the paper's idea: track the mean and variance of the signal through every layer and activation,
+/// and choose each layer's weight std so its pre-activation has mean 0 and variance 1.
 ///
-/// For a layer with `n = fan_in` inputs whose elements have second moment `q = E[x²]`, zero-mean
-/// i.i.d. weights of variance `σ²` give `E[Z] = 0` and `Var(Z) = n·σ²·q`; so `σ = 1/√(n·q)`.
-/// Assuming `Z ~ N(0, 1)`, the activation's output moments `E[f(Z)]` and `E[f(Z)²]` — the next
-/// layer's `q` — come from Gauss–Hermite quadrature (96 points). Works for any activation
-/// (sigmoid, tanh, GELU, SiLU, SELU, leaky ReLU, …), including non-zero-mean ones, where the fixed
-/// gain tables are wrong. Weights are drawn `N(0, σ²)` with layer keys `RandomKey(seed).folding(in: i)`;
-/// biases are zero. The output layer is scaled the same way (unit-variance logits).
+/// For a layer with `n = fan_in` inputs whose elements have mean `m` and variance `v`:
+/// - With `cancelMean` (default), each weight row is drawn `N(0, σ²)`, centred to sum to zero and
+///   rescaled to norm exactly `σ·√n`, so `Zᵢ = Σⱼ wᵢⱼ(xⱼ − x̄)`: the input mean `m` — and each
+///   sample's common mode, which the independent-unit analysis cannot see — no longer reaches the
+///   next layer, `Var(Zᵢ) = n·σ²·v` for every unit (not only on average), and `σ = 1/√(n·v)`. Without it, a non-zero
+///   mean gives each unit a random fixed offset `m·Σⱼ wᵢⱼ` that only averages out over infinitely
+///   many units: at width 256 sigmoid, GELU or ReLU networks drift by 10–40% per few layers.
+/// - Without `cancelMean`: i.i.d. weights with `σ = 1/√(n·(v + m²))` (zero-mean-weight rule).
+///
+/// Assuming `Z ~ N(0, 1)`, the activation's output mean and variance — the next layer's `m`, `v` —
+/// are `E[f(Z)]` and `E[f(Z)²] − E[f(Z)]²`, computed by Gauss–Hermite quadrature (96 points) for
+/// smooth activations (sigmoid, tanh, GELU, SiLU, softplus, softsign, identity) and, for those with
+/// a kink at 0 (ReLU, leaky ReLU, ELU, SELU), by composite Simpson quadrature on [−12, 0] ∪ [0, 12],
+/// where Gauss–Hermite converges slowly (0.4% error for ReLU at 96 points). No data is used.
+/// Weights use layer keys `RandomKey(seed).folding(in: i)`; biases are zero. The output layer is
+/// scaled the same way (unit-variance logits).
 public struct AnalyticVarianceInitialization: Sendable {
     /// The prediction for one layer.
     public struct LayerPrediction: Sendable, Codable, Equatable {
         public var layer: Int
-        /// The chosen weight standard deviation `1/√(fan_in·q)`.
+        /// The chosen weight standard deviation.
         public var weightStd: Double
-        /// `q = E[x²]` of the layer's input.
-        public var inputSecondMoment: Double
+        /// Mean and variance of the layer's input elements.
+        public var inputMean: Double
+        public var inputVariance: Double
         /// Predicted variance of the pre-activation (1 by construction).
         public var preactivationVariance: Double
         /// Predicted mean and variance of the activation's output.
@@ -30,50 +40,98 @@ public struct AnalyticVarianceInitialization: Sendable {
     }
 
     public var quadraturePoints: Int = 96
-    public init(quadraturePoints: Int = 96) { self.quadraturePoints = quadraturePoints }
+    /// Centre every weight row to sum to zero, cancelling the input mean and each sample's common mode (default true).
+    public var cancelMean: Bool = true
+    public init(quadraturePoints: Int = 96, cancelMean: Bool = true) {
+        self.quadraturePoints = quadraturePoints; self.cancelMean = cancelMean
+    }
 
-    /// Initializes `model` for inputs whose elements have second moment `inputSecondMoment`
-    /// (1 for standardized data; use `secondMoment(of:)` on a batch otherwise).
-    /// - Throws: `TrainingError.invalidHyperparameter` for a second moment that is not finite and
-    ///   positive; `InitializationError` from the quadrature or the fills.
+    /// Initializes `model` for inputs whose elements have mean `inputMean` and variance
+    /// `inputVariance` (0 and 1 for standardized data; `moments(of:)` measures a batch).
+    /// - Throws: `TrainingError.invalidHyperparameter` for a variance that is not finite and
+    ///   positive or a non-finite mean; `InitializationError` from the quadrature or the fills.
     @discardableResult
-    public func initialize(_ model: Sequential, inputSecondMoment: Double = 1, seed: UInt64 = 0) throws -> [LayerPrediction] {
-        let rule = try GaussHermite(points: quadraturePoints)
-        let predictions = try predict(model, inputSecondMoment: inputSecondMoment, rule: rule)
+    public func initialize(_ model: Sequential, inputMean: Double = 0, inputVariance: Double = 1, seed: UInt64 = 0) throws -> [LayerPrediction] {
+        let predictions = try predict(model, inputMean: inputMean, inputVariance: inputVariance)
         let root = RandomKey(seed: seed)
         for (i, layer) in model.layers.enumerated() {
             try layer.initialize(with: .normal(mean: 0, std: predictions[i].weightStd), key: root.folding(in: UInt64(i)))
+            if cancelMean && layer.inputSize > 1 {
+                // Zero-sum rows of norm exactly σ·√n: Σⱼ wᵢⱼ = 0 removes the input mean and each
+                // sample's common mode; the fixed norm removes the unit-to-unit spread of Var(Zᵢ)
+                // (±√(2/n)), whose effect through a curved activation otherwise compounds over depth.
+                let n = layer.inputSize, rows = layer.outputSize
+                let target = predictions[i].weightStd * Double(n).squareRoot()
+                layer.weight.withUnsafeMutableBufferPointer { w in
+                    for r in 0..<rows {
+                        var s = 0.0
+                        for j in 0..<n { s += Double(w[r * n + j]) }
+                        let mean = s / Double(n)
+                        var q = 0.0
+                        for j in 0..<n { let d = Double(w[r * n + j]) - mean; q += d * d }
+                        let f = q > 0 ? target / q.squareRoot() : 0
+                        for j in 0..<n { w[r * n + j] = Float((Double(w[r * n + j]) - mean) * f) }
+                    }
+                }
+            }
         }
         return predictions
     }
 
     /// The per-layer predictions without touching the weights.
-    public func predict(_ model: Sequential, inputSecondMoment: Double = 1) throws -> [LayerPrediction] {
-        try predict(model, inputSecondMoment: inputSecondMoment, rule: try GaussHermite(points: quadraturePoints))
-    }
-
-    func predict(_ model: Sequential, inputSecondMoment: Double, rule: GaussHermite) throws -> [LayerPrediction] {
-        guard inputSecondMoment.isFinite, inputSecondMoment > 0 else {
-            throw TrainingError.invalidHyperparameter(name: "input second moment", value: inputSecondMoment, rule: "must be finite and > 0")
+    public func predict(_ model: Sequential, inputMean: Double = 0, inputVariance: Double = 1) throws -> [LayerPrediction] {
+        guard inputVariance.isFinite, inputVariance > 0 else {
+            throw TrainingError.invalidHyperparameter(name: "input variance", value: inputVariance, rule: "must be finite and > 0")
         }
-        var q = inputSecondMoment
+        guard inputMean.isFinite else { throw TrainingError.invalidHyperparameter(name: "input mean", value: inputMean, rule: "must be finite") }
+        let rule = try GaussHermite(points: quadraturePoints)
+        var m = inputMean, v = inputVariance
         var out: [LayerPrediction] = []
         for (i, layer) in model.layers.enumerated() {
             let n = Double(max(layer.inputSize, 1))
-            let std = 1 / (n * q).squareRoot()
+            let std = 1 / (n * (cancelMean ? v : v + m * m)).squareRoot()
             let f = layer.activation.doubleFunction
-            let m1 = rule.expectation { f($0) }
-            let m2 = rule.expectation { let v = f($0); return v * v }
-            out.append(LayerPrediction(layer: i, weightStd: std, inputSecondMoment: q, preactivationVariance: 1,
+            let (m1, m2) = AnalyticVarianceInitialization.moments(of: f, smooth: layer.activation.isSmooth, rule: rule)
+            out.append(LayerPrediction(layer: i, weightStd: std, inputMean: m, inputVariance: v, preactivationVariance: 1,
                                        activationMean: m1, activationVariance: max(m2 - m1 * m1, 0)))
-            q = max(m2, 1e-12)
+            m = m1
+            v = max(m2 - m1 * m1, 1e-12)
         }
         return out
     }
 
-    /// The mean of `x²` over all elements of `batch` (in Double).
-    public static func secondMoment(of batch: Matrix<Float>) -> Double {
-        guard batch.count > 0 else { return 0 }
-        return batch.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) * Double($1) } } / Double(batch.count)
+    /// `(E[f(Z)], E[f(Z)²])` for `Z ~ N(0, 1)`.
+    static func moments(of f: (Double) -> Double, smooth: Bool, rule: GaussHermite) -> (Double, Double) {
+        if smooth { return (rule.expectation { f($0) }, rule.expectation { let y = f($0); return y * y }) }
+        let panels = 20_000, limit = 12.0, h = limit / Double(panels)
+        let norm = 1 / (2 * Double.pi).squareRoot()
+        var s1 = 0.0, s2 = 0.0
+        for side in [-1.0, 1.0] {
+            var a1 = 0.0, a2 = 0.0
+            for i in 0...panels {
+                let z = side * Double(i) * h
+                let w = (i == 0 || i == panels) ? 1.0 : (i % 2 == 1 ? 4.0 : 2.0)
+                let p = norm * Foundation.exp(-z * z / 2), y = f(z)
+                a1 += w * y * p; a2 += w * y * y * p
+            }
+            s1 += a1 * h / 3; s2 += a2 * h / 3
+        }
+        return (s1, s2)
+    }
+
+    /// Mean and variance of all elements of `batch` (in Double).
+    public static func moments(of batch: Matrix<Float>) -> (mean: Double, variance: Double) {
+        let (m, s) = Diagnostics.meanStd(batch)
+        return (m, s * s)
+    }
+}
+
+extension Activation {
+    /// Whether the function is smooth at 0 (no kink), so Gauss–Hermite quadrature converges fast.
+    public var isSmooth: Bool {
+        switch self {
+        case .relu, .leakyReLU, .elu, .selu: return false
+        default: return true
+        }
     }
 }

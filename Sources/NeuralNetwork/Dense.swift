@@ -39,6 +39,8 @@ public final class Dense {
     /// Multiplies the optimizer's learning rate for this layer's weight and bias (default 1;
     /// width-scaled parametrizations such as μP set it per layer).
     public var learningRateScale: Double = 1
+    /// Learning-rate multiplier for the bias; `nil` (default) uses `learningRateScale`.
+    public var biasLearningRateScale: Double?
 
     /// Input features (`fanIn`).
     public var inputSize: Int { weight.columns }

@@ -100,8 +100,9 @@ public final class Optimizer {
             layer.weight.withUnsafeMutableBufferPointer { w in
                 gw.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i, decay: weightDecay, lr: lr) }
             }
+            let biasLR = learningRate * (layer.biasLearningRateScale ?? layer.learningRateScale)
             layer.bias.withUnsafeMutableBufferPointer { w in
-                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: lr) }
+                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: biasLR) }
             }
         }
         for (k, p) in scalars.enumerated() {

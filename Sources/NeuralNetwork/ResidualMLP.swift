@@ -144,7 +144,7 @@ public final class ResidualMLP: NetworkModel {
 
     /// Per-stage statistics from the last forward/backward pass: the input layer, each block
     /// (activation = the residual stream after the block; pre-activation = the branch's first
-    /// layer; gradient norm = ‖∂L/∂W₁‖ of the branch), and the output layer.
+    /// layer; gradient norm = the branch's combined `√(‖∂L/∂W₁‖² + ‖∂L/∂W₂‖²)`), and the output layer.
     public func blockStatistics() -> [LayerStatistics] {
         var stats = [Diagnostics.summarize(inputLayer, index: 0)]
         for (b, block) in blocks.enumerated() {

@@ -7,12 +7,13 @@ import MatrixModule
 /// `d_in → n → … → n → classes`, relative to a base width `n₀` at which it equals the standard
 /// parametrization. With width multiplier `m = n/n₀` and the activation's gain `g`:
 ///
-/// | layer | weight init std | learning-rate scale (weights and biases) |
-/// |---|---|---|
-/// | input (`d_in → n`) | `g/√d_in` | `m` |
-/// | hidden (`n → n`) | `g/√n` | `1` |
-/// | output (`n → classes`) | `1/√(n·m)` (variance ∝ 1/n²) | `1/m` |
+/// | layer | weight init std | weight LR scale | bias LR scale |
+/// |---|---|---|---|
+/// | input (`d_in → n`) | `g/√d_in` | `m` | `m` |
+/// | hidden (`n → n`) | `g/√n` | `1` | `m` |
+/// | output (`n → classes`) | `1/√(n·m)` (variance ∝ 1/n²) | `1/m` | `1` |
 ///
+/// (Biases scale like input weights: their SGD learning rate is proportional to fan_out.)
 /// Biases start at zero. Under μP the size of every layer's update to its activations stays
 /// constant as the width grows (so hyper-parameters tuned at width `n₀` transfer); under the
 /// standard parametrization with a fixed learning rate they grow with width — see
@@ -43,6 +44,7 @@ public struct WidthScaling: Sendable {
             else { std = g / Double(n).squareRoot(); lr = 1 }
             try layer.initialize(with: .normal(mean: 0, std: std), key: root.folding(in: UInt64(i)))
             layer.learningRateScale = lr
+            layer.biasLearningRateScale = i == layers.count - 1 ? 1 : m
         }
     }
 

@@ -59,6 +59,16 @@ struct Compare: ParsableCommand {
             case init_ = "init", preactivationStd, activationStd, activationMean, saturatedFraction, deadFraction, gradientNorm,
                  loss, lossSteps, finalTrainLoss, testAccuracy, divergedAtStep, seconds
         }
+        /// Every key is always present; missing values are `null`.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(init_, forKey: .init_); try c.encode(preactivationStd, forKey: .preactivationStd)
+            try c.encode(activationStd, forKey: .activationStd); try c.encode(activationMean, forKey: .activationMean)
+            try c.encode(saturatedFraction, forKey: .saturatedFraction); try c.encode(deadFraction, forKey: .deadFraction)
+            try c.encode(gradientNorm, forKey: .gradientNorm); try c.encode(loss, forKey: .loss); try c.encode(lossSteps, forKey: .lossSteps)
+            try c.encode(finalTrainLoss, forKey: .finalTrainLoss); try c.encode(testAccuracy, forKey: .testAccuracy)
+            try c.encode(divergedAtStep, forKey: .divergedAtStep); try c.encode(seconds, forKey: .seconds)
+        }
     }
     struct Report: Encodable {
         var runs: [Run]; var architecture: String; var depth: Int; var width: Int; var activation: String; var steps: Int

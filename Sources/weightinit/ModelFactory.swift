@@ -72,7 +72,9 @@ enum ModelFactory {
                 switch name {
                 case "lsuv": try LSUV().initialize(model, batch: batch, seed: seed)
                 case "data-dependent": try DataDependentInitialization().initialize(model, batch: batch)
-                case "autoinit": try AnalyticVarianceInitialization().initialize(model, inputSecondMoment: AnalyticVarianceInitialization.secondMoment(of: batch), seed: seed)
+                case "autoinit":
+                    let (m, v) = AnalyticVarianceInitialization.moments(of: batch)
+                    try AnalyticVarianceInitialization().initialize(model, inputMean: m, inputVariance: v, seed: seed)
                 case "layer-ratio": try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed)
                 case "metainit": try MetaInit().calibrate(model, batch: batch, seed: seed)
                 default: try WidthScaling(baseWidth: 64).apply(model, seed: seed)

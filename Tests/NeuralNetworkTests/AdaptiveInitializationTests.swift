@@ -133,13 +133,12 @@ struct MetaInitTests {
             let r = adSquaredNorm(layer.weight).squareRoot() / norms0[k]
             #expect(r <= bound && r >= 1 / bound, "layer \(k): scale ratio \(r)")
         }
-        // The issue asks for a lower GQ after calibration; the finite-difference GQ of this saturated
-        // network jumps by 2–5× between consecutive 3% scale steps, so the outcome is seed-dependent.
-        withKnownIssue("MetaInit does not reliably lower the gradient quotient of a std-3 tanh MLP (GQ history is noise-dominated)",
-                       isIntermittent: true) {
-            #expect(gqAfter < gqBefore, "GQ \(gqBefore) → \(gqAfter)")
-            #expect(history.last! < history.first!, "history \(history.map { Int($0) })")
-        }
+        // Steps that do not lower GQ are undone (regression: the plain sign-SGD walk was noise-dominated
+        // and could end higher), so GQ never increases and ends lower on this badly scaled network.
+        // (GQ depends on the labels: MetaInit's own random labels are used for its history; the GQ with
+        // this test's labels, printed above, is not what it minimizes.)
+        #expect(zip(history, history.dropFirst()).allSatisfy { $1 <= $0 }, "history \(history.map { Int($0) })")
+        #expect(history.last! < history.first!, "history \(history.map { Int($0) })")
     }
 
     @Test("the gradient quotient in closed form on a one-layer linear model with ε from the definition")
@@ -180,10 +179,8 @@ struct MetaInitTests {
         #expect(history.count == 1)
         var worst: Float = 0
         for (layer, w) in zip(model.layers, before) { for (a, b) in zip(layer.weight.elements, w) { worst = max(worst, abs(a - b)) } }
-        withKnownIssue("MetaInit.gradientQuotient perturbs θ by −εg and adds +εg back in Float, which does not restore the weights bitwise") {
-            #expect(worst == 0, "max |Δw| = \(worst)")
-        } when: { worst != 0 }
-        #expect(worst < 1e-5)
+        // Regression: gradientQuotient used to add +εg back in Float, which did not restore the weights bitwise.
+        #expect(worst == 0, "max |Δw| = \(worst)")
     }
 
     @Test("invalid hyper-parameters and batches are rejected")

@@ -124,11 +124,10 @@ struct NetworkModelTests {
             let (am, asd) = nmStd(blk.output), (zm, zsd) = nmStd(blk.first.preactivation)
             #expect(close(s.activationMean, am, abs: 1e-9, rel: 1e-6) && close(s.activationStd, asd, abs: 1e-9, rel: 1e-6))
             #expect(close(s.preactivationMean, zm, abs: 1e-9, rel: 1e-6) && close(s.preactivationStd, zsd, abs: 1e-9, rel: 1e-6))
-            let g1 = blk.first.weightGradient.frobeniusNorm()
-            // Documented: "gradient norm = ‖∂L/∂W₁‖ of the branch".
-            withKnownIssue("ResidualMLP.blockStatistics reports √(‖∂L/∂W₁‖² + ‖∂L/∂W₂‖²), its doc says ‖∂L/∂W₁‖") {
-                #expect(close(s.gradientNorm, g1, abs: 1e-9, rel: 1e-6), "block \(b): \(s.gradientNorm) vs ‖∂L/∂W₁‖ \(g1)")
-            }
+            let g1 = blk.first.weightGradient.frobeniusNorm(), g2 = blk.second.weightGradient.frobeniusNorm()
+            // Documented: the branch's combined norm √(‖∂L/∂W₁‖² + ‖∂L/∂W₂‖²).
+            let combined = (g1 * g1 + g2 * g2).squareRoot()
+            #expect(close(s.gradientNorm, combined, abs: 1e-9, rel: 1e-6), "block \(b): \(s.gradientNorm) vs \(combined)")
         }
         #expect(stats.first!.layer == 0 && stats.last!.layer == 4)
     }
