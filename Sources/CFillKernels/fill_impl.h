@@ -6,9 +6,11 @@
 // always_inline scalar code of fill_kernels.c, auto-vectorized per path.
 //
 // Chunk layout (pure function of the element index i, identical on every path):
-//   f32: chunk c = i / 64 uses Philox blocks 16c .. 16c+15; element 64c + 16p + j comes from
-//        block 16c + j: uniform: word p; normal: p = 0/1 -> R cos / R sin of words (w0, w1),
-//        p = 2/3 -> R cos / R sin of words (w2, w3).
+//   f32 uniform: chunk c = i / 64 uses Philox blocks 16c .. 16c+15; element 64c + 16p + j
+//        comes from block 16c + j, word p.
+//   f32 normal / truncated: chunk c = i / 96 uses blocks 16c .. 16c+15; element 96c + 16p + j
+//        (p = 0..5) comes from block 16c + j: R cos (p even) / R sin (p odd) of Box–Muller pair
+//        p >> 1 of that block (pair_bits_f32).
 //   f64: chunk c = i / 32 uses blocks 16c .. 16c+15; element 32c + 16h + j comes from block
 //        16c + j: uniform: words (w[2h], w[2h+1]); normal: h = 0/1 -> R cos / R sin.
 
@@ -194,25 +196,27 @@ WI_FN void WI_N(impl_uniform_f64)(double *out, uint64_t start, uint64_t count, u
 }
 
 // ---- normal ----------------------------------------------------------------------------
-// Standard normals of one f32 chunk (64 values, chunk layout above).
+// Standard normals of one f32 chunk (96 values, chunk layout above).
 WI_FN void WI_N(chunk_stdnormal_f32)(float *z, uint64_t c, uint32_t attempt, uint32_t stream,
                                      uint32_t k0, uint32_t k1) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
-    for (int h = 0; h < 2; h++)
+    for (int k = 0; k < 3; k++)
         for (int j = 0; j < NB; j++) {
             float zc, zs;
-            bm_f32(w[2 * h][j], w[2 * h + 1][j], &zc, &zs);
-            z[2 * NB * h + j] = zc;
-            z[2 * NB * h + NB + j] = zs;
+            uint32_t u22, r20;
+            pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], k, &u22, &r20);
+            bm_f32(u22, r20, &zc, &zs);
+            z[2 * NB * k + j] = zc;
+            z[2 * NB * k + NB + j] = zs;
         }
 }
 
 WI_FN void WI_N(chunk_normal_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t k1, float mean,
                                   float std) {
-    float z[E32];
+    float z[EN32];
     WI_N(chunk_stdnormal_f32)(z, c, 0, WI_STREAM_NORMAL, k0, k1);
-    for (int l = 0; l < E32; l++) dst[l] = mean + std * z[l];
+    for (int l = 0; l < EN32; l++) dst[l] = mean + std * z[l];
 }
 
 WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -222,7 +226,7 @@ WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uin
         for (uint64_t j = 0; j < count; j++) out[j] = mean;
         return;
     }
-    WI_FOR_CHUNKS(float, E32, out, start, count,
+    WI_FOR_CHUNKS(float, EN32, out, start, count,
                   WI_N(chunk_normal_f32)(dst_, c_, k0, k1, mean, std));
 }
 
@@ -273,16 +277,16 @@ WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, 
             uint32_t w[4][NB];
             for (int j = 0; j < NB; j++) {
                 uint64_t i = idx[g + j];
-                blk[j] = (i / E32) * NB + (i % NB);
+                blk[j] = (i / EN32) * NB + (i % EN32) % NB;
             }
             WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
             for (int j = 0; j < NB; j++) {
                 uint64_t i = idx[g + j];
-                uint32_t p = (uint32_t)(i % E32) / NB; // word pair and cos/sin, as z_elem_f32
-                uint32_t wa = (p & 2) ? w[2][j] : w[0][j];
-                uint32_t wb = (p & 2) ? w[3][j] : w[1][j];
+                uint32_t p = (uint32_t)(i % EN32) / NB; // pair p >> 1, cos/sin p & 1 (chunk layout)
+                uint32_t u22, r20;
+                pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], (int)(p >> 1), &u22, &r20);
                 float zc, zs;
-                bm_f32(wa, wb, &zc, &zs);
+                bm_f32(u22, r20, &zc, &zs);
                 z[g + j] = (p & 1) ? zs : zc;
             }
         }
@@ -344,27 +348,27 @@ WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint
     float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
     float af = P->af, bf = P->bf;
     uint64_t end = start + count;
-    for (uint64_t c = start / E32; c * E32 < end; c++) {
-        uint64_t cs = c * E32;
-        int full = cs >= start && cs + E32 <= end;
-        float tmp[E32], z[E32];
-        uint8_t rej[E32];
+    for (uint64_t c = start / EN32; c * EN32 < end; c++) {
+        uint64_t cs = c * EN32;
+        int full = cs >= start && cs + EN32 <= end;
+        float tmp[EN32], z[EN32];
+        uint8_t rej[EN32];
         float *dst = full ? out + (cs - start) : tmp;
         WI_N(chunk_stdnormal_f32)(z, c, 0, WI_STREAM_TRUNCATED, k0, k1);
-        for (int l = 0; l < E32; l++) {
+        for (int l = 0; l < EN32; l++) {
             float zz = z[l];
             rej[l] = !(zz >= alf && zz <= bef);
             dst[l] = clampf_nan(meanf + stdf * zz, af, bf);
         }
         if (!full) {
             uint64_t lo = cs < start ? start : cs;
-            uint64_t hi = cs + E32 < end ? cs + E32 : end;
+            uint64_t hi = cs + EN32 < end ? cs + EN32 : end;
             memcpy(out + (lo - start), tmp + (lo - cs), (hi - lo) * sizeof(float));
-            for (int l = 0; l < E32; l++)
+            for (int l = 0; l < EN32; l++)
                 if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
         }
-        nr = WI_N(collect)(rej, E32, cs, idx, nr);
-        if (nr > WI_RETRY_BUF - E32) {
+        nr = WI_N(collect)(rej, EN32, cs, idx, nr);
+        if (nr > WI_RETRY_BUF - EN32) {
             WI_N(retry_f32)(out, start, idx, nr, k0, k1, P);
             nr = 0;
         }

@@ -162,13 +162,23 @@ WI_AI double wi_log(double x) {
         os = ((q) & 2) ? -os : os;                \
     } while (0)
 
-// Box–Muller, float: (R cos 2πu2, R sin 2πu2), u1 from wa (31 bits), u2 from wb (24 bits).
-WI_AI void bm_f32(uint32_t wa, uint32_t wb, float *zc, float *zs) {
-    float u1 = ((float)(int32_t)(wa >> 1) + 0.5f) * 0x1p-31f; // (0, 1]
+// Box–Muller, float: (R cos θ, R sin θ), R = sqrt(−2 log u1). Three pairs per Philox block
+// (words w0..w3): pair k takes u22 = w_k >> 10 and the 20-bit r20 = w3 >> 12 (k = 0),
+// (w0 & 0x3FF) << 10 | (w3 & 0x3FF) (k = 1), (w1 & 0x3FF) << 10 | (w2 & 0x3FF) (k = 2).
+WI_AI void pair_bits_f32(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int k,
+                         uint32_t *u22, uint32_t *r20) {
+    uint32_t wu = k == 0 ? w0 : (k == 1 ? w1 : w2);
+    uint32_t hi = k == 1 ? w0 : w1, lo = k == 1 ? w3 : w2;
+    *u22 = wu >> 10;
+    *r20 = k == 0 ? w3 >> 12 : ((hi & 0x3FFu) << 10) | (lo & 0x3FFu);
+}
+// u22 < 2^22 gives u1 = (u22 + 0.5) 2^-22 in (0, 1) (exact; tails reach 5.65σ), r20 < 2^20
+// gives θ = 2π r20 2^-20.
+WI_AI void bm_f32(uint32_t u22, uint32_t r20, float *zc, float *zs) {
+    float u1 = (float)(int32_t)(2u * u22 + 1u) * 0x1p-23f;
     float r = WI_SQRTF(-2.0f * wi_logf(u1));
-    uint32_t r24 = wb >> 8;
-    uint32_t n = (r24 + (1u << 21)) >> 22;                          // nearest quadrant 0..4
-    float f = (float)(int32_t)(r24 - (n << 22)) * 0x1p-22f;          // [-0.5, 0.5), exact
+    uint32_t n = (r20 + (1u << 17)) >> 18;                          // nearest quadrant 0..4
+    float f = (float)(int32_t)(r20 - (n << 18)) * 0x1p-18f;          // [-0.5, 0.5), exact
     // sin(πf/2), cos(πf/2) directly in quarter turns: minimax polynomials fitted on
     // f in [-0.5, 0.5] (max error 1.7 ulp for sin, 1.2 ulp for cos, checked over all 2^22
     // grid points of f in float evaluation).
@@ -235,6 +245,7 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *zc
 #define NB 16          /* Philox blocks per chunk */
 #define E32 (4 * NB)   /* f32 elements per chunk */
 #define E64 (2 * NB)   /* f64 elements per chunk */
+#define EN32 (6 * NB)  /* f32 normal / truncated elements per chunk (3 Box–Muller pairs per block) */
 #define WI_TRUNC_CAP 10000u
 #define WI_RETRY_BUF 512
 
@@ -262,20 +273,22 @@ WI_AI double clampd_nan(double x, double lo, double hi) {
     return x <= hi ? x : hi;
 }
 
-// Appends the indices base+l with rej[l] != 0 (rej[l] in {0, 1}; E bytes, E % 8 == 0, E <= 64).
+// Appends the indices base+l with rej[l] != 0 (rej[l] in {0, 1}; E bytes, E % 8 == 0).
 // Packs 8 flags per multiply (partial products are distinct powers of two: no carries), so
-// the only data-dependent branch is one loop over the set bits.
+// the only data-dependent branch is one loop over the set bits of each 64-flag group.
 WI_AI size_t collect_rejects(const uint8_t *rej, int E, uint64_t base, uint64_t *idx,
                              size_t n) {
-    uint64_t mask = 0;
-    for (int g = 0; g < E; g += 8) {
-        uint64_t word;
-        memcpy(&word, rej + g, 8);
-        mask |= ((word * 0x0102040810204080ull) >> 56) << g;
-    }
-    while (mask) {
-        idx[n++] = base + (uint64_t)__builtin_ctzll(mask);
-        mask &= mask - 1;
+    for (int g0 = 0; g0 < E; g0 += 64) {
+        uint64_t mask = 0;
+        for (int g = g0; g < E && g < g0 + 64; g += 8) {
+            uint64_t word;
+            memcpy(&word, rej + g, 8);
+            mask |= ((word * 0x0102040810204080ull) >> 56) << (g - g0);
+        }
+        while (mask) {
+            idx[n++] = base + (uint64_t)g0 + (uint64_t)__builtin_ctzll(mask);
+            mask &= mask - 1;
+        }
     }
     return n;
 }

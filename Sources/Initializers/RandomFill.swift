@@ -21,7 +21,7 @@ public enum RandomFill {
         }
     }
 
-    /// Normal `N(mean, std²)` (Box–Muller on Philox output; tails reach 6.6σ in Float, 8.5σ in
+    /// Normal `N(mean, std²)` (Box–Muller on Philox output; tails reach 5.65σ in Float, 8.5σ in
     /// Double). `std = 0` gives exactly `mean` everywhere.
     /// - Throws: `InitializationError.invalidParameter` for a non-finite mean or a negative,
     ///   NaN or infinite std.

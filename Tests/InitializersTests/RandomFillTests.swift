@@ -108,11 +108,15 @@ struct RandomFillTests {
             var worst = 0.0
             for j in 0..<a.count {
                 let i = UInt64(start + j)
-                let block = 16 * (i / 64) + i % 16, p = Int((i % 64) / 16)
+                // Chunks of 96 elements over 16 blocks; three Box–Muller pairs per block (header layout):
+                // pair k: u22 = w_k >> 10; r20 = w3 >> 12 (k 0), (w0 & 0x3FF) << 10 | (w3 & 0x3FF) (k 1),
+                // (w1 & 0x3FF) << 10 | (w2 & 0x3FF) (k 2).
+                let block = 16 * (i / 96) + i % 16, p = Int((i % 96) / 16), k = p >> 1
                 let w = refPhilox((UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), 0, 1), (key.k0, key.k1))
-                let wa = p < 2 ? w[0] : w[2], wb = p < 2 ? w[1] : w[3]
-                let u1 = Double((Float(Int32(wa >> 1)) + 0.5) * 0x1p-31)
-                let theta = 2 * Double.pi * Double(wb >> 8) * 0x1p-24
+                let u22 = w[k] >> 10
+                let r20: UInt32 = k == 0 ? w[3] >> 12 : (k == 1 ? (w[0] & 0x3FF) << 10 | (w[3] & 0x3FF) : (w[1] & 0x3FF) << 10 | (w[2] & 0x3FF))
+                let u1 = (Double(u22) + 0.5) * 0x1p-22
+                let theta = 2 * Double.pi * Double(r20) * 0x1p-20
                 let r = (-2 * log(u1)).squareRoot()
                 let z = p % 2 == 0 ? r * cos(theta) : r * sin(theta)
                 worst = max(worst, abs(Double(a[j]) - z) / max(1, r))

@@ -15,13 +15,17 @@
 // ctr[3] = stream tag. Key = (k0, k1).
 //
 // Stream tags (ctr[3]) and element -> block mapping. Fills work in chunks of 16 Philox blocks:
-// f32 chunk c = elements [64c, 64c+64), f64 chunk c = elements [32c, 32c+32); both use blocks
-// 16c .. 16c+15, and element (chunk start) + 16p + j comes from block 16c + j:
+// chunk c uses blocks 16c .. 16c+15 and covers elements [Ec, Ec+E) with E = 64 (f32 uniform),
+// 96 (f32 normal and truncated rejection path) or 32 (f64); element Ec + 16p + j comes from
+// block 16c + j:
 //   0 WI_STREAM_UNIFORM    f32: word p, u = (w >> 8) * 2^-24.
 //                          f64 (p = 0, 1): words (w[2p], w[2p+1]) -> top 53 bits, u = x * 2^-53.
-//   1 WI_STREAM_NORMAL     Box–Muller. f32: p = 0/1 -> R cos θ / R sin θ of words (w0, w1),
-//                          p = 2/3 -> of words (w2, w3); u1 = ((w_a >> 1) + 0.5) * 2^-31 in
-//                          (0, 1] (float), θ = 2π (w_b >> 8) 2^-24; tails reach 6.66σ.
+//   1 WI_STREAM_NORMAL     Box–Muller. f32 (p = 0..5): R cos θ (p even) / R sin θ (p odd) of
+//                          pair k = p >> 1; the block's 128 bits hold three pairs (22-bit u1,
+//                          20-bit θ): u22 = w_k >> 10, r20 = w3 >> 12 (k = 0),
+//                          (w0 & 0x3FF) << 10 | (w3 & 0x3FF) (k = 1), (w1 & 0x3FF) << 10 |
+//                          (w2 & 0x3FF) (k = 2); u1 = (u22 + 0.5) 2^-22 in (0, 1) (float),
+//                          θ = 2π r20 2^-20; tails reach 5.65σ.
 //                          f64: p = 0/1 -> R cos θ / R sin θ, u1 from 52 bits of (w0, w1) in
 //                          (0, 1], θ from 53 bits of (w2, w3); tails reach 8.49σ.
 //   2 WI_STREAM_TRUNCATED  truncated normal, rejection from the stream-1 construction with
