@@ -47,13 +47,20 @@ struct Bench: ParsableCommand {
         var dense: [DenseResult]
         var train: TrainResult?
         var backend: Backend
+        /// Peak-memory growth (bytes) during an in-place 4096² Float fill, per scheme (0 = no allocation
+        /// proportional to the tensor).
+        var fillPeakMemoryGrowthBytes: [String: Int]
     }
 
     func run() throws {
         if let t = common.threads { BLASBackend.threads = t }
         let fillThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let heap = wants("fill") ? try FillBench.allocationCheck(threads: fillThreads, seed: common.seed) : [:]
+        if !common.json && !heap.isEmpty {
+            status("peak memory growth during an in-place 4096² Float fill (64 MiB): " + heap.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) B" }.joined(separator: ", "))
+        }
         let memset = FillBench.measureMemset(bytes: 64 << 20, threads: fillThreads, repetitions: quick ? 5 : 9)
-        if !common.json { print("memset: \(fmt(memset, 2)) GB/s (64 MiB, \(fillThreads) threads)\n") }
+        if !common.json { status("memset: \(fmt(memset, 2)) GB/s (64 MiB, \(fillThreads) threads)") }
         let fills = !wants("fill") ? [] : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
         let orth = !wants("orthogonal") ? [] : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
         let gemm = wants("gemm") ? benchGemm() : []
@@ -62,7 +69,7 @@ struct Bench: ParsableCommand {
         let check = BLASBackend.kernelCheck()
         let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
-                                             threads: BLASBackend.threads, fillThreads: fillThreads))
+                                             threads: BLASBackend.threads, fillThreads: fillThreads), fillPeakMemoryGrowthBytes: heap)
         if common.json { try printJSON(report); return }
         print("\nbackend: OpenBLAS \(report.backend.openblasVersion), core \(report.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(report.backend.threads) BLAS threads")
     }

@@ -14,6 +14,36 @@ enum FillBench {
         var ratioToMemset: Double
         var checksumsEqualAcrossThreads: Bool?
     }
+    /// The process's peak virtual memory size in bytes (`VmPeak` in /proc/self/status; 0 elsewhere).
+    static func peakVirtualBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmPeak:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+
+    /// Growth of the peak virtual memory during an in-place 4096×4096 Float fill (64 MiB) of each
+    /// random scheme, after a warm-up fill (which starts the worker threads). Any temporary buffer
+    /// proportional to the tensor would raise the peak by ~64 MiB; in-place fills show 0.
+    /// Run first, before other sections raise the peak.
+    static func allocationCheck(threads: Int, seed: UInt64) throws -> [String: Int] {
+        let n = 4096 * 4096
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 0)
+        var out: [String: Int] = [:]
+        for (name, scheme) in [("uniform", Initializer.uniform(low: -1, high: 1)), ("normal", .normal(mean: 0, std: 1)),
+                               ("truncated-normal", .truncatedNormal(mean: 0, std: 1, a: -2, b: 2)), ("he-normal", .heNormal())] {
+            try scheme.fill(buffer, shape: [4096, 4096], key: RandomKey(seed: seed), threads: threads)   // warm-up
+            let before = peakVirtualBytes()
+            try scheme.fill(buffer, shape: [4096, 4096], key: RandomKey(seed: seed), threads: threads)
+            out[name] = peakVirtualBytes() - before
+        }
+        return out
+    }
+
     struct OrthogonalResult: Encodable {
         var shape: String
         var seconds: Double
