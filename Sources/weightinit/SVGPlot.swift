@@ -30,7 +30,7 @@ enum SVGPlot {
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (right - left) }
         func py(_ y: Double) -> Double {
             var v: Double
-            if logY { v = y > 0 ? Foundation.log10(y) : yMin; if !y.isFinite { v = y.isNaN ? yMin : yMax } } else { v = y.isFinite ? y : yMax }
+            if logY { v = y > 0 ? Foundation.log10(y) : yMin; if !y.isFinite { v = yMax } } else { v = y.isFinite ? y : yMax }
             v = min(max(v, yMin), yMax)
             return bottom - (v - yMin) / (yMax - yMin) * (bottom - top)
         }
@@ -93,6 +93,7 @@ enum SVGPlot {
             s += "<line x1=\"\(fmtc(x))\" y1=\"\(fmtc(y - 4))\" x2=\"\(fmtc(x + 24))\" y2=\"\(fmtc(y - 4))\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"3\"/>\n"
             s += "<text x=\"\(fmtc(x + 30))\" y=\"\(fmtc(y))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\(escape(r.init_ + note))</text>\n"
         }
+        s += "<text x=\"\(Int(total - 12))\" y=\"\(Int(height - 10))\" text-anchor=\"end\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" fill=\"#666\">Zeros (and values below the axis) are drawn on the bottom edge; infinities and NaN on the top edge. Made by weightinit compare.</text>\n"
         s += "</svg>\n"
         return s
     }
