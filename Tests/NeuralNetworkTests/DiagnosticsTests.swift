@@ -27,9 +27,9 @@ private func deadUnits(_ y: Matrix<Float>) -> Int {
 
 /// Runs `depth` layers 256→256 ReLU without bias, weights from `scheme` with per-layer keys,
 /// and returns the RMS after each layer and whether the output has a non-finite value.
-private func deepReLU(scheme: Initializer, depth: Int = 50, batch: Int = 512, width: Int = 256) throws -> [(rms: Double, finite: Bool, allZero: Bool)] {
+private func deepReLU(scheme: Initializer, depth: Int = 50, batch: Int = 512, width: Int = 256, seed: UInt64 = 0) throws -> [(rms: Double, finite: Bool, allZero: Bool)] {
     var h = try normalInput(rows: batch, columns: width, seed: 0)
-    let root = RandomKey(seed: 0)
+    let root = RandomKey(seed: seed)
     var out: [(Double, Bool, Bool)] = []
     let layer = Dense(inputSize: width, outputSize: width, activation: .relu)
     for i in 0..<depth {
@@ -89,10 +89,21 @@ struct DiagnosticsTests {
         let inputRMS = rms(try normalInput(rows: 512, columns: 256, seed: 0))
         #expect(abs(inputRMS - 1) < 0.01)
 
-        let he = try deepReLU(scheme: .heNormal())
-        #expect(he.allSatisfy { $0.finite })
-        let ratio = he[49].rms / inputRMS
-        #expect(ratio >= 0.5 && ratio <= 2, "He: RMS ratio at layer 50 = \(ratio) (reference 0.93)")
+        // He: E[RMS²] is preserved exactly, but one network's ratio after 50 layers is log-normal with
+        // σ(log ratio) ≈ 0.5 (each layer multiplies RMS² by (2/n)·χ²-like factors, n = 256), so a single
+        // seed lands outside [0.5, 2] about one time in six. The geometric mean over 8 networks has
+        // σ ≈ 0.18, putting [0.5, 2] at ±3.9σ.
+        var logSum = 0.0
+        var ratios: [Double] = []
+        for seed: UInt64 in 0..<8 {
+            let he = try deepReLU(scheme: .heNormal(), seed: seed)
+            #expect(he.allSatisfy { $0.finite })
+            let r = he[49].rms / inputRMS
+            ratios.append(r); logSum += Foundation.log(r)
+        }
+        let ratio = Foundation.exp(logSum / 8)
+        print("C26(b) He RMS ratios at layer 50 by seed: \(ratios.map { String(format: "%.2f", $0) }), geometric mean \(ratio)")
+        #expect(ratio >= 0.5 && ratio <= 2, "He: geometric-mean RMS ratio at layer 50 = \(ratio) (reference run 0.93)")
 
         let big = try deepReLU(scheme: .normal(mean: 0, std: 1))
         let firstNonFinite = big.firstIndex { !$0.finite }.map { $0 + 1 }
