@@ -45,7 +45,7 @@ let package = Package(
         ),
         .testTarget(name: "MatrixModuleTests", dependencies: ["MatrixModule"]),
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]

@@ -166,4 +166,49 @@ struct SequentialTests {
         // C13 through the model: a zero-width input layer initializes without error.
         #expect(throws: Never.self) { _ = try Sequential(sizes: [0, 8, 2], activation: .relu) }
     }
+    @Test("a whole 3-layer network (tanh, tanh, linear + softmax CE): every weight and bias gradient vs central finite differences of a Double re-implementation")
+    func wholeNetworkFiniteDifferences() throws {
+        // Model under test (Float) and an independent Double forward pass of the same parameters.
+        let sizes = [5, 7, 6, 4], batch = 3
+        let model = try Sequential(sizes: sizes, activation: .tanh, seed: 11)
+        let x = randomMatrix(rows: batch, columns: 5, seed: 12)
+        let labels: [Int32] = [0, 3, 1]
+        var loss = SoftmaxCrossEntropy()
+        _ = try loss.loss(logits: try model.forward(x), labels: labels[...])
+        _ = try model.backward(loss.gradient)
+        var params: [[Double]] = model.layers.flatMap { [doubles($0.weight), $0.bias.map(Double.init)] }
+        func doubleLoss(_ p: [[Double]]) -> Double {
+            var h = doubles(x), width = 5, total = 0.0
+            for l in 0..<3 {
+                let out = sizes[l + 1], w = p[2 * l], b = p[2 * l + 1]
+                var z = [Double](repeating: 0, count: batch * out)
+                for r in 0..<batch { for o in 0..<out {
+                    var s = b[o]
+                    for i in 0..<width { s += h[r * width + i] * w[o * width + i] }
+                    z[r * out + o] = l < 2 ? tanh(s) : s
+                } }
+                h = z; width = out
+            }
+            for r in 0..<batch {
+                let row = h[(r * 4)..<(r * 4 + 4)], m = row.max()!
+                let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
+                total += lse - row[r * 4 + Int(labels[r])]
+            }
+            return total / Double(batch)
+        }
+        let analytic: [[Double]] = model.layers.flatMap { [doubles($0.weightGradient), $0.biasGradient.map(Double.init)] }
+        var worst = 0.0
+        for t in params.indices {
+            for k in params[t].indices {
+                let h = 1e-6, saved = params[t][k]
+                params[t][k] = saved + h; let lp = doubleLoss(params)
+                params[t][k] = saved - h; let lm = doubleLoss(params)
+                params[t][k] = saved
+                let fd = (lp - lm) / (2 * h)
+                worst = max(worst, abs(fd - analytic[t][k]) / max(1e-3, abs(fd)))
+            }
+        }
+        print("3-layer network: worst relative gradient error vs finite differences \(worst)")
+        #expect(worst < 2e-3, "worst relative error \(worst)")
+    }
 }
