@@ -21,6 +21,11 @@ public enum InitializationError: Error, Equatable, Sendable, CustomStringConvert
     case unknownName(kind: String, name: String, valid: [String])
     /// A linear-algebra failure (LAPACK) during orthogonal initialization.
     case linearAlgebra(String)
+    /// A hyper-parameter the scheme needs was not given (e.g. `constant` without a value).
+    case missingParameter(scheme: String, name: String)
+    /// Values the scheme would produce exceed the element type's finite range (e.g. a constant
+    /// of 1e300 in Float): `limit` is the type's largest finite value.
+    case notRepresentable(name: String, value: Double, type: String, limit: Double)
 
     public var description: String {
         switch self {
@@ -39,6 +44,9 @@ public enum InitializationError: Error, Equatable, Sendable, CustomStringConvert
         case let .unknownName(kind, name, valid):
             return "unknown \(kind) '\(name)'; valid names: \(valid.joined(separator: ", "))"
         case let .linearAlgebra(message): return "orthogonal initialization failed: \(message)"
+        case let .missingParameter(scheme, name): return "\(scheme) needs a value for \(name)"
+        case let .notRepresentable(name, value, type, limit):
+            return "\(name) = \(value) would produce values beyond the largest finite \(type) (\(limit))"
         }
     }
 }

@@ -195,6 +195,25 @@ extension Initializer {
         }
     }
 
+    /// Rejects plans whose values would overflow `S` (e.g. a Float constant of 1e300, or a normal
+    /// whose mean ± 8·std leaves the finite Float range).
+    static func checkRepresentable<S: InitializerScalar>(_ plan: FillPlan, _ type: S.Type) throws(InitializationError) {
+        let limit = Double(S.greatestFiniteMagnitude)
+        let name = S.self == Float.self ? "Float" : "Double"
+        func check(_ label: String, _ v: Double, _ magnitude: Double) throws(InitializationError) {
+            guard magnitude <= limit else { throw .notRepresentable(name: label, value: v, type: name, limit: limit) }
+        }
+        switch plan {
+        case let .constant(v): try check("value", v, abs(v))
+        case let .uniform(lo, hi): try check("low", lo, abs(lo)); try check("high", hi, abs(hi))
+        case let .normal(m, sd): try check("std", sd, abs(m) + 8 * sd); try check("mean", m, abs(m))
+        case let .truncated(m, sd, a, b): try check("a", a, abs(a)); try check("b", b, abs(b)); _ = (m, sd)
+        case let .orthogonal(g), let .identity(g), let .deltaOrthogonal(g): try check("gain", g, abs(g))
+        case .dirac: break
+        case let .sparse(_, sd): try check("std", sd, 8 * sd)
+        }
+    }
+
     func fansFor(shape: [Int], layout: KernelLayout, groups: Int, scheme: String) throws(InitializationError) -> Fans {
         guard shape.count >= 2 else { throw .tooFewDimensions(scheme: scheme, shape: shape) }
         return try Fans(shape: shape, layout: layout, groups: groups)
@@ -246,8 +265,10 @@ extension Initializer {
         let perRow = firstDim == 0 ? 0 : total / firstDim
         let expected = rows.count * perRow
         guard shard.count == expected else { throw .countMismatch(shape: shape, expected: expected, count: shard.count) }
+        if let threads, threads < 1 { throw .invalidParameter(name: "threads", value: Double(threads), rule: "must be ≥ 1") }
         if total == 0 { return }                      // empty tensors: no-op, whatever the scheme
         let plan = try plan(shape: shape, layout: layout, groups: groups)
+        try Initializer.checkRepresentable(plan, S.self)
         if expected == 0 { return }
         let start = rows.lowerBound * perRow
         switch plan {

@@ -58,7 +58,7 @@ extension Initializer {
         case "zeros": self = .zeros
         case "ones": self = .ones
         case "constant":
-            guard let v = p.value else { throw .invalidParameter(name: "constant value", value: .nan, rule: "constant needs a value") }
+            guard let v = p.value else { throw .missingParameter(scheme: "constant", name: "value (--value)") }
             self = .constant(v)
         case "uniform": self = .uniform(low: p.low ?? 0, high: p.high ?? 1)
         case "normal": self = .normal(mean: p.mean ?? 0, std: p.std ?? 1)
@@ -80,7 +80,7 @@ extension Initializer {
         case "dirac": self = .dirac(groups: p.groups ?? 1)
         case "delta-orthogonal": self = .deltaOrthogonal(gain: gain)
         case "sparse":
-            guard let s = p.sparsity else { throw .invalidParameter(name: "sparsity", value: .nan, rule: "sparse needs a sparsity in [0, 1)") }
+            guard let s = p.sparsity else { throw .missingParameter(scheme: "sparse", name: "sparsity in [0, 1) (--sparsity)") }
             self = .sparse(sparsity: s, std: p.std ?? 0.01)
         default: throw .unknownName(kind: "initializer", name: name, valid: Initializer.schemeNames)
         }

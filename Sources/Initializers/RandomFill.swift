@@ -74,6 +74,13 @@ public enum TruncatedNormal {
     public static func moments(mean: Double, std: Double, a: Double, b: Double) -> (mean: Double, std: Double) {
         if std == 0 { return (mean, 0) }
         let al = (a - mean) / std, be = (b - mean) / std
+        // A very narrow interval: the density is nearly linear across it; use the uniform limit
+        // (mean at the centre shifted by the density's slope, std (b − a)/√12) — the closed form below
+        // loses all digits to cancellation there.
+        if be - al < 1e-4 {
+            let c = (al + be) / 2, w = be - al
+            return (mean + std * (c - c * w * w / 12), std * w / 12.0.squareRoot())
+        }
         // Use upper-tail forms when the interval lies right of the mean, for accuracy.
         let z = al > 0 ? (cdf(-al) - cdf(-be)) : (cdf(be) - cdf(al))
         guard z > 0 else { return (al > 0 ? a : b, 0) }

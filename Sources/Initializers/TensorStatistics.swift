@@ -22,30 +22,36 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
         let chunks = Swift.min(64, Swift.max(1, n / 65_536))
         let size = (n + chunks - 1) / chunks
         let p = UnsafeSendable(base)
+        // Sums are taken relative to the first finite element, so a constant tensor has mean exactly
+        // that constant and std exactly 0.
+        let shift = buffer.first(where: { Double($0).isFinite }).map { Double($0) } ?? 0
         var partials = [StatisticsPartial](repeating: StatisticsPartial(), count: chunks)
         partials.withUnsafeMutableBufferPointer { out in
             let o = UnsafeSendable(out.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var q = StatisticsPartial()
                 let s = c * size, e = Swift.min(n, s + size)
-                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { q.sum += x; q.lo = Swift.min(q.lo, x); q.hi = Swift.max(q.hi, x) } else { q.bad += 1 } } }
+                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { q.sum += x - shift; q.lo = Swift.min(q.lo, x); q.hi = Swift.max(q.hi, x) } else { q.bad += 1 } } }
                 o.value[c] = q
             }
         }
         let finite = n - partials.reduce(0) { $0 + $1.bad }
-        let m = finite > 0 ? partials.reduce(0) { $0 + $1.sum } / Double(finite) : .nan
+        let lo0 = partials.map { $0.lo }.min() ?? 0, hi0 = partials.map { $0.hi }.max() ?? 0
+        // Scale by the largest magnitude so sums and squares of huge values (1e300) cannot overflow.
+        let scale = Swift.max(Swift.max(abs(lo0), abs(hi0)), Double.leastNormalMagnitude)
+        let m = finite > 0 ? shift + partials.reduce(0) { $0 + $1.sum } / Double(finite) : .nan
         var squares = [Double](repeating: 0, count: chunks)
         squares.withUnsafeMutableBufferPointer { out in
             let o = UnsafeSendable(out.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var s2 = 0.0
                 let s = c * size, e = Swift.min(n, s + size)
-                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { s2 += (x - m) * (x - m) } } }
+                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { let d = (x - m) / scale; s2 += d * d } } }
                 o.value[c] = s2
             }
         }
         mean = m
-        std = finite > 0 ? (squares.reduce(0, +) / Double(finite)).squareRoot() : .nan
+        std = finite > 0 ? (squares.reduce(0, +) / Double(finite)).squareRoot() * scale : .nan
         min = partials.map { $0.lo }.min() ?? .nan
         max = partials.map { $0.hi }.max() ?? .nan
         nonFinite = n - finite

@@ -165,8 +165,11 @@ public final class Trainer {
     }
 
     func fitAll(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)?, epochEnded: ((EpochReport) -> Void)?) throws -> [EpochReport] {
-        guard train.features == model.inputSize, test.features == train.features else {
-            throw TrainingError.shapeMismatch("data has \(train.features) features, the model expects \(model.inputSize)")
+        guard train.features == model.inputSize else {
+            throw TrainingError.shapeMismatch("the training data has \(train.features) features per sample, the model expects \(model.inputSize)")
+        }
+        guard test.features == train.features else {
+            throw TrainingError.shapeMismatch("the test data has \(test.features) features per sample, the training data \(train.features)")
         }
         let cfg = configuration
         let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize

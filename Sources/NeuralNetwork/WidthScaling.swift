@@ -32,7 +32,7 @@ public struct WidthScaling: Sendable {
         guard layers.count >= 2 else { throw TrainingError.invalidHyperparameter(name: "layers", value: Double(layers.count), rule: "μP needs an input and an output layer") }
         let n = layers[0].outputSize
         guard layers.dropLast().allSatisfy({ $0.outputSize == n }) else {
-            throw TrainingError.invalidHyperparameter(name: "hidden width", value: Double(n), rule: "all hidden layers must have the same width for μP")
+            throw TrainingError.invalidHyperparameter(name: "hidden width", value: Double(n), rule: "all hidden layers must have the same width for μP (e.g. --hidden 256,256)")
         }
         let m = Double(n) / Double(baseWidth)
         let root = RandomKey(seed: seed)

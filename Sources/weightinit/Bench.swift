@@ -7,8 +7,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure memset bandwidth and raw cblas_sgemm, and this package against them (ratios in one process).",
         discussion: """
-        Sections: memset bandwidth; gemm (raw cblas_sgemm vs the same product through Matrix, n = 256…2048,
-        median of several runs after a warm-up, GFLOP/s = 2n³/time); backend. Times are wall-clock medians;
+        Sections: memset bandwidth (2-thread memset of 64 MiB, already touched); fill (every scheme at 256², 1024²,
+        4096² Float and uniform/normal/truncated 4096² Double, GB/s and ratio to memset, checksums across 1/2/8
+        threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs
+        the same product through Matrix, n = 256…2048, median of several runs after a warm-up, GFLOP/s = 2n³/time);
+        dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and forward+backward); train (samples/s of the
+        default MLP on synthetic data, and the cost of LSUV on it); backend. --only picks sections. Times are wall-clock medians;
         the machine may be noisy, so compare ratios measured in the same run.
         JSON keys: memset_gbps, fill, gemm, dense, train, backend.
         """)

@@ -7,8 +7,8 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare initialization schemes on one deep network: per-layer signal and gradient statistics at initialization, then short training runs on the same data, batches and seed.",
         discussion: """
-        The network is an MLP with --depth hidden layers of --width units (784 → width × depth → 10) on
-        Fashion-MNIST (standardized). For every scheme in --inits it measures, on one batch of 1024 at
+        The network is an MLP with --depth hidden layers of --width units (784 → width × depth → 10), or with
+        --architecture residual a residual MLP of --depth blocks, on Fashion-MNIST (standardized). For every scheme in --inits it measures, on one batch of 1024 at
         initialization, each layer's pre-activation std, activation mean/std, saturated fraction
         (sigmoid/tanh), dead fraction (ReLU) and the gradient norm of its weights after one backward
         pass; then trains --steps SGD steps (same batches for every scheme), logging the loss, and reports
@@ -29,14 +29,14 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp.") var architecture: String = "mlp"
-    @Option(help: "Number of hidden layers.") var depth: Int = 30
-    @Option(help: "Units per hidden layer.") var width: Int = 256
+    @Option(help: "Architecture: mlp (--depth hidden layers of --width units) or residual (--depth blocks x + g·F(x), no normalization).") var architecture: String = "mlp"
+    @Option(parsing: .unconditional, help: "Number of hidden layers.") var depth: Int = 30
+    @Option(parsing: .unconditional, help: "Units per hidden layer.") var width: Int = 256
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Comma-separated schemes to compare (normal:STD sets a std).") var inits: String = "he-normal,xavier-normal,normal"
-    @Option(help: "Training steps per scheme (0: statistics at initialization only).") var steps: Int = 300
-    @Option(help: "Mini-batch size for training.") var batchSize: Int = 128
-    @Option(help: "Learning rate.") var learningRate: Double = 0.01
+    @Option(parsing: .unconditional, help: "Training steps per scheme (0: statistics at initialization only).") var steps: Int = 300
+    @Option(parsing: .unconditional, help: "Mini-batch size for training.") var batchSize: Int = 128
+    @Option(parsing: .unconditional, help: "Learning rate.") var learningRate: Double = 0.01
     @Option(help: "sgd (plain, default), momentum (SGD 0.9), adam or adamw.") var optimizer: String = "sgd"
     @Option(help: "Write an SVG with per-layer activation std, gradient norms and loss curves.") var plot: String?
     @Option(help: "Write layers.csv and loss.csv into this directory.") var csv: String?
@@ -123,6 +123,7 @@ struct Compare: ParsableCommand {
         default: throw ValidationError("--optimizer must be sgd, momentum, adam or adamw, got '\(optimizer)'")
         }
         if let plot { try checkWritable(plot) }
+        if let csv { try checkDirectory(csv) }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         let residual = architecture.lowercased() == "residual"
@@ -239,7 +240,8 @@ struct Compare: ParsableCommand {
     }
 }
 
-/// Fails early (before minutes of work) when `path`'s directory is not writable.
+/// Fails early (before minutes of work) when `path` cannot be written as a file: its directory must
+/// exist and be writable, and `path` itself must not be a directory or an unwritable file.
 func checkWritable(_ path: String) throws {
     let dir = (path as NSString).deletingLastPathComponent
     let d = dir.isEmpty ? "." : dir
@@ -247,12 +249,32 @@ func checkWritable(_ path: String) throws {
     guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: d) else {
         throw ValidationError("cannot write \(path): directory '\(d)' does not exist or is not writable")
     }
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+        guard !isDir.boolValue else { throw ValidationError("cannot write \(path): it is a directory") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("cannot write \(path): the file is not writable") }
+    }
+}
+
+/// Fails early when `path` cannot serve as an output directory (exists but is not a writable
+/// directory, or cannot be created because its parent is not writable).
+func checkDirectory(_ path: String) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+        guard isDir.boolValue else { throw ValidationError("--csv \(path): exists and is not a directory") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("--csv \(path): directory is not writable") }
+        return
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    let p = parent.isEmpty ? "." : parent
+    guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: p) else {
+        throw ValidationError("--csv \(path): cannot create it, '\(p)' does not exist or is not writable")
+    }
 }
 
 /// Writes `text` to a temporary file beside `path` and renames it: never a half-written file.
 func writeAtomically(_ text: String, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
-        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        throw CommandError("cannot write \(path): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
     }
 }

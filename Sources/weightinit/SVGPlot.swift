@@ -49,12 +49,17 @@ enum SVGPlot {
             let label = logY ? "1e\(Int(t))" : String(format: "%.2f", t)
             s += "<text x=\"\(fmtc(left - 6))\" y=\"\(fmtc(y + 4))\" text-anchor=\"end\">\(label)</text>\n"
         }
-        // x ticks
-        for i in 0...5 {
-            let xv = xMin + Double(i) * (xMax - xMin) / 5
+        // x ticks at integers (layers and steps are integers): a 1-2-5 step giving at most ~7 ticks.
+        let span = max(xMax - xMin, 1)
+        var tick = 1.0
+        for m in [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0] where span / m <= 7 { tick = m; break }
+        if span / tick > 7 { tick = Foundation.ceil(span / 7) }
+        var xv = Foundation.ceil(xMin / tick) * tick
+        while xv <= xMax + 1e-9 {
             let x = px(xv)
             s += "<line x1=\"\(fmtc(x))\" y1=\"\(fmtc(bottom))\" x2=\"\(fmtc(x))\" y2=\"\(fmtc(bottom + 4))\" stroke=\"#444\"/>\n"
-            s += "<text x=\"\(fmtc(x))\" y=\"\(fmtc(bottom + 17))\" text-anchor=\"middle\">\(Int(xv.rounded()))</text>\n"
+            s += "<text x=\"\(fmtc(x))\" y=\"\(fmtc(bottom + 17))\" text-anchor=\"middle\">\(Int(xv))</text>\n"
+            xv += tick
         }
         s += "<text x=\"\(fmtc((left + right) / 2))\" y=\"\(fmtc(oy + h - 8))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(\(fmtc(ox + 14)),\(fmtc((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"

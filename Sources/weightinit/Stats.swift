@@ -24,11 +24,11 @@ struct Stats: ParsableCommand {
     @Option(help: "Tensor shape, e.g. 256x784 or 32x16x3x3.") var shape: String
     @Option(help: "Axis layout: out-in (dense [out,in], conv OIHW; default), in-out (dense [in,out], conv HWIO), torch-transposed, keras-transposed.")
     var layout: String = "out-in"
-    @Option(help: "Convolution groups (group-aware fan_out; dirac groups).") var groups: Int = 1
+    @Option(parsing: .unconditional, help: "Convolution groups (group-aware fan_out; dirac groups).") var groups: Int = 1
     @Option(help: "Fan mode for he-*/variance-scaling: fan-in, fan-out, fan-avg, fan-geo-avg.") var mode: String?
     @Option(parsing: .unconditional, help: "Gain (overrides the activation's gain).") var gain: Double?
     @Option(help: "Activation whose gain to use, e.g. relu, tanh, leaky_relu, selu, gelu.") var activation: String?
-    @Option(help: "Negative slope for leaky_relu (default 0.01).") var slope: Double?
+    @Option(parsing: .unconditional, help: "Negative slope for leaky_relu (default 0.01).") var slope: Double?
     @Option(parsing: .unconditional, help: "Mean for normal/truncated-normal.") var mean: Double?
     @Option(parsing: .unconditional, help: "Standard deviation for normal/truncated-normal/sparse.") var std: Double?
     @Option(parsing: .unconditional, help: "Lower bound for uniform.") var low: Double?
@@ -37,7 +37,7 @@ struct Stats: ParsableCommand {
     @Option(parsing: .unconditional, help: "Absolute upper truncation bound (truncated-normal, default 2).") var b: Double?
     @Option(parsing: .unconditional, help: "Truncation at ±k·σ (truncated-normal-matched, default 2).") var k: Double?
     @Option(parsing: .unconditional, help: "Value for constant.") var value: Double?
-    @Option(help: "Fraction of zeros per column for sparse, in [0, 1).") var sparsity: Double?
+    @Option(parsing: .unconditional, help: "Fraction of zeros per column for sparse, in [0, 1).") var sparsity: Double?
     @Option(parsing: .unconditional, help: "Scale for variance-scaling.") var scale: Double?
     @Option(help: "Distribution for variance-scaling: uniform, normal, truncated-normal.") var distribution: String?
     @Option(help: "Element type: float32 or float64.") var dtype: String = "float32"

@@ -7,7 +7,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Directory with IDX files (train-images-idx3-ubyte[.gz], …). Default: Fashion-MNIST from the Debian package dataset-fashion-mnist.")
     var data: String = MNISTDataset.defaultDirectory
 
-    @Option(help: "Use only the first N training samples (quick runs).")
+    @Option(parsing: .unconditional, help: "Use only the first N training samples (quick runs).")
     var limit: Int?
 
     @Flag(inversion: .prefixedNo, help: "Standardize inputs with the training set's mean and std (default on).")
@@ -29,8 +29,8 @@ struct DataOptions: ParsableArguments {
 
 /// Parses `--hidden 256,128`.
 func parseHidden(_ text: String) throws -> [Int] {
-    if text.trimmingCharacters(in: .whitespaces).isEmpty || text == "none" { return [] }
-    let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    if text.trimmingCharacters(in: .whitespaces).isEmpty || text == "none" { return [] }   // no hidden layer: softmax regression
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard parts.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 65_536 }) else {
         throw ValidationError("--hidden must be layer widths in 1…65536 separated by commas, e.g. 256,128; got '\(text)'")
     }
@@ -85,20 +85,20 @@ struct Train: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Architecture: mlp (layers from --hidden) or residual (--width, --depth residual blocks, no normalization).") var architecture: String = "mlp"
     @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
-    @Option(help: "Residual stream width (residual).") var width: Int = 256
-    @Option(help: "Residual blocks (residual).") var depth: Int = 8
+    @Option(parsing: .unconditional, help: "Residual stream width (residual).") var width: Int = 256
+    @Option(parsing: .unconditional, help: "Residual blocks (residual).") var depth: Int = 8
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
-    @Option(help: "Epochs.") var epochs: Int = 5
-    @Option(help: "Mini-batch size.") var batchSize: Int = 128
-    @Option(help: "Peak learning rate.") var learningRate: Double = 0.05
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 5
+    @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
+    @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: String = "sgd"
-    @Option(help: "SGD momentum.") var momentum: Double = 0.9
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Double = 0.9
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum for SGD.") var nesterov = true
-    @Option(help: "Weight decay (L2 for sgd/adam, decoupled for adamw).") var weightDecay: Double = 0
-    @Option(help: "Learning-rate schedule: cosine, constant or step (×0.1 every epoch).") var schedule: String = "cosine"
-    @Option(help: "Linear warm-up steps.") var warmup: Int = 0
+    @Option(parsing: .unconditional, help: "Weight decay (L2 for sgd/adam, decoupled for adamw).") var weightDecay: Double = 0
+    @Option(help: "Learning-rate schedule: cosine (to 0 over the run), constant, or step (×0.1 after every epoch).") var schedule: String = "cosine"
+    @Option(parsing: .unconditional, help: "Linear warm-up steps.") var warmup: Int = 0
     @Flag(help: "Print per-layer statistics at initialization and after each epoch.") var diagnostics = false
 
     struct EpochJSON: Encodable {
@@ -126,15 +126,22 @@ struct Train: ParsableCommand {
         switch schedule.lowercased() {
         case "cosine": cfg.schedule = LearningRateSchedule(.cosine(minimum: 0), warmupSteps: warmup)
         case "constant": cfg.schedule = LearningRateSchedule(.constant, warmupSteps: warmup)
-        case "step": cfg.schedule = LearningRateSchedule(.step(stepSize: 1, gamma: 0.1), warmupSteps: warmup)
+        case "step": cfg.schedule = LearningRateSchedule(.step(stepSize: 1, gamma: 0.1), warmupSteps: warmup)   // step size set per epoch below
         default: throw ValidationError("--schedule must be cosine, constant or step, got '\(schedule)'")
         }
         do { try cfg.validate() } catch { throw ValidationError("\(error)") }
 
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
+        if case .step = cfg.schedule.decay {
+            cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
+        }
+        if architecture.lowercased() == "residual" && initName.lowercased() == "auto" && !common.json {
+            status("residual network: --init auto uses Fixup (plain He init makes the residual stream grow by √2 per block)")
+        }
+        let effectiveInit = architecture.lowercased() == "residual" && initName.lowercased() == "auto" ? "fixup" : initName
         let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
-                                           classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+                                           classes: 10, activation: act, initName: effectiveInit, train: train, seed: common.seed, threads: common.threads)
         let model = built.model
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }

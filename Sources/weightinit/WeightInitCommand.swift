@@ -15,10 +15,10 @@ struct WeightInitCommand: ParsableCommand {
 
 /// Options shared by every subcommand.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Seed for every random choice (64-bit unsigned).")
+    @Option(parsing: .unconditional, help: "Seed for every random choice (64-bit unsigned).")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads for fills and for OpenBLAS (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for fills and for OpenBLAS (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Print one JSON object on stdout and nothing else.")

@@ -84,8 +84,8 @@ struct InitializerNamesTests {
         for (name, p, expected) in cases {
             #expect(try Initializer(name: name, parameters: p) == expected, "\(name) \(p)")
         }
-        if case .invalidParameter? = initError({ _ = try Initializer(name: "constant") }) {} else { Issue.record("constant without value") }
-        if case .invalidParameter? = initError({ _ = try Initializer(name: "sparse") }) {} else { Issue.record("sparse without sparsity") }
+        if case .missingParameter? = initError({ _ = try Initializer(name: "constant") }) {} else { Issue.record("constant without value") }
+        if case .missingParameter? = initError({ _ = try Initializer(name: "sparse") }) {} else { Issue.record("sparse without sparsity") }
         // Values are validated at fill time.
         let bad = try Initializer(name: "normal", parameters: P(std: -1))
         #expect(throws: InitializationError.self) { try bad.validate() }

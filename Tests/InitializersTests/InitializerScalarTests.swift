@@ -54,12 +54,24 @@ struct InitializerScalarTests {
         #expect(FillThreads.defaultCount >= 1)
     }
 
-    @Test("threads 0, negative or huge are harmless and give the same bytes")
+    @Test("threads 0 or negative are rejected with a typed error; a huge count gives the same bytes")
     func oddThreadCounts() throws {
         let ref: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: 1)
-        for t in [0, -3, 64] {
-            let x: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: t)
-            expectSameBytes(ref, x, "threads \(t)")
+        for t in [0, -3] {
+            #expect(throws: InitializationError.invalidParameter(name: "threads", value: Double(t), rule: "must be ≥ 1")) {
+                let _: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: t)
+            }
         }
+        let x: [Float] = try filled(.normal(), shape: [300, 300], key: RandomKey(seed: 1), threads: 64)
+        expectSameBytes(ref, x, "threads 64")
+    }
+
+    @Test("values beyond the element type's finite range are rejected, not filled with inf")
+    func notRepresentable() throws {
+        for scheme: Initializer in [.constant(1e300), .normal(mean: 0, std: 1e39), .uniform(low: -1e39, high: 1)] {
+            #expect(throws: InitializationError.self) { let _: [Float] = try filled(scheme, shape: [4, 4], key: RandomKey(seed: 1)) }
+        }
+        let d: [Double] = try filled(.constant(1e300), shape: [4, 4], key: RandomKey(seed: 1))
+        #expect(d.allSatisfy { $0 == 1e300 })
     }
 }

@@ -173,6 +173,6 @@ struct SVGTests {
         let text = checker.texts.joined()
         #expect(text.contains("Activation std") && text.contains("gradient norm") && text.contains("Training loss"))
         #expect(text.contains("he-normal <&>"), "labels are escaped in XML and decode back")
-        #expect(!svg.contains("nan,") && !svg.contains("inf"), "no non-finite coordinates")
+        for bad in ["nan,", ",nan", "inf,", ",inf", "=\"nan", "=\"inf", "=\"-inf"] { #expect(!svg.contains(bad), "non-finite coordinate \(bad)") }
     }
 }
