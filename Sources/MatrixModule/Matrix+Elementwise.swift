@@ -83,12 +83,7 @@ extension Matrix {
     /// bias gradient from `dY`). Accumulates in row order, so the result is deterministic.
     @inlinable public func columnSums() -> [Scalar] {
         var sums = [Scalar](repeating: 0, count: columns)
-        let c = columns
-        withUnsafeBufferPointer { p in
-            sums.withUnsafeMutableBufferPointer { s in
-                for i in 0..<rows { let base = i * c; for j in 0..<c { s[j] += p[base + j] } }
-            }
-        }
+        columnSums(into: &sums)
         return sums
     }
 

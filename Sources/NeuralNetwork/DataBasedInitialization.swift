@@ -97,12 +97,12 @@ public struct LSUV: Sendable {
             if !last || includeOutputLayer {
                 while true {
                     guard variance.isFinite, variance > 0 else { throw DataInitializationError.degenerateLayer(layer: i, variance: variance) }
-                    if centerBias {
+                    if centerBias {      // only the bias changed: re-run the layer to measure it
                         let unitMeans = layer.preactivation.columnSums().map { $0 / Float(layer.preactivation.rows) }
                         for u in 0..<layer.bias.count { layer.bias[u] -= unitMeans[u] }
+                        z = try layer.forward(h)
+                        (mean, variance) = LSUV.moments(layer.preactivation)
                     }
-                    z = try layer.forward(h)
-                    (mean, variance) = LSUV.moments(layer.preactivation)
                     let meanOK = !centerBias || abs(mean) < 1e-4
                     if (abs(variance - 1) <= tolerance && meanOK) || iterations >= maxIterations { break }
                     guard variance.isFinite, variance > 0 else { throw DataInitializationError.degenerateLayer(layer: i, variance: variance) }

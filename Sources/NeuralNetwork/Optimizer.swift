@@ -86,8 +86,8 @@ public final class Optimizer {
 
     func step(layers: [Dense], scalars: [ScalarParameter], learningRate: Double) {
         let count = layers.count * 2 + scalars.count
-        let sizes = layers.flatMap { [$0.weight.count, $0.bias.count] } + scalars.map { _ in 1 }
-        if first.count != count || zip(first, sizes).contains(where: { $0.count != $1 }) {
+        if first.count != count || layers.enumerated().contains(where: { i, l in
+            first[2 * i].count != l.weight.count || first[2 * i + 1].count != l.bias.count }) {
             first = layers.flatMap { [[Float](repeating: 0, count: $0.weight.count), [Float](repeating: 0, count: $0.bias.count)] }
                 + scalars.map { _ in [Float](repeating: 0, count: 1) }
             second = first
@@ -106,10 +106,14 @@ public final class Optimizer {
             }
         }
         for (k, p) in scalars.enumerated() {
-            var v = [p.value]
-            let g = [p.gradient]
-            v.withUnsafeMutableBufferPointer { w in g.withUnsafeBufferPointer { gg in update(w, gg, slot: 2 * layers.count + k, decay: 0, lr: learningRate * p.learningRateScale) } }
-            p.value = v[0]
+            var value = p.value, gradient = p.gradient
+            withUnsafeMutablePointer(to: &value) { v in
+                withUnsafePointer(to: &gradient) { g in
+                    update(UnsafeMutableBufferPointer(start: v, count: 1), UnsafeBufferPointer(start: g, count: 1),
+                           slot: 2 * layers.count + k, decay: 0, lr: learningRate * p.learningRateScale)
+                }
+            }
+            p.value = value
         }
     }
 
