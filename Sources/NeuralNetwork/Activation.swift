@@ -153,20 +153,8 @@ public enum Activation: Sendable, Hashable, Codable {
 
     /// The activation in Double precision (for analytic moment propagation).
     public var doubleFunction: @Sendable (Double) -> Double {
-        switch self {
-        case .identity: return { $0 }
-        case .sigmoid: return { x in x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
-        case .tanh: return { Foundation.tanh($0) }
-        case .relu: return { max($0, 0) }
-        case let .leakyReLU(s): let sd = Double(s); return { $0 >= 0 ? $0 : sd * $0 }
-        case let .elu(a): let ad = Double(a); return { $0 > 0 ? $0 : ad * Foundation.expm1($0) }
-        case .selu:
-            return { x in 1.0507009873554804934193349852946 * (x > 0 ? x : 1.6732632423543772848170429916717 * Foundation.expm1(x)) }
-        case .gelu: return { x in x * 0.5 * Foundation.erfc(-x / 2.0.squareRoot()) }
-        case .silu: return { x in x >= 0 ? x / (1 + Foundation.exp(-x)) : x * Foundation.exp(x) / (1 + Foundation.exp(x)) }
-        case .softplus: return { x in x > 0 ? x + Foundation.log1p(Foundation.exp(-x)) : Foundation.log1p(Foundation.exp(x)) }
-        case .softsign: return { x in x / (1 + abs(x)) }
-        }
+        if case .softsign = self { return { x in x / (1 + abs(x)) } }
+        return nonlinearity.function
     }
 
     /// Applies `f` to one value (slow path, for tests and diagnostics).

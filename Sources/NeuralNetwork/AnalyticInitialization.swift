@@ -103,20 +103,7 @@ public struct AnalyticVarianceInitialization: Sendable {
     /// `(E[f(Z)], E[f(Z)²])` for `Z ~ N(0, 1)`.
     static func moments(of f: (Double) -> Double, smooth: Bool, rule: GaussHermite) -> (Double, Double) {
         if smooth { return (rule.expectation { f($0) }, rule.expectation { let y = f($0); return y * y }) }
-        let panels = 20_000, limit = 12.0, h = limit / Double(panels)
-        let norm = 1 / (2 * Double.pi).squareRoot()
-        var s1 = 0.0, s2 = 0.0
-        for side in [-1.0, 1.0] {
-            var a1 = 0.0, a2 = 0.0
-            for i in 0...panels {
-                let z = side * Double(i) * h
-                let w = (i == 0 || i == panels) ? 1.0 : (i % 2 == 1 ? 4.0 : 2.0)
-                let p = norm * Foundation.exp(-z * z / 2), y = f(z)
-                a1 += w * y * p; a2 += w * y * y * p
-            }
-            s1 += a1 * h / 3; s2 += a2 * h / 3
-        }
-        return (s1, s2)
+        return (Nonlinearity.expectation(f), Nonlinearity.secondMoment(of: f))
     }
 
     /// Mean and variance of all elements of `batch` (in Double).
