@@ -161,22 +161,23 @@ struct Compare: ParsableCommand {
             let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
             var epoch = 0
             var order: [Int] = []
-            model.denseLayers.first?.computesInputGradient = false    // training never needs ∂L/∂input
-            for step in 0..<steps {
-                let perEpoch = max(1, train.count / batchSize)
-                if step % perEpoch == 0 { epoch += 1; order = Trainer.order(count: train.count, seed: common.seed, epoch: epoch) }
-                let s = (step % perEpoch) * batchSize
-                Trainer.gather(train, order[s..<min(train.count, s + batchSize)], into: &batch, labels: &labels)
-                let logits = try model.forward(batch)
-                let l = try loss.loss(logits: logits, labels: labels[...])
-                guard l.isFinite else { diverged = step + 1; break }
-                try model.backward(loss.gradient)
-                opt.step(model: model, learningRate: learningRate)
-                window += Double(l); windowCount += 1
-                if (step + 1) % logEvery == 0 || step == steps - 1 {
-                    losses.append(window / Double(windowCount)); lossSteps.append(step + 1); window = 0; windowCount = 0
+            try model.withoutInputGradient {    // training never needs ∂L/∂input
+                for step in 0..<steps {
+                    let perEpoch = max(1, train.count / batchSize)
+                    if step % perEpoch == 0 { epoch += 1; order = Trainer.order(count: train.count, seed: common.seed, epoch: epoch) }
+                    let s = (step % perEpoch) * batchSize
+                    Trainer.gather(train, order[s..<min(train.count, s + batchSize)], into: &batch, labels: &labels)
+                    let logits = try model.forward(batch)
+                    let l = try loss.loss(logits: logits, labels: labels[...])
+                    guard l.isFinite else { diverged = step + 1; return }
+                    try model.backward(loss.gradient)
+                    opt.step(model: model, learningRate: learningRate)
+                    window += Double(l); windowCount += 1
+                    if (step + 1) % logEvery == 0 || step == steps - 1 {
+                        losses.append(window / Double(windowCount)); lossSteps.append(step + 1); window = 0; windowCount = 0
+                    }
+                    bar.update(TrainingProgress(epoch: 1, step: step + 1, stepsPerEpoch: steps, runningLoss: losses.last ?? Double(l), samplesPerSecond: 0), epochs: 1)
                 }
-                bar.update(TrainingProgress(epoch: 1, step: step + 1, stepsPerEpoch: steps, runningLoss: losses.last ?? Double(l), samplesPerSecond: 0), epochs: 1)
             }
             var finalLoss: Double?, accuracy: Double?
             if diverged == nil {

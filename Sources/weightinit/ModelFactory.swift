@@ -7,7 +7,7 @@ import WeightInit
 enum ModelFactory {
     /// Names beyond the classic schemes, with what they do.
     static let specialSchemes: [(String, String)] = [
-        ("auto", "per activation: He (ReLU family), Xavier (tanh/sigmoid/output), LeCun (SELU)"),
+        ("auto", "per activation: He (ReLU family), Xavier (tanh/sigmoid/output), LeCun (SELU); Fixup for residual networks"),
         ("lsuv", "LSUV: orthogonal, then each layer rescaled to unit pre-activation variance on a batch (Mishkin & Matas 2016)"),
         ("data-dependent", "per-unit mean 0 / variance 1 on a batch (Krähenbühl et al. 2016; Salimans & Kingma 2016)"),
         ("autoinit", "analytic variance propagation with Gauss–Hermite quadrature (after Bingham & Miikkulainen 2023)"),
@@ -41,9 +41,9 @@ enum ModelFactory {
         if residual {
             let initialization: ResidualInitialization
             switch name {
-            case "fixup": initialization = .fixup
+            case "fixup", "auto": initialization = .fixup      // auto: plain He makes the residual stream grow by √2 per block
             case "rezero", "skipinit": initialization = .rezero
-            case "auto", "standard", "he", "he-normal": initialization = .standard
+            case "standard", "he", "he-normal": initialization = .standard
             case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
                 if name == "layer-ratio" || name == "metainit" {
                     let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation, initialization: .standard, seed: seed, threads: threads)
@@ -58,7 +58,7 @@ enum ModelFactory {
             }
             let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation,
                                         initialization: initialization, seed: seed, threads: threads)
-            return Built(model: model, label: name, calibrationSeconds: 0)
+            return Built(model: model, label: name == "auto" ? "auto (fixup)" : name, calibrationSeconds: 0)
         }
         let sizes = [inputs] + hidden + [classes]
         switch name {

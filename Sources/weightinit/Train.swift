@@ -136,12 +136,8 @@ struct Train: ParsableCommand {
         if case .step = cfg.schedule.decay {
             cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
         }
-        if architecture.lowercased() == "residual" && initName.lowercased() == "auto" && !common.json {
-            status("residual network: --init auto uses Fixup (plain He init makes the residual stream grow by √2 per block)")
-        }
-        let effectiveInit = architecture.lowercased() == "residual" && initName.lowercased() == "auto" ? "fixup" : initName
         let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
-                                           classes: 10, activation: act, initName: effectiveInit, train: train, seed: common.seed, threads: common.threads)
+                                           classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
         let model = built.model
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
