@@ -2,18 +2,22 @@
 //   WI_SUFFIX  name suffix (port, avx2, avx512)
 //   WI_ATTR    function attribute (empty, target("avx2,fma"), target("avx512..."))
 //   WI_LEVEL   0, 1, 2
-// Only the Philox block generation uses intrinsics; the element math is the shared
-// always_inline scalar code of fill_kernels.c, auto-vectorized per path.
+// The Philox block generation and the AVX-512 compaction of truncated-normal candidates use
+// intrinsics; the element math is the shared always_inline scalar code of fill_kernels.c,
+// auto-vectorized per path.
 //
 // Chunk layout (pure function of the element index i, identical on every path):
 //   f32 uniform: chunk c = i / 64 uses Philox blocks 16c .. 16c+15; element 64c + 16p + j
 //        comes from block 16c + j, word p.
-//   f32 normal / truncated: chunk c = i / 96 uses blocks 16c .. 16c+15; element 96c + 16p + j
+//   f32 normal: chunk c = i / 96 uses blocks 16c .. 16c+15; element 96c + 16p + j
 //        (p = 0..5) comes from block 16c + j: R cos (p even) / R sin (p odd) of Box–Muller pair
 //        p >> 1 of that block (pair_bits_f32).
 //   f64: chunk c = i / 32 uses blocks 16c .. 16c+15; element 32c + 16h + j comes from block
 //        16c + j: uniform: words (w[2h], w[2h+1]); normal: h = 0/1 -> R cos / R sin.
-
+//   truncated (rejection path): group g = i / S (S = 1536 for f32, 512 for f64) of 16 chunks.
+//        Candidate chunk q = 0, 1, 2, ... of group g is chunk 16g + q % 16 of the normal layout
+//        with ctr[2] = q / 16 (attempt) and ctr[3] = 2; its candidates are taken in element
+//        order. Element S·g + r is the r-th accepted candidate (α <= z <= β) of that stream.
 #define WI_CAT2(a, b) a##_##b
 #define WI_CAT(a, b) WI_CAT2(a, b)
 #define WI_N(name) WI_CAT(name, WI_SUFFIX)
@@ -110,25 +114,6 @@ WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0,
     WI_N(philox_blocks)(blk, c2, c3, k0, k1, w);
 }
 
-// Appends base+l for rej[l] != 0 to idx (may write 8 entries past the new end).
-WI_FN size_t WI_N(collect)(const uint8_t *rej, int E, uint64_t base, uint64_t *idx, size_t n) {
-#if WI_LEVEL == 2
-    // Branch-free: a data-dependent loop over the set bits mispredicts about once per chunk.
-    const __m512i j8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int g = 0; g < E; g += 8) {
-        uint64_t word;
-        memcpy(&word, rej + g, 8);
-        __mmask8 m = (__mmask8)((word * 0x0102040810204080ull) >> 56);
-        __m512i v = _mm512_add_epi64(_mm512_set1_epi64((long long)(base + (uint64_t)g)), j8);
-        _mm512_storeu_si512((void *)(idx + n), _mm512_maskz_compress_epi64(m, v));
-        n += (size_t)__builtin_popcount(m);
-    }
-    return n;
-#else
-    return collect_rejects(rej, E, base, idx, n);
-#endif
-}
-
 // Chunk driver: chunks of E elements aligned to multiples of E in element index space;
 // chunks fully inside [start, start+count) are written in place, partial ones go through a
 // stack buffer.
@@ -154,14 +139,16 @@ WI_FN size_t WI_N(collect)(const uint8_t *rej, int E, uint64_t base, uint64_t *i
 #endif
 
 // ---- uniform ---------------------------------------------------------------------------
+// x = fma(u, high − low, low), u = (w >> 8)·2⁻²⁴; a result that rounds to high becomes hmax
+// (the largest value below high; min(x, hmax) equals that for x in [low, high]).
 WI_FN void WI_N(chunk_uniform_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t k1, float low,
-                                   float range, float hmax, float high) {
+                                   float range, float hmax) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, 0, WI_STREAM_UNIFORM, k0, k1, w);
     for (int l = 0; l < 4; l++)
         for (int j = 0; j < NB; j++) {
-            float x = low + range * unit24f(w[l][j]);
-            dst[NB * l + j] = x < high ? x : hmax;
+            float x = WI_FMAF(unit24f(w[l][j]), range, low);
+            dst[NB * l + j] = x < hmax ? x : hmax;
         }
 }
 
@@ -171,18 +158,17 @@ WI_FN void WI_N(impl_uniform_f32)(float *out, uint64_t start, uint64_t count, ui
     float range = high - low;
     float hmax = nextafterf(high, low);
     WI_FOR_CHUNKS(float, E32, out, start, count,
-                  WI_N(chunk_uniform_f32)(dst_, c_, k0, k1, low, range, hmax, high));
+                  WI_N(chunk_uniform_f32)(dst_, c_, k0, k1, low, range, hmax));
 }
 
 WI_FN void WI_N(chunk_uniform_f64)(double *dst, uint64_t c, uint32_t k0, uint32_t k1,
-                                   uint32_t stream, double low, double range, double hmax,
-                                   double high) {
+                                   uint32_t stream, double low, double range, double hmax) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, 0, stream, k0, k1, w);
     for (int h = 0; h < 2; h++)
         for (int j = 0; j < NB; j++) {
-            double x = low + range * unit53(w[2 * h][j], w[2 * h + 1][j]);
-            dst[NB * h + j] = x < high ? x : hmax;
+            double x = WI_FMA(unit53(w[2 * h][j], w[2 * h + 1][j]), range, low);
+            dst[NB * h + j] = x < hmax ? x : hmax;
         }
 }
 
@@ -192,31 +178,24 @@ WI_FN void WI_N(impl_uniform_f64)(double *out, uint64_t start, uint64_t count, u
     double range = high - low;
     double hmax = nextafter(high, low);
     WI_FOR_CHUNKS(double, E64, out, start, count,
-                  WI_N(chunk_uniform_f64)(dst_, c_, k0, k1, stream, low, range, hmax, high));
+                  WI_N(chunk_uniform_f64)(dst_, c_, k0, k1, stream, low, range, hmax));
 }
 
 // ---- normal ----------------------------------------------------------------------------
-// Standard normals of one f32 chunk (96 values, chunk layout above).
-WI_FN void WI_N(chunk_stdnormal_f32)(float *z, uint64_t c, uint32_t attempt, uint32_t stream,
-                                     uint32_t k0, uint32_t k1) {
+// One f32 chunk (96 values, chunk layout above): fma(±R·scale, cos/sin θ, offset).
+WI_FN void WI_N(chunk_bm_f32)(float *dst, uint64_t c, uint32_t attempt, uint32_t stream,
+                              uint32_t k0, uint32_t k1, float scale, float offset) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
     for (int k = 0; k < 3; k++)
         for (int j = 0; j < NB; j++) {
             float zc, zs;
-            uint32_t u22, r20;
-            pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], k, &u22, &r20);
-            bm_f32(u22, r20, &zc, &zs);
-            z[2 * NB * k + j] = zc;
-            z[2 * NB * k + NB + j] = zs;
+            uint32_t v, r20;
+            pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], k, &v, &r20);
+            bm_f32(v, r20, scale, offset, &zc, &zs);
+            dst[2 * NB * k + j] = zc;
+            dst[2 * NB * k + NB + j] = zs;
         }
-}
-
-WI_FN void WI_N(chunk_normal_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t k1, float mean,
-                                  float std) {
-    float z[EN32];
-    WI_N(chunk_stdnormal_f32)(z, c, 0, WI_STREAM_NORMAL, k0, k1);
-    for (int l = 0; l < EN32; l++) dst[l] = mean + std * z[l];
 }
 
 WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -227,26 +206,20 @@ WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uin
         return;
     }
     WI_FOR_CHUNKS(float, EN32, out, start, count,
-                  WI_N(chunk_normal_f32)(dst_, c_, k0, k1, mean, std));
+                  WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
 }
 
-WI_FN void WI_N(chunk_stdnormal_f64)(double *z, uint64_t c, uint32_t attempt, uint32_t stream,
-                                     uint32_t k0, uint32_t k1) {
+// One f64 chunk (32 values).
+WI_FN void WI_N(chunk_bm_f64)(double *dst, uint64_t c, uint32_t attempt, uint32_t stream,
+                              uint32_t k0, uint32_t k1, double scale, double offset) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
     for (int j = 0; j < NB; j++) {
         double zc, zs;
-        bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], &zc, &zs);
-        z[j] = zc;
-        z[NB + j] = zs;
+        bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], scale, offset, &zc, &zs);
+        dst[j] = zc;
+        dst[NB + j] = zs;
     }
-}
-
-WI_FN void WI_N(chunk_normal_f64)(double *dst, uint64_t c, uint32_t k0, uint32_t k1,
-                                  double mean, double std) {
-    double z[E64];
-    WI_N(chunk_stdnormal_f64)(z, c, 0, WI_STREAM_NORMAL, k0, k1);
-    for (int l = 0; l < E64; l++) dst[l] = mean + std * z[l];
 }
 
 WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -257,157 +230,107 @@ WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, ui
         return;
     }
     WI_FOR_CHUNKS(double, E64, out, start, count,
-                  WI_N(chunk_normal_f64)(dst_, c_, k0, k1, mean, std));
+                  WI_N(chunk_bm_f64)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
 }
 
 // ---- truncated normal (rejection path) -------------------------------------------------
-WI_FN void WI_N(retry_f32)(float *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
-                           uint32_t k1, const wi_trunc_params *P) {
-    float z[WI_RETRY_BUF + NB];
-    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
-    float af = P->af, bf = P->bf;
-    for (uint32_t t = 1; n > 0; t++) {
-        for (size_t j = n; j < n + NB; j++) idx[j] = idx[n - 1]; // pad: whole groups of NB
-        if (t >= WI_TRUNC_CAP) { // last resort; never reached in practice
-            for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampf_nan(meanf, af, bf);
+// Appends the accepted candidates of z[0 .. E) to dst[n ..] as clamp(fma(std, z, mean), a, b),
+// stopping at S outputs; returns the new n (< S on entry).
+WI_FN size_t WI_N(compact_f32)(float *dst, size_t n, const float *z, const wi_trunc_params *P) {
+#if WI_LEVEL == 2
+    const __m512 al = _mm512_set1_ps(P->alphaf), be = _mm512_set1_ps(P->betaf);
+    const __m512 sd = _mm512_set1_ps(P->stdf), mu = _mm512_set1_ps(P->meanf);
+    const __m512 lo = _mm512_set1_ps(P->af), hi = _mm512_set1_ps(P->bf);
+    for (int l = 0; l < EN32; l += 16) {
+        __m512 zz = _mm512_loadu_ps(z + l);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(zz, al, _CMP_GE_OQ), zz, be, _CMP_LE_OQ);
+        __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(sd, zz, mu), lo), hi);
+        unsigned cnt = (unsigned)__builtin_popcount((unsigned)m);
+        size_t room = ST32 - n;
+        if (cnt > room) cnt = (unsigned)room;
+        _mm512_mask_storeu_ps(dst + n, (__mmask16)((1u << cnt) - 1u), _mm512_maskz_compress_ps(m, y));
+        n += cnt;
+        if (n == ST32) break;
+    }
+    return n;
+#else
+    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf, af = P->af, bf = P->bf;
+    for (int l = 0; l < EN32; l++) {
+        float zz = z[l];
+        dst[n] = clampf_nan(WI_FMAF(stdf, zz, meanf), af, bf);
+        n += (size_t)(zz >= alf && zz <= bef);
+        if (n == ST32) break;
+    }
+    return n;
+#endif
+}
+
+WI_FN size_t WI_N(compact_f64)(double *dst, size_t n, const double *z, const wi_trunc_params *P) {
+#if WI_LEVEL == 2
+    const __m512d al = _mm512_set1_pd(P->alpha), be = _mm512_set1_pd(P->beta);
+    const __m512d sd = _mm512_set1_pd(P->std), mu = _mm512_set1_pd(P->mean);
+    const __m512d lo = _mm512_set1_pd(P->a), hi = _mm512_set1_pd(P->b);
+    for (int l = 0; l < E64; l += 8) {
+        __m512d zz = _mm512_loadu_pd(z + l);
+        __mmask8 m = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(zz, al, _CMP_GE_OQ), zz, be, _CMP_LE_OQ);
+        __m512d y = _mm512_min_pd(_mm512_max_pd(_mm512_fmadd_pd(sd, zz, mu), lo), hi);
+        unsigned cnt = (unsigned)__builtin_popcount((unsigned)m);
+        size_t room = ST64 - n;
+        if (cnt > room) cnt = (unsigned)room;
+        _mm512_mask_storeu_pd(dst + n, (__mmask8)((1u << cnt) - 1u), _mm512_maskz_compress_pd(m, y));
+        n += cnt;
+        if (n == ST64) break;
+    }
+    return n;
+#else
+    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
+    for (int l = 0; l < E64; l++) {
+        double zz = z[l];
+        dst[n] = clampd_nan(WI_FMA(std, zz, mean), a, b);
+        n += (size_t)(zz >= al && zz <= be);
+        if (n == ST64) break;
+    }
+    return n;
+#endif
+}
+
+// The S outputs of group g (layout above) into dst[0 .. S).
+WI_FN void WI_N(group_trunc_f32)(float *dst, uint64_t g, uint32_t k0, uint32_t k1,
+                                 const wi_trunc_params *P) {
+    float z[EN32];
+    size_t n = 0;
+    for (uint32_t q = 0; n < ST32; q++) {
+        if (q >= WI_GROUP_CAP) { // last resort; never reached for mass >= 0.3
+            for (; n < ST32; n++) dst[n] = clampf_nan(P->meanf, P->af, P->bf);
             return;
         }
-        for (size_t g = 0; g < n; g += NB) {
-            uint64_t blk[NB];
-            uint32_t w[4][NB];
-            for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j];
-                blk[j] = (i / EN32) * NB + (i % EN32) % NB;
-            }
-            WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
-            for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j];
-                uint32_t p = (uint32_t)(i % EN32) / NB; // pair p >> 1, cos/sin p & 1 (chunk layout)
-                uint32_t u22, r20;
-                pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], (int)(p >> 1), &u22, &r20);
-                float zc, zs;
-                bm_f32(u22, r20, &zc, &zs);
-                z[g + j] = (p & 1) ? zs : zc;
-            }
-        }
-        size_t m = 0;
-        for (size_t j = 0; j < n; j++) { // branch-free compaction
-            float zz = z[j];
-            int acc = zz >= alf && zz <= bef;
-            float *o = out + (idx[j] - start);
-            *o = acc ? clampf_nan(meanf + stdf * zz, af, bf) : *o;
-            idx[m] = idx[j];
-            m += (size_t)!acc;
-        }
-        n = m;
+        WI_N(chunk_bm_f32)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, 1.0f, 0.0f);
+        n = WI_N(compact_f32)(dst, n, z, P);
     }
 }
 
-WI_FN void WI_N(retry_f64)(double *out, uint64_t start, uint64_t *idx, size_t n, uint32_t k0,
-                           uint32_t k1, const wi_trunc_params *P) {
-    double z[WI_RETRY_BUF + NB];
-    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
-    for (uint32_t t = 1; n > 0; t++) {
-        for (size_t j = n; j < n + NB; j++) idx[j] = idx[n - 1]; // pad: whole groups of NB
-        if (t >= WI_TRUNC_CAP) {
-            for (size_t j = 0; j < n; j++) out[idx[j] - start] = clampd_nan(mean, a, b);
+WI_FN void WI_N(group_trunc_f64)(double *dst, uint64_t g, uint32_t k0, uint32_t k1,
+                                 const wi_trunc_params *P) {
+    double z[E64];
+    size_t n = 0;
+    for (uint32_t q = 0; n < ST64; q++) {
+        if (q >= WI_GROUP_CAP) {
+            for (; n < ST64; n++) dst[n] = clampd_nan(P->mean, P->a, P->b);
             return;
         }
-        for (size_t g = 0; g < n; g += NB) {
-            uint64_t blk[NB];
-            uint32_t w[4][NB];
-            for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j];
-                blk[j] = (i / E64) * NB + (i % NB);
-            }
-            WI_N(philox_blocks)(blk, t, WI_STREAM_TRUNCATED, k0, k1, w);
-            for (int j = 0; j < NB; j++) {
-                uint64_t i = idx[g + j];
-                double zc, zs;
-                bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], &zc, &zs);
-                z[g + j] = ((i % E64) / NB) ? zs : zc;
-            }
-        }
-        size_t m = 0;
-        for (size_t j = 0; j < n; j++) { // branch-free compaction
-            double zz = z[j];
-            int acc = zz >= al && zz <= be;
-            double *o = out + (idx[j] - start);
-            *o = acc ? clampd_nan(mean + std * zz, a, b) : *o;
-            idx[m] = idx[j];
-            m += (size_t)!acc;
-        }
-        n = m;
+        WI_N(chunk_bm_f64)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, 1.0, 0.0);
+        n = WI_N(compact_f64)(dst, n, z, P);
     }
 }
 
 WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
                                 uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF + NB];
-    size_t nr = 0;
-    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf;
-    float af = P->af, bf = P->bf;
-    uint64_t end = start + count;
-    for (uint64_t c = start / EN32; c * EN32 < end; c++) {
-        uint64_t cs = c * EN32;
-        int full = cs >= start && cs + EN32 <= end;
-        float tmp[EN32], z[EN32];
-        uint8_t rej[EN32];
-        float *dst = full ? out + (cs - start) : tmp;
-        WI_N(chunk_stdnormal_f32)(z, c, 0, WI_STREAM_TRUNCATED, k0, k1);
-        for (int l = 0; l < EN32; l++) {
-            float zz = z[l];
-            rej[l] = !(zz >= alf && zz <= bef);
-            dst[l] = clampf_nan(meanf + stdf * zz, af, bf);
-        }
-        if (!full) {
-            uint64_t lo = cs < start ? start : cs;
-            uint64_t hi = cs + EN32 < end ? cs + EN32 : end;
-            memcpy(out + (lo - start), tmp + (lo - cs), (hi - lo) * sizeof(float));
-            for (int l = 0; l < EN32; l++)
-                if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
-        }
-        nr = WI_N(collect)(rej, EN32, cs, idx, nr);
-        if (nr > WI_RETRY_BUF - EN32) {
-            WI_N(retry_f32)(out, start, idx, nr, k0, k1, P);
-            nr = 0;
-        }
-    }
-    WI_N(retry_f32)(out, start, idx, nr, k0, k1, P);
+    WI_FOR_CHUNKS(float, ST32, out, start, count, WI_N(group_trunc_f32)(dst_, c_, k0, k1, P));
 }
 
 WI_FN void WI_N(impl_trunc_f64)(double *out, uint64_t start, uint64_t count, uint32_t k0,
                                 uint32_t k1, const wi_trunc_params *P) {
-    uint64_t idx[WI_RETRY_BUF + NB];
-    size_t nr = 0;
-    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
-    uint64_t end = start + count;
-    for (uint64_t c = start / E64; c * E64 < end; c++) {
-        uint64_t cs = c * E64;
-        int full = cs >= start && cs + E64 <= end;
-        double tmp[E64], z[E64];
-        uint8_t rej[E64];
-        double *dst = full ? out + (cs - start) : tmp;
-        WI_N(chunk_stdnormal_f64)(z, c, 0, WI_STREAM_TRUNCATED, k0, k1);
-        for (int l = 0; l < E64; l++) {
-            double zz = z[l];
-            rej[l] = !(zz >= al && zz <= be);
-            dst[l] = clampd_nan(mean + std * zz, a, b);
-        }
-        if (!full) {
-            uint64_t lo = cs < start ? start : cs;
-            uint64_t hi = cs + E64 < end ? cs + E64 : end;
-            memcpy(out + (lo - start), tmp + (lo - cs), (hi - lo) * sizeof(double));
-            for (int l = 0; l < E64; l++)
-                if (cs + (uint64_t)l < lo || cs + (uint64_t)l >= hi) rej[l] = 0;
-        }
-        nr = WI_N(collect)(rej, E64, cs, idx, nr);
-        if (nr > WI_RETRY_BUF - E64) {
-            WI_N(retry_f64)(out, start, idx, nr, k0, k1, P);
-            nr = 0;
-        }
-    }
-    WI_N(retry_f64)(out, start, idx, nr, k0, k1, P);
+    WI_FOR_CHUNKS(double, ST64, out, start, count, WI_N(group_trunc_f64)(dst_, c_, k0, k1, P));
 }
 
 // ---- entry points of this level ---------------------------------------------------------

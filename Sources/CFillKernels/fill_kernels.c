@@ -97,146 +97,145 @@ WI_AI double unit52_open0(uint32_t hi, uint32_t lo) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Own log / sin / cos: atanh series for log, Taylor series for the double sin / cos
-// (coefficients are exact ratios folded by the compiler), minimax float polynomials with
-// hex-float coefficients for the float sin / cos; identical everywhere.
+// Own log / sin / cos. Only correctly rounded IEEE operations (+ − × ÷ √ and fused
+// multiply-add, fmaf / fma, which every path evaluates identically: a single rounding),
+// exact integer <-> float conversions and bit operations; identical bytes everywhere.
+// atanh series for log, Taylor series for the double sin / cos (coefficients are exact
+// ratios folded by the compiler), minimax float polynomials with hex-float coefficients for
+// the float sin / cos.
 // ---------------------------------------------------------------------------------------
+#if defined(__clang__) || defined(__GNUC__)
+#define WI_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+#define WI_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define WI_FMAF(a, b, c) fmaf((a), (b), (c))
+#define WI_FMA(a, b, c) fma((a), (b), (c))
+#endif
+
 #define LN2HI_F 0.693145751953125f          /* 0x3f317200: e*LN2HI_F exact for |e| < 256 */
 #define LN2LO_F 1.42860682030941723212e-06f
 #define LN2HI_D 6.93147180369123816490e-01  /* 0x3fe62e42fee00000 */
 #define LN2LO_D 1.90821492927058770002e-10
+#define SQRTHALF_F_BITS 0x3F3504F3u          /* float √½ */
+#define SQRTHALF_D_BITS 0x3FE6A09E667F3BCDull
 
-// log(x) for positive normal float x. x = 2^e m, m in [√½, √2), s = (m−1)/(m+1),
-// log m = 2 atanh s = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (|s| <= 0.1716, truncation < 2e-9).
-WI_AI float wi_logf(float x) {
-    uint32_t b = f2u(x);
-    int32_t e = (int32_t)(b >> 23) - 127;
-    float m = u2f((b & 0x7FFFFFu) | 0x3F800000u);
-    int big = m > 1.41421356f;
-    m = big ? m * 0.5f : m;
-    e = big ? e + 1 : e;
+// −2 log(v·2⁻²³) for an odd integer v in [1, 2²³) (the Box–Muller radius squared), float.
+// v = 2^k m with m in [√½, √2) read off the bits of float(v) (exact) by an offset of the
+// exponent field, s = (m−1)/(m+1), log m = 2 atanh s = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9)
+// (|s| <= 0.1716, truncation < 2e-9 relative); −2 log u = 2(23 − k) ln 2 − 2 log m.
+WI_AI float neg2log_f32(uint32_t v) {
+    uint32_t ix = f2u((float)(int32_t)v) - SQRTHALF_F_BITS;
+    int32_t k = (int32_t)(ix >> 23);
+    float m = u2f((ix & 0x7FFFFFu) + SQRTHALF_F_BITS);
     float s = (m - 1.0f) / (m + 1.0f);
     float s2 = s * s;
-    float p = (float)(1.0 / 9.0);
-    p = p * s2 + (float)(1.0 / 7.0);
-    p = p * s2 + (float)(1.0 / 5.0);
-    p = p * s2 + (float)(1.0 / 3.0);
-    float t = 2.0f * s;
-    float lm = t + t * (s2 * p);
-    float ef = (float)e;
-    return ef * LN2HI_F + (ef * LN2LO_F + lm);
+    float p = WI_FMAF(s2, (float)(1.0 / 9.0), (float)(1.0 / 7.0));
+    p = WI_FMAF(p, s2, (float)(1.0 / 5.0));
+    p = WI_FMAF(p, s2, (float)(1.0 / 3.0));
+    float t = -4.0f * s;
+    float lm = WI_FMAF(t, s2 * p, t);                       // −2 log m
+    float e = (float)(23 - k);                              // exact, 0..23
+    return WI_FMAF(e, 2.0f * LN2HI_F, WI_FMAF(e, 2.0f * LN2LO_F, lm));
 }
 
-// log(x) for positive normal double x; series to s^21/21 (truncation < 1e-18).
-WI_AI double wi_log(double x) {
-    uint64_t b = d2u(x);
-    uint64_t eb = b >> 52; // biased exponent (x > 0)
-    double m = u2d((b & 0xFFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
-    int big = m > 1.4142135623730951;
-    m = big ? m * 0.5 : m;
-    eb = big ? eb + 1 : eb;
+// −2 log u for u = (x + 1)·2⁻⁵², x < 2⁵² (u in (0, 1]), double; series to s²¹/21
+// (truncation < 1e-18).
+WI_AI double neg2log_f64(uint64_t x) {
+    double u = (u52_to_d(x) + 1.0) * 0x1p-52;               // exact
+    uint64_t ix = d2u(u) - SQRTHALF_D_BITS;
+    int64_t k = (int64_t)ix >> 52;                          // u = 2^k m, m in [√½, √2), k in [-52, 0]
+    double m = u2d((ix & 0xFFFFFFFFFFFFFull) + SQRTHALF_D_BITS);
     double s = (m - 1.0) / (m + 1.0);
     double s2 = s * s;
-    double p = 1.0 / 21.0;
-    p = p * s2 + 1.0 / 19.0;
-    p = p * s2 + 1.0 / 17.0;
-    p = p * s2 + 1.0 / 15.0;
-    p = p * s2 + 1.0 / 13.0;
-    p = p * s2 + 1.0 / 11.0;
-    p = p * s2 + 1.0 / 9.0;
-    p = p * s2 + 1.0 / 7.0;
-    p = p * s2 + 1.0 / 5.0;
-    p = p * s2 + 1.0 / 3.0;
-    double t = 2.0 * s;
-    double lm = t + t * (s2 * p);
-    double ed = u52_to_d(eb) - 1023.0;
-    return ed * LN2HI_D + (ed * LN2LO_D + lm);
+    double p = WI_FMA(s2, 1.0 / 21.0, 1.0 / 19.0);
+    p = WI_FMA(p, s2, 1.0 / 17.0);
+    p = WI_FMA(p, s2, 1.0 / 15.0);
+    p = WI_FMA(p, s2, 1.0 / 13.0);
+    p = WI_FMA(p, s2, 1.0 / 11.0);
+    p = WI_FMA(p, s2, 1.0 / 9.0);
+    p = WI_FMA(p, s2, 1.0 / 7.0);
+    p = WI_FMA(p, s2, 1.0 / 5.0);
+    p = WI_FMA(p, s2, 1.0 / 3.0);
+    double t = -4.0 * s;
+    double lm = WI_FMA(t, s2 * p, t);                       // −2 log m
+    double e = -s51_to_d(k);                                // exact, 0..52
+    return WI_FMA(e, 2.0 * LN2HI_D, WI_FMA(e, 2.0 * LN2LO_D, lm));
 }
 
-// Quadrant rotation: (cos, sin) of (n·π/2 + x) from (c, s) = (cos x, sin x).
-#define WI_ROTATE(q, c, s, oc, os)                \
-    do {                                          \
-        oc = ((q) & 1) ? (s) : (c);               \
-        os = ((q) & 1) ? (c) : (s);               \
-        oc = (((q) + 1) & 2) ? -oc : oc;          \
-        os = ((q) & 2) ? -os : os;                \
-    } while (0)
+// log u for u = unit52_open0(hi, lo) in (0, 1] (−½ of neg2log_f64; exact scaling).
+WI_AI double log_open0(uint32_t hi, uint32_t lo) {
+    return -0.5 * neg2log_f64((((uint64_t)hi << 32) | lo) >> 12);
+}
 
-// Box–Muller, float: (R cos θ, R sin θ), R = sqrt(−2 log u1). Three pairs per Philox block
-// (words w0..w3): pair k takes u22 = w_k >> 10 and the 20-bit r20 = w3 >> 12 (k = 0),
-// (w0 & 0x3FF) << 10 | (w3 & 0x3FF) (k = 1), (w1 & 0x3FF) << 10 | (w2 & 0x3FF) (k = 2).
+// Box–Muller, float: three pairs per Philox block (words w0..w3): pair k takes
+// u22 = w_k >> 10 and the 20-bit r20 = w3 >> 12 (k = 0), (w0 & 0x3FF) << 10 | (w3 & 0x3FF)
+// (k = 1), (w1 & 0x3FF) << 10 | (w2 & 0x3FF) (k = 2). v = 2·u22 + 1 = (w_k >> 9) | 1.
 WI_AI void pair_bits_f32(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int k,
-                         uint32_t *u22, uint32_t *r20) {
+                         uint32_t *v, uint32_t *r20) {
     uint32_t wu = k == 0 ? w0 : (k == 1 ? w1 : w2);
     uint32_t hi = k == 1 ? w0 : w1, lo = k == 1 ? w3 : w2;
-    *u22 = wu >> 10;
+    *v = (wu >> 9) | 1u;
     *r20 = k == 0 ? w3 >> 12 : ((hi & 0x3FFu) << 10) | (lo & 0x3FFu);
 }
-// u22 < 2^22 gives u1 = (u22 + 0.5) 2^-22 in (0, 1) (exact; tails reach 5.65σ), r20 < 2^20
-// gives θ = 2π r20 2^-20.
-WI_AI void bm_f32(uint32_t u22, uint32_t r20, float *zc, float *zs) {
-    float u1 = (float)(int32_t)(2u * u22 + 1u) * 0x1p-23f;
-    float r = WI_SQRTF(-2.0f * wi_logf(u1));
+// u1 = v·2⁻²³ in (0, 1) (tails reach 5.65σ), θ = 2π r20 2⁻²⁰. Returns
+// zc = fma(±R·scale, cos θ, offset), zs = fma(±R·scale, sin θ, offset): with scale 1 and
+// offset 0 the standard normal pair (R cos θ, R sin θ) rounded once.
+WI_AI void bm_f32(uint32_t v, uint32_t r20, float scale, float offset, float *zc, float *zs) {
+    float r = WI_SQRTF(neg2log_f32(v)) * scale;
     uint32_t n = (r20 + (1u << 17)) >> 18;                          // nearest quadrant 0..4
     float f = (float)(int32_t)(r20 - (n << 18)) * 0x1p-18f;          // [-0.5, 0.5), exact
-    // sin(πf/2), cos(πf/2) directly in quarter turns: minimax polynomials fitted on
-    // f in [-0.5, 0.5] (max error 1.7 ulp for sin, 1.2 ulp for cos, checked over all 2^22
-    // grid points of f in float evaluation).
+    // sin(πf/2), cos(πf/2) directly in quarter turns: minimax polynomials on f in
+    // [-0.5, 0.5] (max error about 1.5 ulp, checked against libm over all 2^18 grid points).
     float f2 = f * f;
-    float sp = -0x1.2d936cp-8f;          // -4.601682536e-03
-    sp = sp * f2 + 0x1.465e94p-4f;       //  7.968004048e-02
-    sp = sp * f2 - 0x1.4abbbap-1f;       // -6.459634900e-01
-    sp = sp * f2 + 0x1.921fb6p+0f;       //  1.570796371e+00
+    float sp = WI_FMAF(f2, -0x1.2d936cp-8f, 0x1.465e94p-4f);
+    sp = WI_FMAF(sp, f2, -0x1.4abbbap-1f);
+    sp = WI_FMAF(sp, f2, 0x1.921fb6p+0f);
     float s = f * sp;
-    float cp = 0x1.d9f82ap-11f;          //  9.040248697e-04
-    cp = cp * f2 - 0x1.55c666p-6f;       // -2.086029015e-02
-    cp = cp * f2 + 0x1.03c1dep-2f;       //  2.536692321e-01
-    cp = cp * f2 - 0x1.3bd3ccp+0f;       // -1.233700514e+00
-    float c = 1.0f + f2 * cp;
-    // Quadrant rotation as WI_ROTATE, with the signs applied to r as sign-bit xors (IEEE
-    // multiplication: identical bytes to negating the factor; n = 4 acts as n = 0).
+    float cp = WI_FMAF(f2, 0x1.d9f82ap-11f, -0x1.55c666p-6f);
+    cp = WI_FMAF(cp, f2, 0x1.03c1dep-2f);
+    cp = WI_FMAF(cp, f2, -0x1.3bd3ccp+0f);
+    float c = WI_FMAF(f2, cp, 1.0f);
+    // Quadrant rotation: (cos, sin)(nπ/2 + x) = swap when n is odd, signs from n (applied to
+    // r as sign-bit xors; n = 4 acts as n = 0).
     int odd = (int)(n & 1);
     float oc = odd ? s : c;
     float os = odd ? c : s;
     uint32_t rb = f2u(r);
-    *zc = u2f(rb ^ (((n + 1) & 2) << 30)) * oc;
-    *zs = u2f(rb ^ ((n & 2) << 30)) * os;
+    *zc = WI_FMAF(u2f(rb ^ (((n + 1) & 2) << 30)), oc, offset);
+    *zs = WI_FMAF(u2f(rb ^ ((n & 2) << 30)), os, offset);
 }
 
 // Box–Muller, double: u1 in (0,1] from 52 bits of (w0,w1), θ from 53 bits of (w2,w3).
-WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *zc, double *zs) {
-    double u1 = unit52_open0(w0, w1);
-    double r = WI_SQRT(-2.0 * wi_log(u1));
+// Same scale / offset convention as bm_f32.
+WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double scale,
+                  double offset, double *zc, double *zs) {
+    double r = WI_SQRT(neg2log_f64((((uint64_t)w0 << 32) | w1) >> 12)) * scale;
     uint64_t x53 = (((uint64_t)w2 << 32) | w3) >> 11;
     uint64_t n = (x53 + (1ull << 50)) >> 51;                          // 0..4
     double f = s51_to_d((int64_t)(x53 - (n << 51))) * 0x1p-51;        // [-0.5, 0.5), exact
     double x = f * 1.57079632679489661923;
     double x2 = x * x;
-    double sp = 1.0 / 1307674368000.0;    // x^15/15!
-    sp = sp * x2 - 1.0 / 6227020800.0;
-    sp = sp * x2 + 1.0 / 39916800.0;
-    sp = sp * x2 - 1.0 / 362880.0;
-    sp = sp * x2 + 1.0 / 5040.0;
-    sp = sp * x2 - 1.0 / 120.0;
-    sp = sp * x2 + 1.0 / 6.0;
-    sp = -sp; // -(1/6 - x2/120 + ...)
-    double s = x + x * (x2 * sp);
-    double cp = 1.0 / 20922789888000.0;   // x^16/16!
-    cp = cp * x2 - 1.0 / 87178291200.0;
-    cp = cp * x2 + 1.0 / 479001600.0;
-    cp = cp * x2 - 1.0 / 3628800.0;
-    cp = cp * x2 + 1.0 / 40320.0;
-    cp = cp * x2 - 1.0 / 720.0;
-    cp = cp * x2 + 1.0 / 24.0;
-    cp = cp * x2 - 0.5;
-    double c = 1.0 + x2 * cp;
-    // Quadrant rotation as in bm_f32 (sign-bit xors on r; identical to WI_ROTATE).
+    double sp = WI_FMA(x2, -1.0 / 1307674368000.0, 1.0 / 6227020800.0);   // −(x¹⁵/15!) ...
+    sp = WI_FMA(sp, x2, -1.0 / 39916800.0);
+    sp = WI_FMA(sp, x2, 1.0 / 362880.0);
+    sp = WI_FMA(sp, x2, -1.0 / 5040.0);
+    sp = WI_FMA(sp, x2, 1.0 / 120.0);
+    sp = WI_FMA(sp, x2, -1.0 / 6.0);
+    double s = WI_FMA(x * x2, sp, x);
+    double cp = WI_FMA(x2, 1.0 / 20922789888000.0, -1.0 / 87178291200.0);
+    cp = WI_FMA(cp, x2, 1.0 / 479001600.0);
+    cp = WI_FMA(cp, x2, -1.0 / 3628800.0);
+    cp = WI_FMA(cp, x2, 1.0 / 40320.0);
+    cp = WI_FMA(cp, x2, -1.0 / 720.0);
+    cp = WI_FMA(cp, x2, 1.0 / 24.0);
+    cp = WI_FMA(cp, x2, -0.5);
+    double c = WI_FMA(x2, cp, 1.0);
     int odd = (int)(n & 1);
     double oc = odd ? s : c;
     double os = odd ? c : s;
     uint64_t rb = d2u(r);
-    *zc = u2d(rb ^ (((n + 1) & 2) << 62)) * oc;
-    *zs = u2d(rb ^ ((n & 2) << 62)) * os;
+    *zc = WI_FMA(u2d(rb ^ (((n + 1) & 2) << 62)), oc, offset);
+    *zs = WI_FMA(u2d(rb ^ ((n & 2) << 62)), os, offset);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -245,9 +244,12 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double *zc
 #define NB 16          /* Philox blocks per chunk */
 #define E32 (4 * NB)   /* f32 elements per chunk */
 #define E64 (2 * NB)   /* f64 elements per chunk */
-#define EN32 (6 * NB)  /* f32 normal / truncated elements per chunk (3 Box–Muller pairs per block) */
+#define EN32 (6 * NB)  /* f32 normal / truncated candidates per chunk (3 Box–Muller pairs per block) */
+#define TG 16          /* chunks per truncation group */
+#define ST32 (TG * EN32) /* f32 truncated outputs per group (1536) */
+#define ST64 (TG * E64)  /* f64 truncated outputs per group (512) */
 #define WI_TRUNC_CAP 10000u
-#define WI_RETRY_BUF 512
+#define WI_GROUP_CAP (16u * 65536u) /* candidate chunks per group before the clamp fallback */
 
 // 24-bit uniform in [0, 1), exact.
 WI_AI float unit24f(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
@@ -264,33 +266,16 @@ typedef struct {
     int use_rejection;
 } wi_trunc_params;
 
+// Clamp to [lo, hi] with NaN -> lo; written as max / min with the operand order of the
+// x86 maxps / minps instructions, so the AVX-512 path can use them with identical bytes
+// (also for signed zeros).
 WI_AI float clampf_nan(float x, float lo, float hi) {
-    x = x >= lo ? x : lo; // NaN -> lo
-    return x <= hi ? x : hi;
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
 }
 WI_AI double clampd_nan(double x, double lo, double hi) {
-    x = x >= lo ? x : lo;
-    return x <= hi ? x : hi;
-}
-
-// Appends the indices base+l with rej[l] != 0 (rej[l] in {0, 1}; E bytes, E % 8 == 0).
-// Packs 8 flags per multiply (partial products are distinct powers of two: no carries), so
-// the only data-dependent branch is one loop over the set bits of each 64-flag group.
-WI_AI size_t collect_rejects(const uint8_t *rej, int E, uint64_t base, uint64_t *idx,
-                             size_t n) {
-    for (int g0 = 0; g0 < E; g0 += 64) {
-        uint64_t mask = 0;
-        for (int g = g0; g < E && g < g0 + 64; g += 8) {
-            uint64_t word;
-            memcpy(&word, rej + g, 8);
-            mask |= ((word * 0x0102040810204080ull) >> 56) << (g - g0);
-        }
-        while (mask) {
-            idx[n++] = base + (uint64_t)g0 + (uint64_t)__builtin_ctzll(mask);
-            mask &= mask - 1;
-        }
-    }
-    return n;
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
 }
 
 typedef void (*fn_uniform_f32)(float *, uint64_t, uint64_t, uint32_t, uint32_t, float, float);
@@ -474,7 +459,6 @@ static double robert_z(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_para
     double lo = P->lo, hi = P->hi;
     for (uint32_t t = 0; t < WI_TRUNC_CAP; t++) {
         wi_u4 w = philox10((uint32_t)i, (uint32_t)(i >> 32), t, WI_STREAM_TRUNCATED_TAIL, k0, k1);
-        double v = unit52_open0(w.v[2], w.v[3]);
         double z, logacc;
         if (P->method == 0) {
             double u = unit53(w.v[0], w.v[1]);
@@ -482,13 +466,12 @@ static double robert_z(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_para
             z = z <= hi ? z : hi;
             logacc = (P->rho - z * z) * 0.5;
         } else {
-            double u = unit52_open0(w.v[0], w.v[1]);
-            z = lo - wi_log(u) / P->lambda;
+            z = lo - log_open0(w.v[0], w.v[1]) / P->lambda;
             if (!(z <= hi)) continue;
             double d = z - P->lambda;
             logacc = -(d * d) * 0.5;
         }
-        if (wi_log(v) <= logacc) return P->mirror ? -z : z;
+        if (log_open0(w.v[2], w.v[3]) <= logacc) return P->mirror ? -z : z;
     }
     return P->mirror ? -lo : lo; // last resort
 }
