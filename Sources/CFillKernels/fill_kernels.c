@@ -176,7 +176,8 @@ WI_AI void pair_bits_f32(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int
     uint32_t wu = k == 0 ? w0 : (k == 1 ? w1 : w2);
     uint32_t hi = k == 1 ? w0 : w1, lo = k == 1 ? w3 : w2;
     *v = (wu >> 9) | 1u;
-    *r20 = k == 0 ? w3 >> 12 : ((hi & 0x3FFu) << 10) | (lo & 0x3FFu);
+    // Bits above 19 of r20 are don't-care: bm_f32 uses r20 modulo 2²⁰ (whole turns).
+    *r20 = k == 0 ? w3 >> 12 : (hi << 10) | (lo & 0x3FFu);
 }
 // u1 = v·2⁻²³ in (0, 1) (tails reach 5.65σ), θ = 2π r20 2⁻²⁰. Returns
 // zc = fma(±R·scale, cos θ, offset), zs = fma(±R·scale, sin θ, offset): with scale 1 and
@@ -184,7 +185,7 @@ WI_AI void pair_bits_f32(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int
 WI_AI void bm_f32(uint32_t v, uint32_t r20, float scale, float offset, float *zc, float *zs) {
     float r = WI_SQRTF(neg2log_f32(v)) * scale;
     uint32_t h = r20 + (1u << 17);
-    uint32_t n = h >> 18;                                             // nearest quadrant 0..4
+    uint32_t n = h >> 18;           // nearest quadrant; only n mod 4 is used (n = 4 acts as 0)
     // f = r20·2⁻¹⁸ − n in [-0.5, 0.5) as (1 + g·2⁻¹⁸) − 1.5 with g = h mod 2¹⁸ (both exact).
     float f = u2f(((h << 5) & 0x7FFFE0u) | 0x3F800000u) - 1.5f;
     // sin(πf/2), cos(πf/2) directly in quarter turns: minimax polynomials on f in

@@ -59,7 +59,7 @@ struct SendablePointer<T>: @unchecked Sendable {
 }
 
 /// Work splitting for fills: a range of `count` elements is cut into at most `threads`
-/// contiguous chunks (at least 32 768 elements each) run with `DispatchQueue.concurrentPerform`.
+/// contiguous chunks (at least 32 768 elements each, multiples of 1536) run with `DispatchQueue.concurrentPerform`.
 /// Because every element is a pure function of `(key, index)`, the split never changes the bytes.
 public enum FillThreads {
     /// The default thread count: the number of active processors.
@@ -69,7 +69,9 @@ public enum FillThreads {
         guard count > 0 else { return }
         let t = max(1, min(threads ?? defaultCount, (count + minimumChunk - 1) / minimumChunk))
         if t == 1 { body(0, count); return }
-        let chunk = (count + t - 1) / t
+        // Multiples of 1536 elements: whole kernel chunks (64 / 96 / 32 elements) and whole
+        // truncated-normal groups (1536 / 512), so no chunk is computed by two threads.
+        let chunk = ((count + t - 1) / t + 1535) / 1536 * 1536
         DispatchQueue.concurrentPerform(iterations: t) { i in
             let s = i * chunk, e = min(count, s + chunk)
             if s < e { body(s, e - s) }

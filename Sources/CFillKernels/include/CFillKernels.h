@@ -3,8 +3,9 @@
 // Every fill writes `out[j]` = element `start + j` of a conceptual infinite stream, and
 // element `i` is a pure function of (k0, k1, i, parameters): any split of [0, n) into
 // sub-ranges filled separately gives exactly the bytes of one call, and the portable,
-// AVX2 and AVX-512 code paths give identical bytes (no FMA contraction, only correctly
-// rounded + - * / sqrt and the package's own polynomial log / sin / cos; no libm in the
+// AVX2 and AVX-512 code paths give identical bytes (only correctly rounded IEEE operations:
+// + - * / sqrt and explicit fused multiply-adds (fmaf / fma, one rounding on every path), no
+// implicit FP contraction, and the package's own polynomial log / sin / cos; no libm in the
 // element math).
 //
 // Generator: Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy
@@ -28,9 +29,15 @@
 //                          θ = 2π r20 2^-20; tails reach 5.65σ.
 //                          f64: p = 0/1 -> R cos θ / R sin θ, u1 from 52 bits of (w0, w1) in
 //                          (0, 1], θ from 53 bits of (w2, w3); tails reach 8.49σ.
+//                          out = fma(±R·std, cos/sin, mean) (the sign from the quadrant).
 //   2 WI_STREAM_TRUNCATED  truncated normal, rejection from the stream-1 construction with
-//                          ctr[3] = 2 and ctr[2] = attempt (0, 1, 2, ...; an element that is
-//                          rejected retries alone with the next attempt number).
+//                          ctr[3] = 2, in groups of 16 chunks (S = 1536 f32 / 512 f64
+//                          elements): candidate chunk q = 0, 1, 2, ... of group g is chunk
+//                          16g + q % 16 with ctr[2] = q / 16; candidates z (scale 1, offset 0)
+//                          are taken in element order and element S·g + r is
+//                          clamp(fma(std, z, mean), a, b) of the r-th accepted one
+//                          (α <= z <= β). The accepted candidates of an i.i.d. stream are
+//                          i.i.d. truncated normal; one extra chunk per group at ±2σ.
 //   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.3: one Philox
 //                          block per element and attempt, block index = i, ctr[2] = attempt;
 //                          Robert (1995) uniform or exponential proposal, in double.
