@@ -16,8 +16,9 @@
 //        16c + j: uniform: words (w[2h], w[2h+1]); normal: h = 0/1 -> R cos / R sin.
 //   truncated (rejection path): group g = i / S (S = 1536 for f32, 512 for f64) of 16 chunks.
 //        Candidate chunk q = 0, 1, 2, ... of group g is chunk 16g + q % 16 of the normal layout
-//        with ctr[2] = q / 16 (attempt) and ctr[3] = 2; its candidates are taken in element
-//        order. Element S·g + r is the r-th accepted candidate (α <= z <= β) of that stream.
+//        with ctr[2] = q / 16 (attempt) and ctr[3] = 2; its candidates (normal values with the
+//        fill's mean and std) are taken in element order. Element S·g + r is the r-th
+//        accepted candidate (a <= y <= b) of that stream.
 #define WI_CAT2(a, b) a##_##b
 #define WI_CAT(a, b) WI_CAT2(a, b)
 #define WI_N(name) WI_CAT(name, WI_SUFFIX)
@@ -290,60 +291,89 @@ WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, ui
 }
 
 // ---- truncated normal (rejection path) -------------------------------------------------
-// Appends the accepted candidates of z[0 .. E) to dst[n ..] as clamp(fma(std, z, mean), a, b),
-// stopping at S outputs; returns the new n (< S on entry).
-WI_FN size_t WI_N(compact_f32)(float *dst, size_t n, const float *z, const wi_trunc_params *P) {
+// Candidates are normal values y = fma(±R·std, cos/sin θ, mean) (the normal layout with
+// stream 2); y is accepted iff a <= y <= b (for f32: the floats inside [a, b]), so every
+// output lies in [a, b] with no clamping. Appends the accepted values of y[0 .. E) to dst[n ..]
+// in order, stopping at S outputs; returns the new n (< S on entry). y may alias dst at or
+// after dst + n (in-place compaction: writes never pass the read position).
+WI_FN size_t WI_N(compact_f32)(float *dst, size_t n, const float *y, const wi_trunc_params *P) {
 #if WI_LEVEL == 2
-    const __m512 al = _mm512_set1_ps(P->alphaf), be = _mm512_set1_ps(P->betaf);
-    const __m512 sd = _mm512_set1_ps(P->stdf), mu = _mm512_set1_ps(P->meanf);
     const __m512 lo = _mm512_set1_ps(P->af), hi = _mm512_set1_ps(P->bf);
+    if (n + EN32 <= ST32) {
+        // Whole chunk fits: all loads and masks first, so that the only serial dependence
+        // between the stores is one add per vector; plain 16-lane stores (the lanes past the
+        // count are overwritten by the next store; the last one ends inside this chunk's
+        // already-read candidates or below S).
+        __mmask16 m[EN32 / 16];
+        __m512 v[EN32 / 16];
+        for (int l = 0; l < EN32 / 16; l++) {
+            v[l] = _mm512_loadu_ps(y + 16 * l);
+            m[l] = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(v[l], lo, _CMP_GE_OQ), v[l], hi, _CMP_LE_OQ);
+        }
+        for (int l = 0; l < EN32 / 16; l++) {
+            unsigned cnt = (unsigned)__builtin_popcount((unsigned)m[l]);
+            _mm512_storeu_ps(dst + n, _mm512_maskz_compress_ps(m[l], v[l]));
+            n += cnt;
+        }
+        return n;
+    }
     for (int l = 0; l < EN32; l += 16) {
-        __m512 zz = _mm512_loadu_ps(z + l);
-        __mmask16 m = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(zz, al, _CMP_GE_OQ), zz, be, _CMP_LE_OQ);
-        __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(sd, zz, mu), lo), hi);
+        __m512 v = _mm512_loadu_ps(y + l);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(v, lo, _CMP_GE_OQ), v, hi, _CMP_LE_OQ);
         unsigned cnt = (unsigned)__builtin_popcount((unsigned)m);
         size_t room = ST32 - n;
         if (cnt > room) cnt = (unsigned)room;
-        _mm512_mask_storeu_ps(dst + n, (__mmask16)((1u << cnt) - 1u), _mm512_maskz_compress_ps(m, y));
+        _mm512_mask_storeu_ps(dst + n, (__mmask16)((1u << cnt) - 1u), _mm512_maskz_compress_ps(m, v));
         n += cnt;
         if (n == ST32) break;
     }
     return n;
 #else
-    float meanf = P->meanf, stdf = P->stdf, alf = P->alphaf, bef = P->betaf, af = P->af, bf = P->bf;
+    float af = P->af, bf = P->bf;
     for (int l = 0; l < EN32; l++) {
-        float zz = z[l];
-        dst[n] = clampf_nan(WI_FMAF(stdf, zz, meanf), af, bf);
-        n += (size_t)(zz >= alf && zz <= bef);
+        float v = y[l];
+        dst[n] = v;
+        n += (size_t)(v >= af && v <= bf);
         if (n == ST32) break;
     }
     return n;
 #endif
 }
 
-WI_FN size_t WI_N(compact_f64)(double *dst, size_t n, const double *z, const wi_trunc_params *P) {
+WI_FN size_t WI_N(compact_f64)(double *dst, size_t n, const double *y, const wi_trunc_params *P) {
 #if WI_LEVEL == 2
-    const __m512d al = _mm512_set1_pd(P->alpha), be = _mm512_set1_pd(P->beta);
-    const __m512d sd = _mm512_set1_pd(P->std), mu = _mm512_set1_pd(P->mean);
     const __m512d lo = _mm512_set1_pd(P->a), hi = _mm512_set1_pd(P->b);
+    if (n + E64 <= ST64) {
+        __mmask8 m[E64 / 8];
+        __m512d v[E64 / 8];
+        for (int l = 0; l < E64 / 8; l++) {
+            v[l] = _mm512_loadu_pd(y + 8 * l);
+            m[l] = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(v[l], lo, _CMP_GE_OQ), v[l], hi, _CMP_LE_OQ);
+        }
+        for (int l = 0; l < E64 / 8; l++) {
+            unsigned cnt = (unsigned)__builtin_popcount((unsigned)m[l]);
+            _mm512_storeu_pd(dst + n, _mm512_maskz_compress_pd(m[l], v[l]));
+            n += cnt;
+        }
+        return n;
+    }
     for (int l = 0; l < E64; l += 8) {
-        __m512d zz = _mm512_loadu_pd(z + l);
-        __mmask8 m = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(zz, al, _CMP_GE_OQ), zz, be, _CMP_LE_OQ);
-        __m512d y = _mm512_min_pd(_mm512_max_pd(_mm512_fmadd_pd(sd, zz, mu), lo), hi);
+        __m512d v = _mm512_loadu_pd(y + l);
+        __mmask8 m = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(v, lo, _CMP_GE_OQ), v, hi, _CMP_LE_OQ);
         unsigned cnt = (unsigned)__builtin_popcount((unsigned)m);
         size_t room = ST64 - n;
         if (cnt > room) cnt = (unsigned)room;
-        _mm512_mask_storeu_pd(dst + n, (__mmask8)((1u << cnt) - 1u), _mm512_maskz_compress_pd(m, y));
+        _mm512_mask_storeu_pd(dst + n, (__mmask8)((1u << cnt) - 1u), _mm512_maskz_compress_pd(m, v));
         n += cnt;
         if (n == ST64) break;
     }
     return n;
 #else
-    double mean = P->mean, std = P->std, al = P->alpha, be = P->beta, a = P->a, b = P->b;
+    double a = P->a, b = P->b;
     for (int l = 0; l < E64; l++) {
-        double zz = z[l];
-        dst[n] = clampd_nan(WI_FMA(std, zz, mean), a, b);
-        n += (size_t)(zz >= al && zz <= be);
+        double v = y[l];
+        dst[n] = v;
+        n += (size_t)(v >= a && v <= b);
         if (n == ST64) break;
     }
     return n;
@@ -357,14 +387,14 @@ WI_FN void WI_N(group_trunc_f32)(float *dst, uint64_t g, uint32_t k0, uint32_t k
     size_t n = 0;
     // Candidate chunks 0..15 straight into dst (pipelined), then compacted in place (writes
     // never pass the read position); fusing the compaction into the pipeline measured slower.
-    WI_N(run_bm_f32)(dst, g * TG, TG, 0, WI_STREAM_TRUNCATED, k0, k1, 1.0f, 0.0f);
+    WI_N(run_bm_f32)(dst, g * TG, TG, 0, WI_STREAM_TRUNCATED, k0, k1, P->stdf, P->meanf);
     for (int q = 0; q < TG; q++) n = WI_N(compact_f32)(dst, n, dst + EN32 * q, P);
     for (uint32_t q = TG; n < ST32; q++) {
-        if (q >= WI_GROUP_CAP) { // last resort; never reached for mass >= 0.3
-            for (; n < ST32; n++) dst[n] = clampf_nan(P->meanf, P->af, P->bf);
+        if (q >= WI_GROUP_CAP) { // float rounding left (almost) no candidate inside [a, b]
+            for (; n < ST32; n++) dst[n] = robert_f32(g * ST32 + n, k0, k1, P);
             return;
         }
-        WI_N(chunk_bm_f32)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, 1.0f, 0.0f);
+        WI_N(chunk_bm_f32)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, P->stdf, P->meanf);
         n = WI_N(compact_f32)(dst, n, z, P);
     }
 }
@@ -373,12 +403,15 @@ WI_FN void WI_N(group_trunc_f64)(double *dst, uint64_t g, uint32_t k0, uint32_t 
                                  const wi_trunc_params *P) {
     double z[E64];
     size_t n = 0;
-    for (uint32_t q = 0; n < ST64; q++) {
+    for (int q = 0; q < TG; q++)
+        WI_N(chunk_bm_f64)(dst + E64 * q, g * TG + (uint64_t)q, 0, WI_STREAM_TRUNCATED, k0, k1, P->std, P->mean);
+    for (int q = 0; q < TG; q++) n = WI_N(compact_f64)(dst, n, dst + E64 * q, P);
+    for (uint32_t q = TG; n < ST64; q++) {
         if (q >= WI_GROUP_CAP) {
-            for (; n < ST64; n++) dst[n] = clampd_nan(P->mean, P->a, P->b);
+            for (; n < ST64; n++) dst[n] = robert_f64(g * ST64 + n, k0, k1, P);
             return;
         }
-        WI_N(chunk_bm_f64)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, 1.0, 0.0);
+        WI_N(chunk_bm_f64)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, P->std, P->mean);
         n = WI_N(compact_f64)(dst, n, z, P);
     }
 }

@@ -253,7 +253,7 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double sca
 #define ST32 (TG * EN32) /* f32 truncated outputs per group (1536) */
 #define ST64 (TG * E64)  /* f64 truncated outputs per group (512) */
 #define WI_TRUNC_CAP 10000u
-#define WI_GROUP_CAP (16u * 65536u) /* candidate chunks per group before the clamp fallback */
+#define WI_GROUP_CAP 1024u /* candidate chunks per group (expected <= 54 for mass >= 0.3), then Robert */
 
 // 24-bit uniform in [0, 1), exact.
 WI_AI float unit24f(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
@@ -280,6 +280,16 @@ WI_AI float clampf_nan(float x, float lo, float hi) {
 WI_AI double clampd_nan(double x, double lo, double hi) {
     x = x > lo ? x : lo;
     return x < hi ? x : hi;
+}
+
+static double robert_z(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P);
+// Robert-path element i as f32 / f64 (the fallback of the rejection path too).
+WI_AI float robert_f32(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
+    double z = robert_z(i, k0, k1, P);
+    return clampf_nan((float)clampd_nan(P->mean + P->std * z, P->a, P->b), P->af, P->bf);
+}
+WI_AI double robert_f64(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
+    return clampd_nan(P->mean + P->std * robert_z(i, k0, k1, P), P->a, P->b);
 }
 
 typedef void (*fn_uniform_f32)(float *, uint64_t, uint64_t, uint32_t, uint32_t, float, float);
@@ -437,13 +447,15 @@ static void trunc_setup(wi_trunc_params *P, double mean, double std, double a, d
     P->use_rejection = mass >= 0.3;
     if (is_f32) {
         P->meanf = (float)mean; P->stdf = (float)std;
-        P->alphaf = (float)P->alpha; P->betaf = (float)P->beta;
         float af = (float)a, bf = (float)b;
         if ((double)af < a) af = nextafterf(af, INFINITY);
         if ((double)bf > b) bf = nextafterf(bf, -INFINITY);
         P->af = af; P->bf = bf;
+        // Float rejection needs finite float parameters, a positive float std and a float
+        // inside [a, b]; otherwise the (double) Robert sampler does everything.
+        if (!(isfinite(P->meanf) && isfinite(P->stdf) && P->stdf > 0.0f && af <= bf)) P->use_rejection = 0;
     }
-    if (P->use_rejection) return;
+    // Robert parameters (also the fallback of a rejection group that runs out of candidates).
     double al = P->alpha, be = P->beta;
     if (al <= 0.0 && be >= 0.0) {
         P->method = 0; P->mirror = 0; P->lo = al; P->hi = be; P->rho = 0.0;
@@ -489,10 +501,7 @@ void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, ui
         table()->trunc_f32(out, start, count, k0, k1, &P);
         return;
     }
-    for (uint64_t j = 0; j < count; j++) {
-        double z = robert_z(start + j, k0, k1, &P);
-        out[j] = clampf_nan((float)clampd_nan(mean + std * z, a, b), P.af, P.bf);
-    }
+    for (uint64_t j = 0; j < count; j++) out[j] = robert_f32(start + j, k0, k1, &P);
 }
 
 void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -504,8 +513,5 @@ void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, u
         table()->trunc_f64(out, start, count, k0, k1, &P);
         return;
     }
-    for (uint64_t j = 0; j < count; j++) {
-        double z = robert_z(start + j, k0, k1, &P);
-        out[j] = clampd_nan(mean + std * z, a, b);
-    }
+    for (uint64_t j = 0; j < count; j++) out[j] = robert_f64(start + j, k0, k1, &P);
 }

@@ -46,6 +46,7 @@ public enum RandomFill {
                                                               a: Double, b: Double, key: RandomKey, start: Int = 0,
                                                               threads: Int? = nil) throws(InitializationError) {
         try TruncatedNormal.validate(mean: mean, std: std, a: a, b: b)
+        try TruncatedNormal.requireRepresentableValue(in: a, b, S.self)
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         if std == 0 { S.fillConstant(buffer, S(mean), threads: threads); return }
         let p = SendablePointer(base: base)
@@ -89,6 +90,16 @@ public enum TruncatedNormal {
         let shift = (pa - pb) / z
         let variance = 1 + (aTerm - bTerm) / z - shift * shift
         return (mean + std * shift, std * max(variance, 0).squareRoot())
+    }
+
+    /// At least one value of `S` must lie in `[a, b]` (e.g. `[1 + 1e-10, 1 + 2e-10]` holds no Float).
+    static func requireRepresentableValue<S: InitializerScalar>(in a: Double, _ b: Double, _: S.Type) throws(InitializationError) {
+        var lo = S(a), hi = S(b)
+        if Double(lo) < a { lo = lo.nextUp }
+        if Double(hi) > b { hi = hi.nextDown }
+        guard lo <= hi else {
+            throw .invalidParameter(name: "b", value: b, rule: "no \(S.self) value lies in the bounds [\(a), \(b)]; widen them")
+        }
     }
 
     static func validate(mean: Double, std: Double, a: Double, b: Double) throws(InitializationError) {

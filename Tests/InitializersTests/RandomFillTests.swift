@@ -232,6 +232,43 @@ struct RandomFillTests {
         }
     }
 
+    @Test("truncated bounds holding no Float throw for Float and fill for Double")
+    func truncatedNoFloatInBounds() throws {
+        let a = 1 + 1e-10, b = 1 + 2e-10   // both strictly between 1 and 1 + 2⁻²³
+        var f = [Float](repeating: 7, count: 10)
+        let e = initError { try f.withUnsafeMutableBufferPointer { try RandomFill.truncatedNormal($0, mean: 1, std: 1e-10, a: a, b: b, key: RandomKey(seed: 1)) } }
+        if case .invalidParameter(let name, _, let rule) = e { #expect(name == "b" && rule.contains("Float"), "\(rule)") } else { Issue.record("accepted: \(String(describing: e))") }
+        #expect(f.allSatisfy { $0 == 7 })
+        var d = [Double](repeating: .nan, count: 1000)
+        try d.withUnsafeMutableBufferPointer { try RandomFill.truncatedNormal($0, mean: 1, std: 1e-10, a: a, b: b, key: RandomKey(seed: 1)) }
+        #expect(d.allSatisfy { $0 >= a && $0 <= b })
+    }
+
+    @Test("Float truncation finer than the Float grid gives the one Float inside [a, b], without hanging")
+    func truncatedBelowFloatResolution() throws {
+        // mean 1 + 0.49 ulp rounds to Float 1, std 0.01 ulp: every Float candidate rounds to 1,
+        // but the only Float in [1 + 0.45 ulp, 1 + ulp] is 1 + ulp (mass in double ≈ 1).
+        let ulp = Double(Float(1).ulp)
+        var f = [Float](repeating: .nan, count: 5000)
+        try f.withUnsafeMutableBufferPointer {
+            try RandomFill.truncatedNormal($0, mean: 1 + 0.49 * ulp, std: 0.01 * ulp, a: 1 + 0.45 * ulp, b: 1 + ulp, key: RandomKey(seed: 2), threads: 1)
+        }
+        #expect(f.allSatisfy { $0 == Float(1).nextUp }, "values \(Set(f).sorted().prefix(4))")
+    }
+
+    @Test("Float truncated normal whose std exceeds the Float range stays finite and inside the bounds")
+    func truncatedHugeStd() throws {
+        var f = [Float](repeating: .nan, count: 20_000)
+        try f.withUnsafeMutableBufferPointer {
+            try RandomFill.truncatedNormal($0, mean: 0, std: 5e38, a: -3.4e38, b: 3.4e38, key: RandomKey(seed: 3))
+        }
+        #expect(f.allSatisfy { $0.isFinite && Double($0) >= -3.4e38 && Double($0) <= 3.4e38 })
+        // N(0, (5e38)²) on ±0.68σ: close to uniform, so about half the values exceed 1.7e38 in magnitude.
+        let big = f.filter { abs($0) > 1.7e38 }.count
+        print("huge std: \(big) of \(f.count) beyond 1.7e38")
+        #expect(big > 5000 && big < 15000)
+    }
+
     @Test("small std inside wide bounds: N(0, 0.001²) on [−2, 2] has max |x| < 0.01 over 10⁶ values")
     func smallStdWideBounds() throws {
         var f = [Float](repeating: .nan, count: 1_000_000)

@@ -33,11 +33,11 @@
 //   2 WI_STREAM_TRUNCATED  truncated normal, rejection from the stream-1 construction with
 //                          ctr[3] = 2, in groups of 16 chunks (S = 1536 f32 / 512 f64
 //                          elements): candidate chunk q = 0, 1, 2, ... of group g is chunk
-//                          16g + q % 16 with ctr[2] = q / 16; candidates z (scale 1, offset 0)
-//                          are taken in element order and element S·g + r is
-//                          clamp(fma(std, z, mean), a, b) of the r-th accepted one
-//                          (α <= z <= β). The accepted candidates of an i.i.d. stream are
-//                          i.i.d. truncated normal; one extra chunk per group at ±2σ.
+//                          16g + q % 16 with ctr[2] = q / 16; its candidates (normal values
+//                          y = fma(±R·std, cos/sin, mean)) are taken in element order and element
+//                          S·g + r is the r-th accepted one (a <= y <= b; for f32 the floats
+//                          inside [a, b]). The accepted values of an i.i.d. stream are i.i.d.
+//                          truncated normal; at ±2σ a group needs one extra chunk (99.5%).
 //   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.3: one Philox
 //                          block per element and attempt, block index = i, ctr[2] = attempt;
 //                          Robert (1995) uniform or exponential proposal, in double.
