@@ -266,17 +266,52 @@ WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uin
                       WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
 }
 
-// One f64 chunk (32 values).
-WI_FN void WI_N(chunk_bm_f64)(double *dst, uint64_t c, uint32_t attempt, uint32_t stream,
-                              uint32_t k0, uint32_t k1, double scale, double offset) {
-    uint32_t w[4][NB];
-    WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
-    for (int j = 0; j < NB; j++) {
+// Box–Muller of blocks j0 .. j0+7 of w (f64): values j (cos) and 16 + j (sin) of the chunk.
+WI_FN void WI_N(bm_half_f64)(double *dst, uint32_t w[4][NB], int j0, double scale, double offset) {
+    for (int j = j0; j < j0 + 8; j++) {
         double zc, zs;
         bm_f64(w[0][j], w[1][j], w[2][j], w[3][j], scale, offset, &zc, &zs);
         dst[j] = zc;
         dst[NB + j] = zs;
     }
+}
+
+// One f64 chunk (32 values).
+WI_FN void WI_N(chunk_bm_f64)(double *dst, uint64_t c, uint32_t attempt, uint32_t stream,
+                              uint32_t k0, uint32_t k1, double scale, double offset) {
+    uint32_t w[4][NB];
+    WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
+    WI_N(bm_half_f64)(dst, w, 0, scale, offset);
+    WI_N(bm_half_f64)(dst, w, 8, scale, offset);
+}
+
+// Chunks c0 .. c0+nc-1 into dst (32 values each); at level 2 pipelined as run_bm_f32.
+WI_FN void WI_N(run_bm_f64)(double *dst, uint64_t c0, uint64_t nc, uint32_t attempt,
+                            uint32_t stream, uint32_t k0, uint32_t k1, double scale, double offset) {
+#if WI_LEVEL == 2
+    if (nc == 0) return;
+    uint32_t w[4][NB];
+    WI_N(pstate) S;
+    WI_N(philox_chunk)(c0, attempt, stream, k0, k1, w);
+    for (uint64_t i = 0; i < nc; i++) {
+        double *d = dst + E64 * i;
+        if (i + 1 == nc) {
+            WI_N(bm_half_f64)(d, w, 0, scale, offset);
+            WI_N(bm_half_f64)(d, w, 8, scale, offset);
+            break;
+        }
+        WI_N(pstart)(&S, c0 + i + 1, attempt, stream);
+        WI_N(prounds)(&S, 0, 3, k0, k1);
+        WI_N(bm_half_f64)(d, w, 0, scale, offset);
+        WI_N(prounds)(&S, 3, 6, k0, k1);
+        WI_N(bm_half_f64)(d, w, 8, scale, offset);
+        WI_N(prounds)(&S, 6, 10, k0, k1);
+        WI_N(pfinish)(&S, w);
+    }
+#else
+    for (uint64_t i = 0; i < nc; i++)
+        WI_N(chunk_bm_f64)(dst + E64 * i, c0 + i, attempt, stream, k0, k1, scale, offset);
+#endif
 }
 
 WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -286,8 +321,19 @@ WI_FN void WI_N(impl_normal_f64)(double *out, uint64_t start, uint64_t count, ui
         for (uint64_t j = 0; j < count; j++) out[j] = mean;
         return;
     }
-    WI_FOR_CHUNKS(double, E64, out, start, count,
-                  WI_N(chunk_bm_f64)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
+    uint64_t end = start + count, cf = (start + E64 - 1) / E64, cl = end / E64;
+    if (cf >= cl) {
+        WI_FOR_CHUNKS(double, E64, out, start, count,
+                      WI_N(chunk_bm_f64)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
+        return;
+    }
+    if (start < cf * E64)
+        WI_FOR_CHUNKS(double, E64, out, start, cf * E64 - start,
+                      WI_N(chunk_bm_f64)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
+    WI_N(run_bm_f64)(out + (cf * E64 - start), cf, cl - cf, 0, WI_STREAM_NORMAL, k0, k1, std, mean);
+    if (cl * E64 < end)
+        WI_FOR_CHUNKS(double, E64, out + (cl * E64 - start), cl * E64, end - cl * E64,
+                      WI_N(chunk_bm_f64)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
 }
 
 // ---- truncated normal (rejection path) -------------------------------------------------
@@ -403,8 +449,7 @@ WI_FN void WI_N(group_trunc_f64)(double *dst, uint64_t g, uint32_t k0, uint32_t 
                                  const wi_trunc_params *P) {
     double z[E64];
     size_t n = 0;
-    for (int q = 0; q < TG; q++)
-        WI_N(chunk_bm_f64)(dst + E64 * q, g * TG + (uint64_t)q, 0, WI_STREAM_TRUNCATED, k0, k1, P->std, P->mean);
+    WI_N(run_bm_f64)(dst, g * TG, TG, 0, WI_STREAM_TRUNCATED, k0, k1, P->std, P->mean);
     for (int q = 0; q < TG; q++) n = WI_N(compact_f64)(dst, n, dst + E64 * q, P);
     for (uint32_t q = TG; n < ST64; q++) {
         if (q >= WI_GROUP_CAP) {
