@@ -59,13 +59,14 @@ struct SendablePointer<T>: @unchecked Sendable {
 }
 
 /// Work splitting for fills: a range of `count` elements is cut into at most `threads`
-/// contiguous chunks (at least 32 768 elements each, multiples of 1536) run with `DispatchQueue.concurrentPerform`.
+/// contiguous chunks (at least 131 072 elements each — below that, waking a worker costs more
+/// than it saves — and multiples of 1536) run with `DispatchQueue.concurrentPerform`.
 /// Because every element is a pure function of `(key, index)`, the split never changes the bytes.
 public enum FillThreads {
     /// The default thread count: the number of active processors.
     public static var defaultCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    static func run(count: Int, threads: Int?, minimumChunk: Int = 32_768, _ body: @Sendable (Int, Int) -> Void) {
+    static func run(count: Int, threads: Int?, minimumChunk: Int = 1 << 17, _ body: @Sendable (Int, Int) -> Void) {
         guard count > 0 else { return }
         let t = max(1, min(threads ?? defaultCount, (count + minimumChunk - 1) / minimumChunk))
         if t == 1 { body(0, count); return }

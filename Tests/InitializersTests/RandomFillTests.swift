@@ -175,14 +175,14 @@ struct RandomFillTests {
     // MARK: Determinism
 
     static func checkDeterminism<S: InitializerScalar>(_ c: DistributionCase, _: S.Type) throws {
-        let n = 300_001
+        let n = 1_050_001   // ≥ 8 × FillThreads' minimum chunk, so 8 threads really run
         let key = RandomKey(seed: 31337)
         let ref = try c.array(S.self, count: n, key: key, threads: 1)
         for t in [2, 3, 8] {
             let x = try c.array(S.self, count: n, key: key, threads: t)
             expectSameBytes(ref, x, "\(c.testDescription) \(S.self) threads \(t): \(firstDifference(ref, x))")
         }
-        for cuts in [[0, 37, 1000, 70_001, n], [0, 1, 64, 65, 129_999, n], [0, 150_000, n]] {
+        for cuts in [[0, 37, 1000, 70_001, n], [0, 1, 64, 65, 129_999, 600_001, n], [0, 150_000, n]] {
             var parts: [S] = []
             for (lo, hi) in zip(cuts, cuts.dropFirst()) { parts += try c.array(S.self, count: hi - lo, key: key, start: lo, threads: 2) }
             expectSameBytes(ref, parts, "\(c.testDescription) \(S.self) cuts \(cuts): \(firstDifference(ref, parts))")
