@@ -90,11 +90,6 @@ WI_AI double unit53(uint32_t hi, uint32_t lo) {
     uint64_t x = (((uint64_t)hi << 32) | lo) >> 11;
     return u53_to_d(x) * 0x1p-53;
 }
-// 52-bit uniform in (0, 1] from two words.
-WI_AI double unit52_open0(uint32_t hi, uint32_t lo) {
-    uint64_t x = (((uint64_t)hi << 32) | lo) >> 12;
-    return (u52_to_d(x) + 1.0) * 0x1p-52;
-}
 
 // ---------------------------------------------------------------------------------------
 // Own log / sin / cos. Only correctly rounded IEEE operations (+ − × ÷ √ and fused
@@ -163,7 +158,7 @@ WI_AI double neg2log_f64(uint64_t x) {
     return WI_FMA(e, 2.0 * LN2HI_D, WI_FMA(e, 2.0 * LN2LO_D, lm));
 }
 
-// log u for u = unit52_open0(hi, lo) in (0, 1] (−½ of neg2log_f64; exact scaling).
+// log u for u = ((hi·2³² + lo) >> 12) + 1)·2⁻⁵² in (0, 1] (−½ of neg2log_f64; exact scaling).
 WI_AI double log_open0(uint32_t hi, uint32_t lo) {
     return -0.5 * neg2log_f64((((uint64_t)hi << 32) | lo) >> 12);
 }
@@ -514,4 +509,68 @@ void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, u
         return;
     }
     for (uint64_t j = 0; j < count; j++) out[j] = robert_f64(start + j, k0, k1, &P);
+}
+
+// ---------------------------------------------------------------------------------------
+// Selection of the k smallest (score, index) pairs (sparse initialization's zero pattern)
+// ---------------------------------------------------------------------------------------
+WI_AI int pair_less(const wi_score_pair *x, const wi_score_pair *y) {
+    return x->score < y->score || (x->score == y->score && x->index < y->index);
+}
+
+// Quickselect (Hoare partition, median-of-three pivot) on distinct pairs: afterwards
+// work[0 .. k) holds the k smallest of work[0 .. n) in some order (1 <= k <= n).
+static void select_pairs(wi_score_pair *work, uint32_t n, uint32_t k) {
+    uint32_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        wi_score_pair a = work[lo], b = work[mid], c = work[hi], p;
+        if (pair_less(&a, &b)) p = pair_less(&b, &c) ? b : (pair_less(&a, &c) ? c : a);
+        else p = pair_less(&a, &c) ? a : (pair_less(&b, &c) ? c : b);
+        uint32_t i = lo, j = hi;
+        for (;;) {
+            while (pair_less(&work[i], &p)) i++;
+            while (pair_less(&p, &work[j])) j--;
+            if (i >= j) break;
+            wi_score_pair t = work[i]; work[i] = work[j]; work[j] = t;
+            i++; j--;
+        }
+        // work[lo .. j] <= p <= work[j+1 .. hi]
+        if (want <= j) hi = j; else lo = j + 1;
+    }
+}
+
+void wi_select_smallest(const double *score, uint32_t n, uint32_t k, wi_score_pair *work,
+                        uint32_t *out) {
+    if (k == 0) return;
+    if (k > n) k = n;
+    if (k == n) {
+        for (uint32_t i = 0; i < n; i++) out[i] = i;
+        return;
+    }
+    // Scores in [0, 1) are meant to be uniform: a band of ±6 binomial standard deviations
+    // around the k-th order statistic splits them into sure (below the band), possible (in
+    // it) and excluded (above). One branch-free pass, then a selection inside the band only.
+    // Any input is handled exactly: if the band misses the k-th pair, a full selection runs.
+    double p = (double)k / (double)n, sd = sqrt((double)n * p * (1.0 - p)) + 1.0;
+    double tlo = ((double)k - 6.0 * sd) / (double)n, thi = ((double)k + 6.0 * sd) / (double)n;
+    uint32_t nlo = 0, nb = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double s = score[i];
+        out[nlo] = i;                      // out holds n entries: room for the unconditional write
+        nlo += (uint32_t)(s < tlo);
+        work[nb].score = s;
+        work[nb].index = i;
+        nb += (uint32_t)(s >= tlo && s < thi);
+    }
+    if (nlo <= k && nlo + nb >= k) {
+        if (k > nlo) {
+            select_pairs(work, nb, k - nlo);
+            for (uint32_t i = 0; i < k - nlo; i++) out[nlo + i] = work[i].index;
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) { work[i].score = score[i]; work[i].index = i; }
+    select_pairs(work, n, k);
+    for (uint32_t i = 0; i < k; i++) out[i] = work[i].index;
 }

@@ -21,6 +21,27 @@ struct SparseFillTests {
         }
     }
 
+    @Test("zero rows of column c = the ⌈s·rows⌉ smallest documented scores (naive sort of an independent Philox)",
+          arguments: [(0.9, 37, 5), (0.5, 64, 9), (0.1, 200, 3), (0.97, 300, 2)])
+    func patternMatchesDocumentedScores(_ sparsity: Double, _ rows: Int, _ columns: Int) throws {
+        let key = RandomKey(seed: 77)
+        let w: [Float] = try filled(.sparse(sparsity: sparsity, std: 1), shape: [rows, columns], key: key)
+        let pk = key.folding(in: 0x5BA45E)
+        let zeros = Int((sparsity * Double(rows)).rounded(.up))
+        for c in 0..<columns {
+            // Score of row r: 53-bit uniform of element i = c·rows + r of stream 16 (f64 layout).
+            let scores: [UInt64] = (0..<rows).map { r in
+                let i = UInt64(c * rows + r)
+                let block = 16 * (i / 32) + i % 16, h = Int((i % 32) / 16)
+                let q = refPhilox((UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), 0, 16), (pk.k0, pk.k1))
+                return (UInt64(q[2 * h]) << 32 | UInt64(q[2 * h + 1])) >> 11
+            }
+            let expected = (0..<rows).sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(zeros).sorted()
+            let got = (0..<rows).filter { w[$0 * columns + c] == 0 }
+            #expect(got == Array(expected), "column \(c): zero rows \(got.prefix(8)) vs \(expected.prefix(8))")
+        }
+    }
+
     @Test("the pattern is a function of the key: same key same pattern, other key other pattern")
     func pattern() throws {
         let a: [Float] = try filled(.sparse(sparsity: 0.4, std: 1), shape: [30, 40], key: RandomKey(seed: 1))

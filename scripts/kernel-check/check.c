@@ -217,6 +217,30 @@ int main(int argc, char **argv) {
     { float f[77]; wi_fill_normal_f32(f, 5, 77, 1, 2, 0.25f, 0.0f); int ok = 1; for (int i = 0; i < 77; i++) ok &= f[i] == 0.25f; CHECK(ok, "normal std 0"); }
     printf("identity across levels + split invariance: %s\n", failures ? "FAILED" : "ok");
 
+    // wi_select_smallest vs a naive (score, index) ranking, with many ties and sizes 1..300
+    {
+        uint64_t st = 12345;
+        int bad = 0;
+        for (int trial = 0; trial < 3000 && !bad; trial++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t n = 1 + (uint32_t)((st >> 33) % 300), k = (uint32_t)((st >> 13) % (n + 1));
+            int levels_of_ties = 1 + (int)((st >> 50) % 5);
+            double sc[300]; wi_score_pair work[300]; uint32_t out[300]; unsigned char chosen[300] = {0};
+            for (uint32_t i = 0; i < n; i++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                sc[i] = trial % 3 == 0 ? (double)((st >> 40) % (uint64_t)levels_of_ties) * 0.25 : (trial % 3 == 1 ? (double)(st >> 11) * 0x1p-53 : 0.3 + (double)(st >> 11) * 0x1p-60);
+            }
+            wi_select_smallest(sc, n, k, work, out);
+            for (uint32_t i = 0; i < k; i++) chosen[out[i]]++;
+            for (uint32_t i = 0; i < n; i++) { // rank of i = number of pairs smaller than (sc[i], i)
+                uint32_t rank = 0;
+                for (uint32_t j = 0; j < n; j++) rank += sc[j] < sc[i] || (sc[j] == sc[i] && j < i);
+                if ((rank < k) != (chosen[i] == 1)) { bad = 1; CHECK(0, "select: trial %d n %u k %u element %u rank %u chosen %d", trial, n, k, i, rank, chosen[i]); break; }
+            }
+        }
+        printf("select smallest vs naive ranking (ties included): %s\n", bad ? "FAILED" : "ok");
+    }
+
     printf("moments, n = 1e7 (level %d):\n", wi_kernel_max_level());
     char path[512];
 #define DUMP(name) (dumpdir ? (snprintf(path, sizeof path, "%s/%s", dumpdir, name), path) : NULL)

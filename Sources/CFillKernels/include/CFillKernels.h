@@ -102,6 +102,20 @@ void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, u
 void wi_fill_unit_uniform_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
                               uint32_t k1, uint32_t stream);
 
+/// A (score, index) pair for wi_select_smallest.
+typedef struct {
+    double score;
+    uint32_t index;
+} wi_score_pair;
+
+/// Writes to out[0 .. k) the indices (in some order) of the k smallest pairs (score[i], i)
+/// in lexicographic order (ties in score broken by the smaller index). Fast for scores
+/// uniform on [0, 1) (one pass plus a selection in a band around the k-th order statistic),
+/// exact for any scores (falls back to quickselect). `work` and `out` hold n entries each
+/// (out[k .. n) is scratch). k > n is treated as n.
+void wi_select_smallest(const double *score, uint32_t n, uint32_t k, wi_score_pair *work,
+                        uint32_t *out);
+
 #ifdef __cplusplus
 }
 #endif
