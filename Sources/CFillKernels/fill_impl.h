@@ -191,13 +191,13 @@ WI_FN void WI_N(impl_uniform_f64)(double *out, uint64_t start, uint64_t count, u
 
 // ---- normal ----------------------------------------------------------------------------
 // Box–Muller pair k (0..2) of the 16 blocks in w: values 32k + j (cos) and 32k + 16 + j (sin)
-// of the chunk, fma(±R·scale, cos/sin θ, offset).
-WI_FN void WI_N(bm_pairs_f32)(float *dst, uint32_t w[4][NB], int k, float scale, float offset) {
+// of the chunk, fma(±R·σ, cos/sin θ, offset) (bm_f32; PM = B->post_mul as a constant).
+WI_FN void WI_N(bm_pairs_f32)(float *dst, uint32_t w[4][NB], int k, const wi_bm32 *B, int PM) {
     for (int j = 0; j < NB; j++) {
         float zc, zs;
         uint32_t v, r20;
         pair_bits_f32(w[0][j], w[1][j], w[2][j], w[3][j], k, &v, &r20);
-        bm_f32(v, r20, scale, offset, &zc, &zs);
+        bm_f32(v, r20, B, PM, &zc, &zs);
         dst[2 * NB * k + j] = zc;
         dst[2 * NB * k + NB + j] = zs;
     }
@@ -205,17 +205,17 @@ WI_FN void WI_N(bm_pairs_f32)(float *dst, uint32_t w[4][NB], int k, float scale,
 
 // One f32 chunk (96 values, chunk layout above).
 WI_FN void WI_N(chunk_bm_f32)(float *dst, uint64_t c, uint32_t attempt, uint32_t stream,
-                              uint32_t k0, uint32_t k1, float scale, float offset) {
+                              uint32_t k0, uint32_t k1, const wi_bm32 *B, int PM) {
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
-    for (int k = 0; k < 3; k++) WI_N(bm_pairs_f32)(dst, w, k, scale, offset);
+    for (int k = 0; k < 3; k++) WI_N(bm_pairs_f32)(dst, w, k, B, PM);
 }
 
 // Chunks c0 .. c0+nc-1 into dst (96 values each). At level 2 the Philox rounds of chunk i+1
 // run interleaved with the Box–Muller pairs of chunk i (the two compete for different
 // execution ports; measured 15% faster than one after the other).
 WI_FN void WI_N(run_bm_f32)(float *dst, uint64_t c0, uint64_t nc, uint32_t attempt,
-                            uint32_t stream, uint32_t k0, uint32_t k1, float scale, float offset) {
+                            uint32_t stream, uint32_t k0, uint32_t k1, const wi_bm32 *B, int PM) {
 #if WI_LEVEL == 2
     if (nc == 0) return;
     uint32_t w[4][NB];
@@ -224,23 +224,41 @@ WI_FN void WI_N(run_bm_f32)(float *dst, uint64_t c0, uint64_t nc, uint32_t attem
     for (uint64_t i = 0; i < nc; i++) {
         float *d = dst + EN32 * i;
         if (i + 1 == nc) {
-            for (int k = 0; k < 3; k++) WI_N(bm_pairs_f32)(d, w, k, scale, offset);
+            for (int k = 0; k < 3; k++) WI_N(bm_pairs_f32)(d, w, k, B, PM);
             break;
         }
         WI_N(pstart)(&S, c0 + i + 1, attempt, stream);
         WI_N(prounds)(&S, 0, 2, k0, k1);
-        WI_N(bm_pairs_f32)(d, w, 0, scale, offset);
+        WI_N(bm_pairs_f32)(d, w, 0, B, PM);
         WI_N(prounds)(&S, 2, 4, k0, k1);
-        WI_N(bm_pairs_f32)(d, w, 1, scale, offset);
+        WI_N(bm_pairs_f32)(d, w, 1, B, PM);
         WI_N(prounds)(&S, 4, 6, k0, k1);
-        WI_N(bm_pairs_f32)(d, w, 2, scale, offset);
+        WI_N(bm_pairs_f32)(d, w, 2, B, PM);
         WI_N(prounds)(&S, 6, 10, k0, k1);
         WI_N(pfinish)(&S, w);
     }
 #else
     for (uint64_t i = 0; i < nc; i++)
-        WI_N(chunk_bm_f32)(dst + EN32 * i, c0 + i, attempt, stream, k0, k1, scale, offset);
+        WI_N(chunk_bm_f32)(dst + EN32 * i, c0 + i, attempt, stream, k0, k1, B, PM);
 #endif
+}
+
+WI_FN void WI_N(normal_f32_body)(float *out, uint64_t start, uint64_t count, uint32_t k0,
+                                 uint32_t k1, const wi_bm32 *B, int PM) {
+    // Whole chunks in one pipelined run; a partial chunk at either end through the driver.
+    uint64_t end = start + count, cf = (start + EN32 - 1) / EN32, cl = end / EN32;
+    if (cf >= cl) {
+        WI_FOR_CHUNKS(float, EN32, out, start, count,
+                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, B, PM));
+        return;
+    }
+    if (start < cf * EN32)
+        WI_FOR_CHUNKS(float, EN32, out, start, cf * EN32 - start,
+                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, B, PM));
+    WI_N(run_bm_f32)(out + (cf * EN32 - start), cf, cl - cf, 0, WI_STREAM_NORMAL, k0, k1, B, PM);
+    if (cl * EN32 < end)
+        WI_FOR_CHUNKS(float, EN32, out + (cl * EN32 - start), cl * EN32, end - cl * EN32,
+                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, B, PM));
 }
 
 WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -250,20 +268,9 @@ WI_FN void WI_N(impl_normal_f32)(float *out, uint64_t start, uint64_t count, uin
         for (uint64_t j = 0; j < count; j++) out[j] = mean;
         return;
     }
-    // Whole chunks in one pipelined run; a partial chunk at either end through the driver.
-    uint64_t end = start + count, cf = (start + EN32 - 1) / EN32, cl = end / EN32;
-    if (cf >= cl) {
-        WI_FOR_CHUNKS(float, EN32, out, start, count,
-                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
-        return;
-    }
-    if (start < cf * EN32)
-        WI_FOR_CHUNKS(float, EN32, out, start, cf * EN32 - start,
-                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
-    WI_N(run_bm_f32)(out + (cf * EN32 - start), cf, cl - cf, 0, WI_STREAM_NORMAL, k0, k1, std, mean);
-    if (cl * EN32 < end)
-        WI_FOR_CHUNKS(float, EN32, out + (cl * EN32 - start), cl * EN32, end - cl * EN32,
-                      WI_N(chunk_bm_f32)(dst_, c_, 0, WI_STREAM_NORMAL, k0, k1, std, mean));
+    wi_bm32 B = bm32_params(std, mean);
+    if (B.post_mul) WI_N(normal_f32_body)(out, start, count, k0, k1, &B, 1);
+    else WI_N(normal_f32_body)(out, start, count, k0, k1, &B, 0);
 }
 
 // Box–Muller of blocks j0 .. j0+7 of w (f64): values j (cos) and 16 + j (sin) of the chunk.
@@ -428,19 +435,19 @@ WI_FN size_t WI_N(compact_f64)(double *dst, size_t n, const double *y, const wi_
 
 // The S outputs of group g (layout above) into dst[0 .. S).
 WI_FN void WI_N(group_trunc_f32)(float *dst, uint64_t g, uint32_t k0, uint32_t k1,
-                                 const wi_trunc_params *P) {
+                                 const wi_trunc_params *P, const wi_bm32 *B, int PM) {
     float z[EN32];
     size_t n = 0;
     // Candidate chunks 0..15 straight into dst (pipelined), then compacted in place (writes
     // never pass the read position); fusing the compaction into the pipeline measured slower.
-    WI_N(run_bm_f32)(dst, g * TG, TG, 0, WI_STREAM_TRUNCATED, k0, k1, P->stdf, P->meanf);
+    WI_N(run_bm_f32)(dst, g * TG, TG, 0, WI_STREAM_TRUNCATED, k0, k1, B, PM);
     for (int q = 0; q < TG; q++) n = WI_N(compact_f32)(dst, n, dst + EN32 * q, P);
     for (uint32_t q = TG; n < ST32; q++) {
         if (q >= WI_GROUP_CAP) { // float rounding left (almost) no candidate inside [a, b]
             for (; n < ST32; n++) dst[n] = robert_f32(g * ST32 + n, k0, k1, P);
             return;
         }
-        WI_N(chunk_bm_f32)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, P->stdf, P->meanf);
+        WI_N(chunk_bm_f32)(z, g * TG + q % TG, q / TG, WI_STREAM_TRUNCATED, k0, k1, B, PM);
         n = WI_N(compact_f32)(dst, n, z, P);
     }
 }
@@ -463,7 +470,11 @@ WI_FN void WI_N(group_trunc_f64)(double *dst, uint64_t g, uint32_t k0, uint32_t 
 
 WI_FN void WI_N(impl_trunc_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
                                 uint32_t k1, const wi_trunc_params *P) {
-    WI_FOR_CHUNKS(float, ST32, out, start, count, WI_N(group_trunc_f32)(dst_, c_, k0, k1, P));
+    wi_bm32 B = bm32_params(P->stdf, P->meanf);
+    if (B.post_mul)
+        WI_FOR_CHUNKS(float, ST32, out, start, count, WI_N(group_trunc_f32)(dst_, c_, k0, k1, P, &B, 1));
+    else
+        WI_FOR_CHUNKS(float, ST32, out, start, count, WI_N(group_trunc_f32)(dst_, c_, k0, k1, P, &B, 0));
 }
 
 WI_FN void WI_N(impl_trunc_f64)(double *out, uint64_t start, uint64_t count, uint32_t k0,

@@ -114,13 +114,14 @@ WI_AI double unit53(uint32_t hi, uint32_t lo) {
 #define SQRTHALF_F_BITS 0x3F3504F3u          /* float √½ */
 #define SQRTHALF_D_BITS 0x3FE6A09E667F3BCDull
 
-// −2 log(v·2⁻²³) for an odd integer v in [1, 2²³) (the Box–Muller radius squared), float.
+// −2σ² log(v·2⁻²³) for an odd integer v in [1, 2²³) (the Box–Muller radius squared, times
+// σ² folded into the constants c4 = −4σ², cl = 2σ² ln 2), float.
 // v = 2^k m with m in [√½, √2) read off the bits of float(v) (exact) by an offset of the
 // exponent field, s = (m−1)/(m+1), log m = 2 atanh s = 2s(1 + s²·p(s²)) with p a quadratic
 // fitted to (atanh(s)/s − 1)/s² on |s| <= 0.1716 (relative error 8.3e-10 with the float
 // coefficients; the Taylor coefficients 1/3, 1/5, 1/7 would give 8.5e-8);
 // −2 log u = 2(23 − k) ln 2 − 2 log m.
-WI_AI float neg2log_f32(uint32_t v) {
+WI_AI float neg2log_f32(uint32_t v, float c4, float cl) {
     uint32_t ix = f2u((float)(int32_t)v) - SQRTHALF_F_BITS;
     int32_t k = (int32_t)(ix >> 23);
     float m = u2f((ix & 0x7FFFFFu) + SQRTHALF_F_BITS);
@@ -128,10 +129,10 @@ WI_AI float neg2log_f32(uint32_t v) {
     float s2 = s * s;
     float p = WI_FMAF(s2, 0x1.31e0bcp-3f, 0x1.995ed0p-3f);
     p = WI_FMAF(p, s2, 0x1.55557ap-2f);
-    float t = -4.0f * s;
-    float lm = WI_FMAF(t, s2 * p, t);                       // −2 log m
+    float t = c4 * s;
+    float lm = WI_FMAF(t, s2 * p, t);                       // −2σ² log m
     float e = (float)(23 - k);                              // exact, 0..23
-    return WI_FMAF(e, 2.0f * 0x1.62e430p-1f, lm);           // float ln 2 is within 0.03 ulp
+    return WI_FMAF(e, cl, lm);
 }
 
 // −2 log u for u = (x + 1)·2⁻⁵², x < 2⁵² (u in (0, 1]), double; series to s²¹/21
@@ -174,11 +175,32 @@ WI_AI void pair_bits_f32(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, int
     // Bits above 19 of r20 are don't-care: bm_f32 uses r20 modulo 2²⁰ (whole turns).
     *r20 = k == 0 ? w3 >> 12 : (hi << 10) | (lo & 0x3FFu);
 }
+// Parameters of bm_f32 for N(offset, scale²): σ² folded into the log constants when that
+// keeps every intermediate a normal float (2⁻⁹⁰ <= σ² <= 2⁹⁰: no extra multiply), otherwise
+// a multiply of R by σ afterwards (post_mul = 1). The two forms round differently; which one
+// runs depends only on σ, so the bytes stay a pure function of (key, i, mean, σ).
+typedef struct { float c4, cl, post, offset; int post_mul; } wi_bm32;
+#define WI_2LN2_F (2.0f * 0x1.62e430p-1f) /* float ln 2 is within 0.03 ulp */
+WI_AI wi_bm32 bm32_params(float scale, float offset) {
+    wi_bm32 B;
+    float s2 = scale * scale;
+    if (s2 >= 0x1p-90f && s2 <= 0x1p90f) {
+        B.c4 = -4.0f * s2; B.cl = WI_2LN2_F * s2; B.post = 1.0f; B.post_mul = 0;
+    } else {
+        B.c4 = -4.0f; B.cl = WI_2LN2_F; B.post = scale; B.post_mul = 1;
+    }
+    B.offset = offset;
+    return B;
+}
+
 // u1 = v·2⁻²³ in (0, 1) (tails reach 5.65σ), θ = 2π r20 2⁻²⁰. Returns
-// zc = fma(±R·scale, cos θ, offset), zs = fma(±R·scale, sin θ, offset): with scale 1 and
-// offset 0 the standard normal pair (R cos θ, R sin θ) rounded once.
-WI_AI void bm_f32(uint32_t v, uint32_t r20, float scale, float offset, float *zc, float *zs) {
-    float r = WI_SQRTF(neg2log_f32(v)) * scale;
+// zc = fma(±R·σ, cos θ, offset), zs = fma(±R·σ, sin θ, offset) with R·σ = sqrt(−2σ² log u1)
+// (or sqrt(−2 log u1)·σ, see bm32_params); `post_mul` must be a constant at the call site
+// (B.post_mul), so each form compiles without a branch.
+WI_AI void bm_f32(uint32_t v, uint32_t r20, const wi_bm32 *B, int post_mul, float *zc, float *zs) {
+    float r = WI_SQRTF(neg2log_f32(v, B->c4, B->cl));
+    if (post_mul) r *= B->post;
+    float offset = B->offset;
     uint32_t h = r20 + (1u << 17);
     uint32_t n = h >> 18;           // nearest quadrant; only n mod 4 is used (n = 4 acts as 0)
     // f = r20·2⁻¹⁸ − n in [-0.5, 0.5) as (1 + g·2⁻¹⁸) − 1.5 with g = h mod 2¹⁸ (both exact).

@@ -54,6 +54,9 @@ struct DistributionCase: Sendable, CustomTestStringConvertible {
 let distributionCases: [DistributionCase] = [
     .init(kind: .uniform(-2, 3)),
     .init(kind: .normal(0.5, 2)),
+    .init(kind: .normal(3e-20, 1e-20)),          // Float: σ² below 2⁻⁹⁰, R·σ by a multiply after the sqrt
+    .init(kind: .normal(-1e25, 3e25)),           // Float: σ² above 2⁹⁰, same
+    .init(kind: .truncated(0, 1e-20, -1.5e-20, 2e-20)), // rejection path with the multiply form
     .init(kind: .truncated(0, 1, -1, 2)),        // rejection path (mass 0.82)
     .init(kind: .truncated(0, 1, -0.2, 0.3)),    // Robert uniform proposal, interval straddling the mean, mass 0.20
     .init(kind: .truncated(0.1, 0.5, -0.2, 0.05)), // Robert uniform proposal, mirrored, mass 0.19
