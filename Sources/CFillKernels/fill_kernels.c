@@ -270,7 +270,8 @@ WI_AI void bm_f64(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, double sca
 #define ST32 (TG * EN32) /* f32 truncated outputs per group (1536) */
 #define ST64 (TG * E64)  /* f64 truncated outputs per group (512) */
 #define WI_TRUNC_CAP 10000u
-#define WI_GROUP_CAP 1024u /* candidate chunks per group (expected <= 54 for mass >= 0.3), then Robert */
+#define WI_GROUP_CAP 4096u /* candidate chunks per group (expected <= 320 for mass >= 0.05), then Robert */
+#define WI_REJECTION_MASS 0.05 /* rejection from the normal at or above this mass, Robert below */
 
 // 24-bit uniform in [0, 1), exact.
 WI_AI float unit24f(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
@@ -283,6 +284,7 @@ typedef struct {
     int method;     // 0 = uniform proposal, 1 = exponential proposal
     int mirror;     // sample -z on the mirrored interval
     double lo, hi;  // standardized interval after mirroring
+    double width;   // (b − a)/std, computed directly (hi − lo can cancel to 0)
     double rho, lambda;
     int use_rejection;
 } wi_trunc_params;
@@ -299,14 +301,13 @@ WI_AI double clampd_nan(double x, double lo, double hi) {
     return x < hi ? x : hi;
 }
 
-static double robert_z(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P);
+static double robert_x(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P);
 // Robert-path element i as f32 / f64 (the fallback of the rejection path too).
 WI_AI float robert_f32(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    double z = robert_z(i, k0, k1, P);
-    return clampf_nan((float)clampd_nan(P->mean + P->std * z, P->a, P->b), P->af, P->bf);
+    return clampf_nan((float)clampd_nan(robert_x(i, k0, k1, P), P->a, P->b), P->af, P->bf);
 }
 WI_AI double robert_f64(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    return clampd_nan(P->mean + P->std * robert_z(i, k0, k1, P), P->a, P->b);
+    return clampd_nan(robert_x(i, k0, k1, P), P->a, P->b);
 }
 
 typedef void (*fn_uniform_f32)(float *, uint64_t, uint64_t, uint32_t, uint32_t, float, float);
@@ -460,26 +461,25 @@ static void trunc_setup(wi_trunc_params *P, double mean, double std, double a, d
     P->mean = mean; P->std = std; P->a = a; P->b = b;
     P->alpha = (a - mean) / std;
     P->beta = (b - mean) / std;
+    P->width = (b - a) / std;
     double mass = normal_mass(P->alpha, P->beta);
-    P->use_rejection = mass >= 0.3;
+    P->use_rejection = mass >= WI_REJECTION_MASS;
     if (is_f32) {
         P->meanf = (float)mean; P->stdf = (float)std;
         float af = (float)a, bf = (float)b;
         if ((double)af < a) af = nextafterf(af, INFINITY);
         if ((double)bf > b) bf = nextafterf(bf, -INFINITY);
         P->af = af; P->bf = bf;
-        // Float rejection needs finite float parameters, a positive float std and a float
-        // inside [a, b]; otherwise the (double) Robert sampler does everything.
-        if (!(isfinite(P->meanf) && isfinite(P->stdf) && P->stdf > 0.0f && af <= bf)) P->use_rejection = 0;
     }
     // Robert parameters (also the fallback of a rejection group that runs out of candidates).
     double al = P->alpha, be = P->beta;
     if (al <= 0.0 && be >= 0.0) {
-        P->method = 0; P->mirror = 0; P->lo = al; P->hi = be; P->rho = 0.0;
+        P->method = 0; P->mirror = 0; P->lo = al; P->hi = al + P->width; P->rho = 0.0;
         return;
     }
-    if (al > 0.0) { P->mirror = 0; P->lo = al; P->hi = be; }
-    else { P->mirror = 1; P->lo = -be; P->hi = -al; }
+    if (al > 0.0) { P->mirror = 0; P->lo = al; }
+    else { P->mirror = 1; P->lo = -be; }
+    P->hi = P->lo + P->width;
     double lo = P->lo, s = sqrt(lo * lo + 4.0);
     // Robert (1995), Prop. 2.3: exponential proposal beats uniform beyond this upper bound.
     double thr = lo + 2.0 * sqrt(exp(1.0)) / (lo + s) * exp((lo * lo - lo * s) / 4.0);
@@ -487,26 +487,51 @@ static void trunc_setup(wi_trunc_params *P, double mean, double std, double a, d
     else { P->method = 0; P->rho = lo * lo; }
 }
 
-// Robert (1995) sampler for element i (scalar, double; stream 3, block index = i).
-static double robert_z(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    double lo = P->lo, hi = P->hi;
+// Float parameters that the Float kernels cannot use: a mean or std that is not a finite
+// float, a std that rounds to 0, or no float inside [a, b] (rejected by the Swift layer).
+static int f32_degenerate(const wi_trunc_params *P) {
+    return !(isfinite(P->meanf) && isfinite(P->stdf) && P->stdf > 0.0f && P->af <= P->bf);
+}
+
+// Robert (1995) sampler for element i (scalar, double; stream 3, block index = i). Returns the
+// value x itself, formed from a bound (x = a + (b − a)·u for the uniform proposal,
+// a + std·(z − lo) for the exponential one; from b when mirrored), so that a narrow interval
+// far from the mean keeps full precision (mean + std·z would round it away).
+static double robert_x(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
+    double lo = P->lo, hi = P->hi, span = P->b - P->a;
     for (uint32_t t = 0; t < WI_TRUNC_CAP; t++) {
         wi_u4 w = philox10((uint32_t)i, (uint32_t)(i >> 32), t, WI_STREAM_TRUNCATED_TAIL, k0, k1);
-        double z, logacc;
+        double z, logacc, offset;   // distance from a (from b when mirrored)
         if (P->method == 0) {
             double u = unit53(w.v[0], w.v[1]);
-            z = lo + (hi - lo) * u;
+            z = lo + P->width * u;
             z = z <= hi ? z : hi;
             logacc = (P->rho - z * z) * 0.5;
+            offset = span * u;
         } else {
-            z = lo - log_open0(w.v[0], w.v[1]) / P->lambda;
+            double e = -log_open0(w.v[0], w.v[1]) / P->lambda;   // z − lo, exponential
+            z = lo + e;
             if (!(z <= hi)) continue;
             double d = z - P->lambda;
             logacc = -(d * d) * 0.5;
+            offset = P->std * e;
         }
-        if (log_open0(w.v[2], w.v[3]) <= logacc) return P->mirror ? -z : z;
+        if (log_open0(w.v[2], w.v[3]) <= logacc) return P->mirror ? P->b - offset : P->a + offset;
     }
-    return P->mirror ? -lo : lo; // last resort
+    return P->mirror ? P->b : P->a; // last resort (probability below 1e-300 per element)
+}
+
+// Float fill through the Double kernels (degenerate Float parameters): element i is the Double
+// element i rounded to Float and kept inside the floats of [a, b].
+static void trunc_f32_via_f64(float *out, uint64_t start, uint64_t count, uint32_t k0, uint32_t k1,
+                              const wi_trunc_params *P) {
+    double tmp[512];
+    for (uint64_t s = 0; s < count; s += 512) {
+        uint64_t n = count - s < 512 ? count - s : 512;
+        if (P->use_rejection) table()->trunc_f64(tmp, start + s, n, k0, k1, P);
+        else for (uint64_t j = 0; j < n; j++) tmp[j] = robert_f64(start + s + j, k0, k1, P);
+        for (uint64_t j = 0; j < n; j++) out[s + j] = clampf_nan((float)tmp[j], P->af, P->bf);
+    }
 }
 
 void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -514,6 +539,10 @@ void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, ui
     if (count == 0) return;
     wi_trunc_params P;
     trunc_setup(&P, mean, std, a, b, 1);
+    if (f32_degenerate(&P)) {
+        trunc_f32_via_f64(out, start, count, k0, k1, &P);
+        return;
+    }
     if (P.use_rejection) {
         table()->trunc_f32(out, start, count, k0, k1, &P);
         return;

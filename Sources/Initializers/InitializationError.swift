@@ -32,7 +32,8 @@ public enum InitializationError: Error, Equatable, Sendable, CustomStringConvert
         case let .invalidParameter(name, value, rule): return "\(name) = \(value) is invalid: \(rule)"
         case let .emptyRange(name, low, high): return "\(name): the lower bound \(low) must be < the upper bound \(high)"
         case let .noProbabilityMass(a, b, mean, std):
-            return "truncation bounds [\(a), \(b)] leave no probability mass under N(\(mean), \(std)²)"
+            if std == 0 { return "truncation bounds [\(a), \(b)] do not contain the mean \(mean) of N(\(mean), 0²)" }
+            return "truncation bounds [\(a), \(b)] lie more than 37.5σ from the mean of N(\(mean), \(std)²): the probability mass inside (below 1e-300) is too small to sample; move the bounds or the mean"
         case let .tooFewDimensions(scheme, shape):
             return "\(scheme): fan_in and fan_out need a tensor with ≥ 2 dimensions, got shape \(shape) (use zeros/constant/uniform/normal for biases)"
         case let .zeroFan(scheme, shape): return "\(scheme): fan is 0 for shape \(shape), the scale would be infinite"

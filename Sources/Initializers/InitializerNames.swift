@@ -53,6 +53,9 @@ extension Initializer {
     /// - Throws: `.unknownName` for an unknown scheme, `.invalidParameter` for a missing
     ///   required parameter; hyper-parameter values are validated when filling (and by `validate()`).
     public init(name: String, parameters p: SchemeParameters = SchemeParameters()) throws(InitializationError) {
+        // The presets fold the gain into a variance-scaling scale (gain²); check it here so an
+        // error names the gain, not the scale.
+        if let g = p.gain { try requireFinite("gain", g) }
         let gain = p.gain ?? p.nonlinearity?.gain ?? 1
         switch try Initializer.canonicalName(name) {
         case "zeros": self = .zeros

@@ -25,7 +25,10 @@ extension InitializerScalar {
 
 extension Float: InitializerScalar {
     public static func _fillUniform(_ p: UnsafeMutablePointer<Float>, start: UInt64, count: UInt64, key: RandomKey, low: Double, high: Double) {
-        wi_fill_uniform_f32(p, start, count, key.k0, key.k1, Float(low), Float(high))
+        // The smallest Floats ≥ low and ≥ high: the kernel's [lo, hi) then holds exactly the
+        // Floats of [low, high).
+        func atLeast(_ x: Double) -> Float { let f = Float(x); return Double(f) < x ? f.nextUp : f }
+        wi_fill_uniform_f32(p, start, count, key.k0, key.k1, atLeast(low), atLeast(high))
     }
     public static func _fillNormal(_ p: UnsafeMutablePointer<Float>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double) {
         wi_fill_normal_f32(p, start, count, key.k0, key.k1, Float(mean), Float(std))

@@ -6,14 +6,16 @@ import Foundation
 /// The `start` parameter is the global element index of `buffer[0]`: filling a shard of a
 /// larger tensor with its offset gives exactly the bytes of the full fill.
 public enum RandomFill {
-    /// Uniform on `[low, high)`. Never returns `high`.
-    /// - Throws: `InitializationError` when a bound is not finite, `low ≥ high`, or
-    ///   `high − low` overflows.
+    /// Uniform on `[low, high)`. Never returns `high`. In Float the values are the Floats in
+    /// `[low, high)` (bounds that are not Floats are rounded up to the next Float).
+    /// - Throws: `InitializationError` when a bound is not finite, `low ≥ high`, no value of the
+    ///   element type lies in `[low, high)`, or `high − low` overflows the element type.
     public static func uniform<S: InitializerScalar>(_ buffer: UnsafeMutableBufferPointer<S>, low: Double, high: Double,
                                                       key: RandomKey, start: Int = 0, threads: Int? = nil) throws(InitializationError) {
         try requireFinite("low", low); try requireFinite("high", high)
         guard low < high else { throw .emptyRange(name: "uniform", low: low, high: high) }
         guard (high - low).isFinite else { throw .invalidParameter(name: "high − low", value: high - low, rule: "must be finite") }
+        try TruncatedNormal.requireRepresentableRange(low: low, high: high, S.self)
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         let p = SendablePointer(base: base)
         FillThreads.run(count: buffer.count, threads: threads) { s, n in
@@ -65,9 +67,20 @@ public enum TruncatedNormal {
 
     /// The standard deviation of `N(0, 1)` truncated to `[−k, k]`:
     /// `√(1 − 2kφ(k)/(2Φ(k) − 1))`. For k = 2 this is 0.87962566103423978, the constant of
-    /// Keras's and JAX's truncated variance-scaling initializers.
+    /// Keras's and JAX's truncated variance-scaling initializers. Below k = 1 the closed form
+    /// cancels (it tends to k/√3), so there it is `k·√(Σ cₙk²ⁿ/(2n+3) / Σ cₙk²ⁿ/(2n+1))` with
+    /// `cₙ = (−½)ⁿ/n!` — the series of `∫z²φ` and `∫φ` over `[0, k]` — exact to rounding for any k > 0.
     public static func standardDeviationFactor(k: Double) -> Double {
-        (1 - 2 * k * pdf(k) / (2 * cdf(k) - 1)).squareRoot()
+        guard k < 1 else { return (1 - 2 * k * pdf(k) / (2 * cdf(k) - 1)).squareRoot() }
+        let k2 = k * k
+        var c = 1.0, num = 0.0, den = 0.0
+        for n in 0..<40 {
+            num += c / Double(2 * n + 3)
+            den += c / Double(2 * n + 1)
+            c *= -0.5 * k2 / Double(n + 1)
+            if abs(c) < 1e-20 { break }
+        }
+        return k * (num / den).squareRoot()
     }
 
     /// Mean and standard deviation of `N(mean, std²)` truncated to `[a, b]`
@@ -77,10 +90,12 @@ public enum TruncatedNormal {
         let al = (a - mean) / std, be = (b - mean) / std
         // A very narrow interval: the density is nearly linear across it; use the uniform limit
         // (mean at the centre shifted by the density's slope, std (b − a)/√12) — the closed form below
-        // loses all digits to cancellation there.
-        if be - al < 1e-4 {
-            let c = (al + be) / 2, w = be - al
-            return (mean + std * (c - c * w * w / 12), std * w / 12.0.squareRoot())
+        // loses all digits to cancellation there. The width is (b − a)/std computed directly and the
+        // result is formed from the centre (a + b)/2, so a mean far away cannot round it away.
+        let w = (b - a) / std
+        if w < 1e-4 {
+            let c = (al + be) / 2
+            return ((a + b) / 2 - c * w * (b - a) / 12, (b - a) / 12.0.squareRoot())
         }
         // Use upper-tail forms when the interval lies right of the mean, for accuracy.
         let z = al > 0 ? (cdf(-al) - cdf(-be)) : (cdf(be) - cdf(al))
@@ -112,5 +127,20 @@ public enum TruncatedNormal {
         }
         let al = (a - mean) / std, be = (b - mean) / std
         guard al < 37.5, be > -37.5 else { throw .noProbabilityMass(a: a, b: b, mean: mean, std: std) }
+    }
+
+    /// For `S` = Float: at least one Float must lie in `[low, high)`, and `high − low` must be a
+    /// finite Float (the kernels work in the element type). Double bounds are checked by
+    /// `validateUniform`.
+    static func requireRepresentableRange<S: InitializerScalar>(low: Double, high: Double, _: S.Type) throws(InitializationError) {
+        var lo = S(low), hi = S(high)
+        if Double(lo) < low { lo = lo.nextUp }
+        if Double(hi) < high { hi = hi.nextUp }
+        guard lo < hi else {
+            throw .invalidParameter(name: "high", value: high, rule: "no \(S.self) value lies in [\(low), \(high)); widen the range")
+        }
+        guard (hi - lo).isFinite else {
+            throw .invalidParameter(name: "high", value: high, rule: "high − low = \(high - low) overflows \(S.self) (largest finite \(S.greatestFiniteMagnitude))")
+        }
     }
 }

@@ -25,33 +25,42 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
         // Sums are taken relative to the first finite element, so a constant tensor has mean exactly
         // that constant and std exactly 0.
         let shift = buffer.first(where: { Double($0).isFinite }).map { Double($0) } ?? 0
+        // Three passes with a fixed split: min/max/non-finite; then sums and squares of values
+        // divided by a power of two near the largest magnitude, so huge values (1e308) can neither
+        // overflow a sum nor a difference.
         var partials = [StatisticsPartial](repeating: StatisticsPartial(), count: chunks)
         partials.withUnsafeMutableBufferPointer { out in
             let o = UnsafeSendable(out.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var q = StatisticsPartial()
                 let s = c * size, e = Swift.min(n, s + size)
-                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { q.sum += x - shift; q.lo = Swift.min(q.lo, x); q.hi = Swift.max(q.hi, x) } else { q.bad += 1 } } }
+                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { q.lo = Swift.min(q.lo, x); q.hi = Swift.max(q.hi, x) } else { q.bad += 1 } } }
                 o.value[c] = q
             }
         }
         let finite = n - partials.reduce(0) { $0 + $1.bad }
         let lo0 = partials.map { $0.lo }.min() ?? 0, hi0 = partials.map { $0.hi }.max() ?? 0
-        // Scale by the largest magnitude so sums and squares of huge values (1e300) cannot overflow.
-        let scale = Swift.max(Swift.max(abs(lo0), abs(hi0)), Double.leastNormalMagnitude)
-        let m = finite > 0 ? shift + partials.reduce(0) { $0 + $1.sum } / Double(finite) : .nan
-        var squares = [Double](repeating: 0, count: chunks)
-        squares.withUnsafeMutableBufferPointer { out in
-            let o = UnsafeSendable(out.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var s2 = 0.0
-                let s = c * size, e = Swift.min(n, s + size)
-                if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { let d = (x - m) / scale; s2 += d * d } } }
-                o.value[c] = s2
+        let largest = Swift.max(Swift.max(abs(lo0), abs(hi0)), Double.leastNormalMagnitude)
+        let scale = Double(sign: .plus, exponent: largest.exponent, significand: 1)
+        func sum(_ term: @escaping @Sendable (Double) -> Double) -> Double {
+            var parts = [Double](repeating: 0, count: chunks)
+            parts.withUnsafeMutableBufferPointer { out in
+                let o = UnsafeSendable(out.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    var acc = 0.0
+                    let s = c * size, e = Swift.min(n, s + size)
+                    if s < e { for i in s..<e { let x = Double(p.value[i]); if x.isFinite { acc += term(x / scale) } } }
+                    o.value[c] = acc
+                }
             }
+            return parts.reduce(0, +)
         }
+        let shifted = shift / scale
+        let m = finite > 0 ? shift + sum { $0 - shifted } / Double(finite) * scale : .nan
+        let mScaled = m / scale
+        let squares = finite > 0 ? sum { let d = $0 - mScaled; return d * d } : 0
         mean = m
-        std = finite > 0 ? (squares.reduce(0, +) / Double(finite)).squareRoot() * scale : .nan
+        std = finite > 0 ? (squares / Double(finite)).squareRoot() * scale : .nan
         min = partials.map { $0.lo }.min() ?? .nan
         max = partials.map { $0.hi }.max() ?? .nan
         nonFinite = n - finite
@@ -68,7 +77,7 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
     }
 }
 
-struct StatisticsPartial { var sum = 0.0, lo = Double.infinity, hi = -Double.infinity, bad = 0 }
+struct StatisticsPartial { var lo = Double.infinity, hi = -Double.infinity, bad = 0 }
 
 struct UnsafeSendable<T>: @unchecked Sendable {
     let value: T

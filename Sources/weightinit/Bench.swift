@@ -14,8 +14,14 @@ struct Bench: ParsableCommand {
         the same product through Matrix, n = 256…2048, median of several runs after a warm-up, GFLOP/s = 2n³/time);
         dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and forward+backward); train (samples/s of the
         default MLP on synthetic data, and the cost of LSUV on it); backend. --only picks sections. Times are wall-clock medians;
-        the machine may be noisy, so compare ratios measured in the same run.
-        JSON keys: memset_gbps, fill, gemm, dense, train, backend.
+        the machine may be noisy, so compare ratios measured in the same run. The 256² and 1024² fills fit in the caches
+        while memset is measured on 64 MiB, so their ratios can exceed 1; only the 4096² ratios compare like with like.
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, backend (sections
+        left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, threads, seconds, gbps,
+        ratio_to_memset, memset_gbps (the memset the ratio uses), checksums_equal_across_threads (1/2/8 threads, 4096²
+        of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n,
+        gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, forward_gflops, forward_backward_gflops and the
+        times in microseconds.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -44,17 +50,18 @@ struct Bench: ParsableCommand {
     struct TrainResult: Encodable { var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double? }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
+    /// Sections that did not run (`--only`) are absent from the JSON.
     struct Report: Encodable {
         var memsetGbps: Double
-        var fill: [FillBench.Result]
-        var orthogonal: [FillBench.OrthogonalResult]
-        var gemm: [GemmResult]
-        var dense: [DenseResult]
+        var fill: [FillBench.Result]?
+        var orthogonal: [FillBench.OrthogonalResult]?
+        var gemm: [GemmResult]?
+        var dense: [DenseResult]?
         var train: TrainResult?
         var backend: Backend
         /// Peak-memory growth (bytes) during an in-place 4096² Float fill, per scheme (0 = no allocation
         /// proportional to the tensor).
-        var fillPeakMemoryGrowthBytes: [String: Int]
+        var fillPeakMemoryGrowthBytes: [String: Int]?
     }
 
     func run() throws {
@@ -66,15 +73,16 @@ struct Bench: ParsableCommand {
         }
         let memset = FillBench.measureMemset(bytes: 64 << 20, threads: fillThreads, repetitions: quick ? 5 : 9)
         if !common.json { status("memset: \(fmt(memset, 2)) GB/s (64 MiB, \(fillThreads) threads)") }
-        let fills = !wants("fill") ? [] : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
-        let orth = !wants("orthogonal") ? [] : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
-        let gemm = wants("gemm") ? benchGemm() : []
-        let dense = wants("dense") ? try benchDense() : []
+        let fills = !wants("fill") ? nil : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
+        let orth = !wants("orthogonal") ? nil : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
+        let gemm = wants("gemm") ? benchGemm() : nil
+        let dense = wants("dense") ? try benchDense() : nil
         let train = wants("train") ? try benchTrain() : nil
         let check = BLASBackend.kernelCheck()
         let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
-                                             threads: BLASBackend.threads, fillThreads: fillThreads), fillPeakMemoryGrowthBytes: heap)
+                                             threads: BLASBackend.threads, fillThreads: fillThreads),
+                            fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)
         if common.json { try printJSON(report); return }
         print("\nbackend: OpenBLAS \(report.backend.openblasVersion), core \(report.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(report.backend.threads) BLAS threads")
     }

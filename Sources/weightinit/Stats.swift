@@ -21,7 +21,7 @@ struct Stats: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @Option(help: "Scheme name (see the list above).") var scheme: String
-    @Option(help: "Tensor shape, e.g. 256x784 or 32x16x3x3.") var shape: String
+    @Option(parsing: .unconditional, help: "Tensor shape, e.g. 256x784 or 32x16x3x3.") var shape: String
     @Option(help: "Axis layout: out-in (dense [out,in], conv OIHW; default), in-out (dense [in,out], conv HWIO), torch-transposed, keras-transposed.")
     var layout: String = "out-in"
     @Option(parsing: .unconditional, help: "Convolution groups (group-aware fan_out; dirac groups).") var groups: Int = 1

@@ -272,6 +272,61 @@ struct RandomFillTests {
         #expect(big > 5000 && big < 15000)
     }
 
+    @Test("Float truncated normal whose std underflows in Float gives the mean, fast")
+    func truncatedStdBelowFloat() throws {
+        for (mean, a, b) in [(0.0, -2.0, 2.0), (1.5, 1.0, 2.0)] {
+            var f = [Float](repeating: .nan, count: 1_000_000)
+            try f.withUnsafeMutableBufferPointer { try RandomFill.truncatedNormal($0, mean: mean, std: 1e-46, a: a, b: b, key: RandomKey(seed: 4)) }
+            #expect(f.allSatisfy { abs(Double($0) - mean) <= 2e-45 }, "mean \(mean): \(Set(f).sorted().prefix(4))")
+        }
+    }
+
+    @Test("a narrow interval far out relative to the parent gives the uniform limit, at full precision")
+    func truncatedNarrowFarInterval() throws {
+        // N(1e30, (1e30)²) on [−2, 2] and N(1e10, (1e10)²) on [−2, 2]: the density is flat across
+        // [−2, 2] to 1e-9, so the values are uniform there (mean 0, std 4/√12).
+        for (m, s) in [(1e30, 1e30), (1e10, 1e10)] {
+            let e = TruncatedNormal.moments(mean: m, std: s, a: -2, b: 2)
+            #expect(abs(e.mean) < 1e-8 && abs(e.std - 4 / 12.0.squareRoot()) < 1e-8, "moments \(e)")
+            var d = [Double](repeating: .nan, count: 200_000)
+            try d.withUnsafeMutableBufferPointer { try RandomFill.truncatedNormal($0, mean: m, std: s, a: -2, b: 2, key: RandomKey(seed: 6)) }
+            let st = SampleMoments(d)
+            print("N(\(m), \(s)²) on [−2, 2]: mean \(st.mean), std \(st.std), distinct \(Set(d).count)")
+            #expect(abs(st.mean) <= st.meanTolerance(e.std) && abs(st.std / e.std - 1) <= st.stdRelativeTolerance)
+            #expect(Set(d).count > 199_000, "values are coarse: \(Set(d).count) distinct")
+            var f = [Float](repeating: .nan, count: 100_000)
+            try f.withUnsafeMutableBufferPointer { try RandomFill.truncatedNormal($0, mean: m, std: s, a: -2, b: 2, key: RandomKey(seed: 6)) }
+            let sf = SampleMoments(toDoubles(f))
+            #expect(abs(sf.std / e.std - 1) <= sf.stdRelativeTolerance && f.allSatisfy { $0 >= -2 && $0 <= 2 })
+        }
+    }
+
+    @Test("Float uniform: bounds that are not Floats round inward; no Float in range or an overflowing range throws")
+    func uniformFloatBounds() throws {
+        var f = [Float](repeating: .nan, count: 100_000)
+        try f.withUnsafeMutableBufferPointer { try RandomFill.uniform($0, low: 0.1, high: 0.3, key: RandomKey(seed: 1)) }
+        #expect(f.allSatisfy { Double($0) >= 0.1 && Double($0) < 0.3 }, "min \(f.min()!) max \(f.max()!)")
+        let g = [Float](repeating: 7, count: 10)
+        var h = g
+        if case .invalidParameter(let name, _, let rule)? = initError({ try h.withUnsafeMutableBufferPointer { try RandomFill.uniform($0, low: 1.00000001, high: 1.00000002, key: RandomKey(seed: 1)) } }) {
+            #expect(name == "high" && rule.contains("no Float"), "\(rule)")
+        } else { Issue.record("no Float in [low, high) accepted") }
+        if case .invalidParameter(_, _, let rule)? = initError({ try h.withUnsafeMutableBufferPointer { try RandomFill.uniform($0, low: -1.8e38, high: 1.8e38, key: RandomKey(seed: 1)) } }) {
+            #expect(rule.contains("overflows Float"), "\(rule)")
+        } else { Issue.record("Float range overflow accepted") }
+        #expect(h == g)
+        var d = [Double](repeating: .nan, count: 1000)
+        try d.withUnsafeMutableBufferPointer { try RandomFill.uniform($0, low: -1.8e38, high: 1.8e38, key: RandomKey(seed: 1)) }
+        #expect(d.allSatisfy { $0 >= -1.8e38 && $0 < 1.8e38 } && SampleMoments(d).std > 5e37)
+    }
+
+    @Test("truncated normal with mass between 0.05 and 0.3 goes through rejection and is still exact")
+    func truncatedLowMassRejection() throws {
+        let c = DistributionCase(kind: .truncated(0, 1, -0.1, 0.1))   // mass 0.080
+        try checkDistribution(c, Float.self)
+        try checkDistribution(c, Double.self)
+    }
+
     @Test("small std inside wide bounds: N(0, 0.001²) on [−2, 2] has max |x| < 0.01 over 10⁶ values")
     func smallStdWideBounds() throws {
         var f = [Float](repeating: .nan, count: 1_000_000)
@@ -338,6 +393,13 @@ struct RandomFillTests {
         #expect(abs(TruncatedNormal.standardDeviationFactor(k: 2) - 0.87962566103423975) < 1e-15)
         #expect(abs(TruncatedNormal.standardDeviationFactor(k: 1) - 0.53956009375489697) < 1e-15)
         #expect(abs(TruncatedNormal.standardDeviationFactor(k: 3) - 0.98657839255810862) < 1e-15)
+        // Below k = 1 (series; the closed form cancels): mpmath quadrature, 40 digits.
+        for (k, v) in [(0.999999, 0.53955962809430373589), (0.5, 0.28388229004432752467), (0.1, 0.0576965424154671697),
+                       (1e-5, 5.7735026918577676271e-6)] {
+            let f = TruncatedNormal.standardDeviationFactor(k: k)
+            #expect(abs(f / v - 1) < 1e-14, "k \(k): \(f) vs \(v)")
+        }
+        #expect(abs(TruncatedNormal.standardDeviationFactor(k: 1e-300) / (1e-300 / 3.0.squareRoot()) - 1) < 1e-14)
         let cases: [(Double, Double, Double, Double, Double, Double)] = [
             // (mean, std, a, b, expected mean, expected std)
             (0, 1, 3, 4, 3.2604542855900212, 0.22198602158107417),

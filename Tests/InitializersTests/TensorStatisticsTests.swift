@@ -42,6 +42,18 @@ struct TensorStatisticsTests {
         #expect(try! JSONDecoder().decode(TensorStatistics.self, from: JSONEncoder().encode(s)) == s)
     }
 
+    @Test("values near the Double limit: mean and std stay finite (hand values)")
+    func hugeValues() {
+        let s = Self.stats([-1e308, -1e308, 0, 0] as [Double])
+        #expect(s.mean == -5e307 && abs(s.std / 5e307 - 1) < 1e-15 && s.nonFinite == 0, "\(s)")
+        let t = Self.stats([1.5e308, -1.5e308] as [Double])
+        #expect(t.mean == 0 && abs(t.std / 1.5e308 - 1) < 1e-15, "\(t)")
+        var g = SplitMix64(seed: 3)
+        let big: [Double] = (0..<200_001).map { _ in -1e308 * g.uniform(0, 1) }
+        let b = Self.stats(big)
+        #expect(b.mean.isFinite && abs(b.mean / -5e307 - 1) < 0.01 && abs(b.std / (1e308 / 12.0.squareRoot()) - 1) < 0.01, "\(b)")
+    }
+
     @Test("checksum is FNV-1a 64 of the bytes (published test vectors), 16 hex digits")
     func checksum() {
         func fnv(_ bytes: [UInt8]) -> String { bytes.withUnsafeBufferPointer { TensorStatistics.checksum($0) } }

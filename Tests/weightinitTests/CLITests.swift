@@ -97,6 +97,17 @@ struct CLITests {
         print("\(args.joined(separator: " ")) → \(err.split(separator: "\n").first ?? "")")
     }
 
+    @Test("error messages name the value the user gave",
+          arguments: [(["stats", "--scheme", "he-normal", "--shape", "-3x4"], "--shape must be sizes"),
+                      (["stats", "--scheme", "xavier-uniform", "--gain", "nan", "--shape", "4x4"], "gain"),
+                      (["stats", "--scheme", "uniform", "--low", "1.00000001", "--high", "1.00000002", "--shape", "4x4"], "no Float value"),
+                      (["stats", "--scheme", "truncated-normal", "--a", "38", "--b", "39", "--shape", "4x4"], "37.5σ")])
+    func namedErrors(args: [String], expected: String) throws {
+        let (status, _, err) = try runTool(args)
+        #expect(status != 0 && status < 128)
+        #expect(err.contains(expected), "\(args.joined(separator: " ")): \(err)")
+    }
+
     @Test("misspelled scheme lists the valid names")
     func misspelled() throws {
         let (_, _, err) = try runTool(["stats", "--scheme", "xavier_unifrom", "--shape", "3x3"])

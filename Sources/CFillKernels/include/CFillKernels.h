@@ -38,13 +38,16 @@
 //                          S·g + r is the r-th accepted one (a <= y <= b; for f32 the floats
 //                          inside [a, b]). The accepted values of an i.i.d. stream are i.i.d.
 //                          truncated normal; at ±2σ a group needs one extra chunk (99.5%).
-//   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.3: one Philox
+//   3 WI_STREAM_TRUNCATED_TAIL  truncated normal when the mass Φ(β)−Φ(α) < 0.05: one Philox
 //                          block per element and attempt, block index = i, ctr[2] = attempt;
-//                          Robert (1995) uniform or exponential proposal, in double.
+//                          Robert (1995) uniform or exponential proposal, in double; the value
+//                          is formed from a bound (a + (b − a)·u for the uniform proposal,
+//                          a + std·(exponential increment) in the tail; from b when mirrored),
+//                          so narrow intervals far from the mean keep full precision.
 //   Other values are free for wi_fill_unit_uniform_f64 (use tags >= 16 for new purposes).
 //
-// Performance paths: AVX-512 (F/DQ/BW/VL), AVX2+FMA feature level (no FMA is used for the
-// math), and a portable baseline, chosen at run time (x86-64 only; elsewhere portable).
+// Performance paths: AVX-512 (F/DQ/BW/VL), AVX2+FMA, and a portable baseline (which calls
+// libm's fmaf / fma where the CPU lacks the instruction), chosen at run time (x86-64 only; elsewhere portable).
 // No allocation inside the kernels.
 #ifndef CFILLKERNELS_H
 #define CFILLKERNELS_H
@@ -89,10 +92,13 @@ void wi_fill_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0
 
 /// Truncated normal: parent N(mean, std²) conditioned on [a, b] (absolute bounds, PyTorch
 /// `trunc_normal_` semantics). Every output lies in [a, b] (for f32: in the floats inside
-/// [a, b]). With α = (a−mean)/std, β = (b−mean)/std: if Φ(β)−Φ(α) >= 0.3, rejection from the
+/// [a, b]). With α = (a−mean)/std, β = (b−mean)/std: if Φ(β)−Φ(α) >= 0.05, rejection from the
 /// normal generator (stream 2), else Robert (1995) proposals in double (stream 3). Attempts
-/// are capped at 10000 per element, after which the value is clamped (probability < 1e-300
-/// per element). Caller checks std > 0 finite, a < b, mean finite.
+/// are capped (10000 per element on stream 3, 4096 candidate chunks per group on stream 2,
+/// then stream 3), after which the value is the nearer bound (probability < 1e-300 per
+/// element). f32 with a mean or std that is not a finite float, or a std that rounds to 0 in
+/// float: element i is the f64 element i rounded to float (inside the floats of [a, b]).
+/// Caller checks std > 0 finite, a < b, mean finite, and (f32) that a float lies in [a, b].
 void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, uint32_t k0,
                                   uint32_t k1, double mean, double std, double a, double b);
 void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
