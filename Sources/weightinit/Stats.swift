@@ -126,8 +126,31 @@ struct Stats: ParsableCommand {
         return try Initializer(name: scheme, parameters: p)
     }
 
+    /// The hyper-parameter options each scheme reads (as `Initializer(name:parameters:)` does);
+    /// any other one given is reported on stderr as ignored.
+    static let usedOptions: [String: Set<String>] = [
+        "zeros": [], "ones": [], "constant": ["value"], "uniform": ["low", "high"], "normal": ["mean", "std"],
+        "truncated-normal": ["mean", "std", "a", "b"], "truncated-normal-matched": ["mean", "std", "k"],
+        "xavier-uniform": ["gain", "activation", "slope"], "xavier-normal": ["gain", "activation", "slope"],
+        "he-uniform": ["gain", "activation", "slope", "mode"], "he-normal": ["gain", "activation", "slope", "mode"],
+        "lecun-uniform": [], "lecun-normal": [], "variance-scaling": ["scale", "mode", "distribution"],
+        "orthogonal": ["gain", "activation", "slope"], "identity": ["gain"], "dirac": [],
+        "delta-orthogonal": ["gain", "activation", "slope"], "sparse": ["sparsity", "std"],
+    ]
+
+    func ignoredOptions() -> [String] {
+        guard let canonical = try? Initializer.canonicalName(scheme), let used = Stats.usedOptions[canonical] else { return [] }
+        let given: [(String, Bool)] = [("value", value != nil), ("low", low != nil), ("high", high != nil), ("mean", mean != nil),
+                                       ("std", std != nil), ("a", a != nil), ("b", b != nil), ("k", k != nil), ("gain", gain != nil),
+                                       ("activation", activation != nil), ("slope", slope != nil), ("mode", mode != nil),
+                                       ("scale", scale != nil), ("distribution", distribution != nil), ("sparsity", sparsity != nil)]
+        return given.filter { $0.1 && !used.contains($0.0) }.map { "--\($0.0)" }
+    }
+
     func run() throws {
         if let t = common.threads { BLASBackend.threads = t }
+        let ignored = ignoredOptions()
+        if !ignored.isEmpty { status("note: \(scheme) does not use \(ignored.joined(separator: ", ")); ignored") }
         let dims = try Stats.parseShape(shape)
         let lay = try Stats.parseLayout(layout)
         let initializer: Initializer

@@ -108,6 +108,16 @@ struct CLITests {
         #expect(err.contains(expected), "\(args.joined(separator: " ")): \(err)")
     }
 
+    @Test("stats notes options the scheme does not use; the table covers every scheme name")
+    func ignoredOptions() throws {
+        #expect(Set(Stats.usedOptions.keys) == Set(Initializer.schemeNames))
+        let (status, out, err) = try runTool(["stats", "--scheme", "he-normal", "--shape", "4x4", "--sparsity", "0.3", "--a", "1", "--json"])
+        #expect(status == 0 && out.contains("{"))
+        #expect(err.contains("does not use --a, --sparsity"), "\(err)")
+        let (_, _, quiet) = try runTool(["stats", "--scheme", "truncated-normal", "--shape", "4x4", "--a", "-1", "--b", "1", "--std", "0.5"])
+        #expect(!quiet.contains("does not use"), "\(quiet)")
+    }
+
     @Test("misspelled scheme lists the valid names")
     func misspelled() throws {
         let (_, _, err) = try runTool(["stats", "--scheme", "xavier_unifrom", "--shape", "3x3"])
