@@ -301,13 +301,40 @@ WI_AI double clampd_nan(double x, double lo, double hi) {
     return x < hi ? x : hi;
 }
 
-static double robert_x(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P);
+// One attempt of the Robert (1995) sampler from the four words of its Philox block (stream 3,
+// block index = element index, ctr[2] = attempt): returns 1 on acceptance, and *x = the value,
+// formed from a bound (x = a + (b − a)·u for the uniform proposal, a + std·(z − lo) for the
+// exponential one; from b when mirrored), so that a narrow interval far from the mean keeps full
+// precision (mean + std·z would round it away). `method` = P->method (a constant where the
+// caller vectorizes).
+WI_AI int robert_try(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, const wi_trunc_params *P,
+                     int method, double *x) {
+    double lo = P->lo, hi = P->hi, z, logacc, offset;   // offset: distance from a (b if mirrored)
+    if (method == 0) {
+        double u = unit53(w0, w1);
+        z = lo + P->width * u;
+        z = z <= hi ? z : hi;
+        logacc = (P->rho - z * z) * 0.5;
+        offset = (P->b - P->a) * u;
+    } else {
+        double e = -log_open0(w0, w1) / P->lambda;   // z − lo, exponential
+        z = lo + e;
+        double d = z - P->lambda;
+        logacc = z <= hi ? -(d * d) * 0.5 : -INFINITY;
+        offset = P->std * e;
+    }
+    *x = P->mirror ? P->b - offset : P->a + offset;
+    return log_open0(w2, w3) <= logacc;
+}
+
+static double robert_x(uint64_t i, uint32_t first_attempt, uint32_t k0, uint32_t k1,
+                       const wi_trunc_params *P);
 // Robert-path element i as f32 / f64 (the fallback of the rejection path too).
 WI_AI float robert_f32(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    return clampf_nan((float)clampd_nan(robert_x(i, k0, k1, P), P->a, P->b), P->af, P->bf);
+    return clampf_nan((float)clampd_nan(robert_x(i, 0, k0, k1, P), P->a, P->b), P->af, P->bf);
 }
 WI_AI double robert_f64(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    return clampd_nan(robert_x(i, k0, k1, P), P->a, P->b);
+    return clampd_nan(robert_x(i, 0, k0, k1, P), P->a, P->b);
 }
 
 typedef void (*fn_uniform_f32)(float *, uint64_t, uint64_t, uint32_t, uint32_t, float, float);
@@ -327,6 +354,8 @@ typedef struct {
     fn_normal_f64 normal_f64;
     fn_trunc_f32 trunc_f32;
     fn_trunc_f64 trunc_f64;
+    fn_trunc_f32 robert_f32;
+    fn_trunc_f64 robert_f64;
 } wi_kernel_table;
 
 #define WI_SUFFIX port
@@ -493,30 +522,13 @@ static int f32_degenerate(const wi_trunc_params *P) {
     return !(isfinite(P->meanf) && isfinite(P->stdf) && P->stdf > 0.0f && P->af <= P->bf);
 }
 
-// Robert (1995) sampler for element i (scalar, double; stream 3, block index = i). Returns the
-// value x itself, formed from a bound (x = a + (b − a)·u for the uniform proposal,
-// a + std·(z − lo) for the exponential one; from b when mirrored), so that a narrow interval
-// far from the mean keeps full precision (mean + std·z would round it away).
-static double robert_x(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    double lo = P->lo, hi = P->hi, span = P->b - P->a;
-    for (uint32_t t = 0; t < WI_TRUNC_CAP; t++) {
+// Robert (1995) sampler for element i (scalar, double), attempts first_attempt, first_attempt+1, …
+static double robert_x(uint64_t i, uint32_t first_attempt, uint32_t k0, uint32_t k1,
+                       const wi_trunc_params *P) {
+    for (uint32_t t = first_attempt; t < WI_TRUNC_CAP; t++) {
         wi_u4 w = philox10((uint32_t)i, (uint32_t)(i >> 32), t, WI_STREAM_TRUNCATED_TAIL, k0, k1);
-        double z, logacc, offset;   // distance from a (from b when mirrored)
-        if (P->method == 0) {
-            double u = unit53(w.v[0], w.v[1]);
-            z = lo + P->width * u;
-            z = z <= hi ? z : hi;
-            logacc = (P->rho - z * z) * 0.5;
-            offset = span * u;
-        } else {
-            double e = -log_open0(w.v[0], w.v[1]) / P->lambda;   // z − lo, exponential
-            z = lo + e;
-            if (!(z <= hi)) continue;
-            double d = z - P->lambda;
-            logacc = -(d * d) * 0.5;
-            offset = P->std * e;
-        }
-        if (log_open0(w.v[2], w.v[3]) <= logacc) return P->mirror ? P->b - offset : P->a + offset;
+        double x;
+        if (robert_try(w.v[0], w.v[1], w.v[2], w.v[3], P, P->method, &x)) return x;
     }
     return P->mirror ? P->b : P->a; // last resort (probability below 1e-300 per element)
 }
@@ -529,7 +541,7 @@ static void trunc_f32_via_f64(float *out, uint64_t start, uint64_t count, uint32
     for (uint64_t s = 0; s < count; s += 512) {
         uint64_t n = count - s < 512 ? count - s : 512;
         if (P->use_rejection) table()->trunc_f64(tmp, start + s, n, k0, k1, P);
-        else for (uint64_t j = 0; j < n; j++) tmp[j] = robert_f64(start + s + j, k0, k1, P);
+        else table()->robert_f64(tmp, start + s, n, k0, k1, P);
         for (uint64_t j = 0; j < n; j++) out[s + j] = clampf_nan((float)tmp[j], P->af, P->bf);
     }
 }
@@ -547,7 +559,7 @@ void wi_fill_truncated_normal_f32(float *out, uint64_t start, uint64_t count, ui
         table()->trunc_f32(out, start, count, k0, k1, &P);
         return;
     }
-    for (uint64_t j = 0; j < count; j++) out[j] = robert_f32(start + j, k0, k1, &P);
+    table()->robert_f32(out, start, count, k0, k1, &P);
 }
 
 void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, uint32_t k0,
@@ -559,7 +571,7 @@ void wi_fill_truncated_normal_f64(double *out, uint64_t start, uint64_t count, u
         table()->trunc_f64(out, start, count, k0, k1, &P);
         return;
     }
-    for (uint64_t j = 0; j < count; j++) out[j] = robert_f64(start + j, k0, k1, &P);
+    table()->robert_f64(out, start, count, k0, k1, &P);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -93,9 +93,22 @@ public enum TruncatedNormal {
         // loses all digits to cancellation there. The width is (b − a)/std computed directly and the
         // result is formed from the centre (a + b)/2, so a mean far away cannot round it away.
         let w = (b - a) / std
-        if w < 1e-4 {
+        if w < 1e-2 {
+            // Narrow interval: the closed form below cancels (its error grows like 1/w²), so
+            // integrate instead. With x = (a + b)/2 + (b − a)·t, t in [−½, ½], the density is
+            // ∝ exp(−c·w·t − w²t²/2), c the standardized centre: smooth (|c·w| ≤ 0.4 here), so
+            // composite Simpson on 256 panels is exact to rounding.
             let c = (al + be) / 2
-            return ((a + b) / 2 - c * w * (b - a) / 12, (b - a) / 12.0.squareRoot())
+            let panels = 256
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0
+            for i in 0...panels {
+                let t = -0.5 + Double(i) / Double(panels)
+                let weight = (i == 0 || i == panels) ? 1.0 : (i % 2 == 1 ? 4.0 : 2.0)
+                let f = weight * Foundation.exp(-c * w * t - w * w * t * t / 2)
+                s0 += f; s1 += f * t; s2 += f * t * t
+            }
+            let mt = s1 / s0, vt = max(s2 / s0 - mt * mt, 0)
+            return ((a + b) / 2 + (b - a) * mt, (b - a) * vt.squareRoot())
         }
         // Use upper-tail forms when the interval lies right of the mean, for accuracy.
         let z = al > 0 ? (cdf(-al) - cdf(-be)) : (cdf(be) - cdf(al))

@@ -61,8 +61,9 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
         let squares = finite > 0 ? sum { let d = $0 - mScaled; return d * d } : 0
         mean = m
         std = finite > 0 ? (squares / Double(finite)).squareRoot() * scale : .nan
-        min = partials.map { $0.lo }.min() ?? .nan
-        max = partials.map { $0.hi }.max() ?? .nan
+        // + 0 turns a −0 extreme into +0 (a tensor of zeros reports min 0, max 0).
+        min = (partials.map { $0.lo }.min() ?? .nan) + 0
+        max = (partials.map { $0.hi }.max() ?? .nan) + 0
         nonFinite = n - finite
         _ = base
     }

@@ -400,6 +400,13 @@ struct RandomFillTests {
             #expect(abs(f / v - 1) < 1e-14, "k \(k): \(f) vs \(v)")
         }
         #expect(abs(TruncatedNormal.standardDeviationFactor(k: 1e-300) / (1e-300 / 3.0.squareRoot()) - 1) < 1e-14)
+        // Narrow intervals (width < 0.01σ): mpmath quadrature, 40 digits.
+        for (a, b, m, sd) in [(-1e-4, 1e-4, 0.0, 0.00005773502688047255851), (1.5, 1.505, 1.5024968697972195222, 0.0014433730350562104775),
+                              (-0.004, 0.006, 0.00099999166669444442526, 0.0028867465346903870708),
+                              (30.0, 30.001, 30.000497499995918225, 0.00028866863450800915255)] {
+            let e = TruncatedNormal.moments(mean: 0, std: 1, a: a, b: b)
+            #expect(abs(e.mean - m) <= 1e-13 * max(1, abs(m)) && abs(e.std / sd - 1) < 1e-9, "[\(a), \(b)]: \(e) vs (\(m), \(sd))")
+        }
         let cases: [(Double, Double, Double, Double, Double, Double)] = [
             // (mean, std, a, b, expected mean, expected std)
             (0, 1, 3, 4, 3.2604542855900212, 0.22198602158107417),
