@@ -1,9 +1,10 @@
 // Philox4x32-10 fills with run-time SIMD dispatch. See include/CFillKernels.h for the
 // contract (element i is a pure function of key and i; identical bytes on every path).
 //
-// Bit-identity rules used throughout: no FP contraction (pragmas below), only correctly
-// rounded IEEE + - * / sqrt and exact int<->float conversions of small integers, own
-// polynomial log / sin / cos. The element math lives in always_inline helpers; each public
+// Bit-identity rules used throughout: no implicit FP contraction (pragmas below), only
+// correctly rounded IEEE + - * / sqrt, explicit fused multiply-adds (WI_FMAF / WI_FMA: one
+// rounding everywhere, an instruction on AVX2/AVX-512/ARM, libm's fmaf on older x86), exact
+// int<->float conversions of small integers, and the package's own polynomial log / sin / cos. The element math lives in always_inline helpers; each public
 // kernel is instantiated three times (portable, target("avx2,fma"), target("avx512...")),
 // and the compiler auto-vectorizes the fixed-size block loops inside each instance.
 #if defined(__clang__)
