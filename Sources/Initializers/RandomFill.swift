@@ -39,11 +39,16 @@ public enum RandomFill {
 
     /// Truncated normal with ABSOLUTE bounds: the parent `N(mean, std²)` conditioned on
     /// `[a, b]` (PyTorch `trunc_normal_` semantics: with `std = 0.02` and the defaults ±2 the cut
-    /// never applies). Exact sampling: rejection from the normal when the mass inside is ≥ 0.3,
-    /// Robert (1995) proposals otherwise, so tiny std and far tails are both correct (no
-    /// inverse-erf saturation). `std = 0` gives `mean` (which must lie in `[a, b]`).
-    /// - Throws: `InitializationError` for `a ≥ b`, non-finite values, negative std, or bounds
-    ///   more than 37.5σ from the mean on one side (mass below 1e-307, `noProbabilityMass`).
+    /// never applies). Exact sampling: when the mass inside is ≥ 0.05, normal candidates are
+    /// kept in order if they fall in `[a, b]` (groups of 1536 Float / 512 Double elements, so the
+    /// bytes never depend on the thread split); below that, Robert (1995) proposals in Double,
+    /// with values formed from the bounds — so tiny std, far tails and narrow intervals far from
+    /// the mean are all correct (no inverse-erf saturation, no rounding to the mean). Float
+    /// fills whose std or mean is not a finite Float (or whose std rounds to 0 in Float) are the
+    /// Double fill rounded. `std = 0` gives `mean` (which must lie in `[a, b]`).
+    /// - Throws: `InitializationError` for `a ≥ b`, non-finite values, negative std, bounds
+    ///   more than 37.5σ from the mean on one side (mass below 1e-307, `noProbabilityMass`), or
+    ///   bounds holding no value of the element type.
     public static func truncatedNormal<S: InitializerScalar>(_ buffer: UnsafeMutableBufferPointer<S>, mean: Double, std: Double,
                                                               a: Double, b: Double, key: RandomKey, start: Int = 0,
                                                               threads: Int? = nil) throws(InitializationError) {
