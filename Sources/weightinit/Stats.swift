@@ -14,8 +14,9 @@ struct Stats: ParsableCommand {
           weightinit stats --scheme xavier-uniform --shape 3x3x1x16 --layout hwio
           weightinit stats --scheme truncated-normal --std 0.02 --a -0.04 --b 0.04 --shape 1000x1000 --json
           weightinit stats --scheme orthogonal --shape 100x100x3x3 --gain 1.4142
-        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, bound,
-        checksum, seconds, orthogonality_error (orthogonal), dtype, threads, kernel.
+        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, bound
+        (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, orthogonality_error
+        (orthogonal), dtype, threads, kernel.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -194,7 +195,7 @@ struct Stats: ParsableCommand {
             ["count", "\(count)"],
             ["mean", "\(fmt(stats.mean, 6))   expected \(fmt(expected.mean, 6))"],
             ["std", "\(fmt(stats.std, 6))   expected \(fmt(expected.std, 6))" + (expected.std > 0 ? String(format: "   (%+.2f%%)", (stats.std / expected.std - 1) * 100) : "")],
-            ["min / max", "\(fmt(stats.min, 6)) / \(fmt(stats.max, 6))" + (expected.bound.map { "   bound ±\(fmt($0, 6))" } ?? "   (unbounded)")],
+            ["min / max", "\(fmt(stats.min, 6)) / \(fmt(stats.max, 6))" + (expected.bound.map { "   (|x| ≤ \(fmt($0, 6)) by construction)" } ?? "   (unbounded)")],
             ["checksum", checksum],
             ["time", "\(fmt(seconds * 1e3, 3)) ms on \(threads) threads (\(FillKernel.levelName) kernel)"],
         ]
