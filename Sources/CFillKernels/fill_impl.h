@@ -510,7 +510,7 @@ WI_FN void WI_N(robert_chunk_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t 
                                   const wi_trunc_params *P) {
     double x[NB];
     WI_N(robert_chunk)(x, c, k0, k1, P);
-    for (int j = 0; j < NB; j++) dst[j] = clampf_nan((float)clampd_nan(x[j], P->a, P->b), P->af, P->bf);
+    for (int j = 0; j < NB; j++) dst[j] = trunc_to_f32(x[j], P);
 }
 
 WI_ATTR static void WI_N(robert_f32)(float *o, uint64_t s, uint64_t n, uint32_t k0, uint32_t k1,

@@ -331,8 +331,12 @@ WI_AI int robert_try(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3, const w
 static double robert_x(uint64_t i, uint32_t first_attempt, uint32_t k0, uint32_t k1,
                        const wi_trunc_params *P);
 // Robert-path element i as f32 / f64 (the fallback of the rejection path too).
+// A Double value of the truncated normal as Float: inside [a, b], then inside its floats.
+WI_AI float trunc_to_f32(double x, const wi_trunc_params *P) {
+    return clampf_nan((float)clampd_nan(x, P->a, P->b), P->af, P->bf);
+}
 WI_AI float robert_f32(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
-    return clampf_nan((float)clampd_nan(robert_x(i, 0, k0, k1, P), P->a, P->b), P->af, P->bf);
+    return trunc_to_f32(robert_x(i, 0, k0, k1, P), P);
 }
 WI_AI double robert_f64(uint64_t i, uint32_t k0, uint32_t k1, const wi_trunc_params *P) {
     return clampd_nan(robert_x(i, 0, k0, k1, P), P->a, P->b);
