@@ -15,6 +15,11 @@ public protocol InitializerScalar: BLASScalar {
 }
 
 extension InitializerScalar {
+    /// The smallest value of this type ≥ `x` (the nearest one rounded up).
+    static func atLeast(_ x: Double) -> Self { let v = Self(x); return Double(v) < x ? v.nextUp : v }
+    /// The largest value of this type ≤ `x` (the nearest one rounded down).
+    static func atMost(_ x: Double) -> Self { let v = Self(x); return Double(v) > x ? v.nextDown : v }
+
     /// Parallel constant fill of a whole buffer.
     static func fillConstant(_ buffer: UnsafeMutableBufferPointer<Self>, _ value: Self, threads: Int?) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
@@ -27,7 +32,6 @@ extension Float: InitializerScalar {
     public static func _fillUniform(_ p: UnsafeMutablePointer<Float>, start: UInt64, count: UInt64, key: RandomKey, low: Double, high: Double) {
         // The smallest Floats ≥ low and ≥ high: the kernel's [lo, hi) then holds exactly the
         // Floats of [low, high).
-        func atLeast(_ x: Double) -> Float { let f = Float(x); return Double(f) < x ? f.nextUp : f }
         wi_fill_uniform_f32(p, start, count, key.k0, key.k1, atLeast(low), atLeast(high))
     }
     public static func _fillNormal(_ p: UnsafeMutablePointer<Float>, start: UInt64, count: UInt64, key: RandomKey, mean: Double, std: Double) {

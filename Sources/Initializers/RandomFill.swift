@@ -15,11 +15,24 @@ public enum RandomFill {
         try requireFinite("low", low); try requireFinite("high", high)
         guard low < high else { throw .emptyRange(name: "uniform", low: low, high: high) }
         guard (high - low).isFinite else { throw .invalidParameter(name: "high − low", value: high - low, rule: "must be finite") }
-        try TruncatedNormal.requireRepresentableRange(low: low, high: high, S.self)
+        try requireRepresentableRange(low: low, high: high, S.self)
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         let p = SendablePointer(base: base)
         FillThreads.run(count: buffer.count, threads: threads) { s, n in
             S._fillUniform(p.base + s, start: UInt64(start + s), count: UInt64(n), key: key, low: low, high: high)
+        }
+    }
+
+    /// At least one value of `S` must lie in `[low, high)`, and the width must be finite in `S`
+    /// (the kernels compute in the element type: ±1.8e38 is fine for Float bounds, not for the
+    /// Float width).
+    static func requireRepresentableRange<S: InitializerScalar>(low: Double, high: Double, _: S.Type) throws(InitializationError) {
+        let lo = S.atLeast(low), hi = S.atLeast(high)
+        guard lo < hi else {
+            throw .invalidParameter(name: "high", value: high, rule: "no \(S.self) value lies in [\(low), \(high)); widen the range")
+        }
+        guard (hi - lo).isFinite else {
+            throw .invalidParameter(name: "high", value: high, rule: "high − low = \(high - low) overflows \(S.self) (largest finite \(S.greatestFiniteMagnitude))")
         }
     }
 
@@ -127,10 +140,7 @@ public enum TruncatedNormal {
 
     /// At least one value of `S` must lie in `[a, b]` (e.g. `[1 + 1e-10, 1 + 2e-10]` holds no Float).
     static func requireRepresentableValue<S: InitializerScalar>(in a: Double, _ b: Double, _: S.Type) throws(InitializationError) {
-        var lo = S(a), hi = S(b)
-        if Double(lo) < a { lo = lo.nextUp }
-        if Double(hi) > b { hi = hi.nextDown }
-        guard lo <= hi else {
+        guard S.atLeast(a) <= S.atMost(b) else {
             throw .invalidParameter(name: "b", value: b, rule: "no \(S.self) value lies in the bounds [\(a), \(b)]; widen them")
         }
     }
@@ -145,20 +155,5 @@ public enum TruncatedNormal {
         }
         let al = (a - mean) / std, be = (b - mean) / std
         guard al < 37.5, be > -37.5 else { throw .noProbabilityMass(a: a, b: b, mean: mean, std: std) }
-    }
-
-    /// For `S` = Float: at least one Float must lie in `[low, high)`, and `high − low` must be a
-    /// finite Float (the kernels work in the element type). Double bounds are checked by
-    /// `validateUniform`.
-    static func requireRepresentableRange<S: InitializerScalar>(low: Double, high: Double, _: S.Type) throws(InitializationError) {
-        var lo = S(low), hi = S(high)
-        if Double(lo) < low { lo = lo.nextUp }
-        if Double(hi) < high { hi = hi.nextUp }
-        guard lo < hi else {
-            throw .invalidParameter(name: "high", value: high, rule: "no \(S.self) value lies in [\(low), \(high)); widen the range")
-        }
-        guard (hi - lo).isFinite else {
-            throw .invalidParameter(name: "high", value: high, rule: "high − low = \(high - low) overflows \(S.self) (largest finite \(S.greatestFiniteMagnitude))")
-        }
     }
 }
