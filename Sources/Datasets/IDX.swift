@@ -494,7 +494,7 @@ final class GzipByteSource: ByteSource {
         return produced
     }
 }
-// Typed errors of the Datasets module (DESIGN.md, "Errors": anything from outside the program
+// Typed errors of the Datasets module (README, "Using it from your package": anything from outside the program
 // is rejected with a typed error that names the value and the rule).
 
 
