@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "Initializers", targets: ["Initializers"]),
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        // MPI (Open MPI): communicators, sharded initialization, data-parallel training. Not part of the
+        // umbrella product: the core products build on machines without libopenmpi-dev.
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "weightinit", targets: ["weightinit"]),
     ],
     dependencies: [
@@ -29,6 +32,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Open MPI through pkg-config ompi-c; imported by the Distributed target only.
+        .systemLibrary(
+            name: "COpenMPI",
+            path: "Modules/COpenMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
         // Philox4x32-10 and the distribution kernels, with per-function `target` attributes chosen at run time.
         .target(name: "CFillKernels", path: "Sources/CFillKernels"),
         .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
@@ -36,10 +46,12 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
+        .target(name: "Distributed", dependencies: ["COpenMPI", "MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
         .executableTarget(
             name: "weightinit",
             dependencies: [
                 "WeightInit",
+                "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +59,9 @@ let package = Package(
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        // Run by the Distributed tests under mpirun (sharded fills, collectives, failures, training).
+        .executableTarget(name: "DistributedHarness", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]
 )
