@@ -14,6 +14,7 @@ import Distributed
 import Foundation
 import Initializers
 import MatrixModule
+import NeuralNetwork
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,6 +162,66 @@ case "fail":
         usleep(10_000)
     }
     if comm.isRoot { output(["ok": false, "reason": "no rank failed"]) }
+
+case "train":
+    // Data-parallel training of a 20-16-10 ReLU MLP on synthetic data (299 training samples:
+    // with batch 37 every epoch ends with a partial batch of 3, fewer rows than 4 ranks).
+    // Rank r writes DIR/rank-r.bin: the flat parameters after every step; rank 0 also runs the
+    // single-process Trainer (the oracle) with the same global batch and writes DIR/single.bin.
+    guard args.count == 6, let epochs = Int(args[3]), let batchSize = Int(args[4]) else { fail(comm, "train needs DIR EPOCHS BATCH OPTIMIZER") }
+    let dir = args[2]
+    func synthetic(count: Int, seed: UInt64) -> LabeledData {
+        var g = PhiloxGenerator(seed: seed)
+        var w = PhiloxGenerator(seed: 99)          // the same labelling map for both splits
+        let features = 20, classes = 10
+        let map = (0..<(features * classes)).map { _ in Float(Double(w.next() % 2001) / 1000 - 1) }
+        var inputs: [Float] = [], labels: [Int32] = []
+        for _ in 0..<count {
+            let x = (0..<features).map { _ in Float(Double(g.next() % 2001) / 1000 - 1) }
+            var best = 0, bestValue = -Float.infinity
+            for c in 0..<classes {
+                var v: Float = 0
+                for f in 0..<features { v += map[c * features + f] * x[f] }
+                if v > bestValue { bestValue = v; best = c }
+            }
+            inputs += x; labels.append(Int32(best))
+        }
+        return try! LabeledData(features: features, inputs: inputs, labels: labels)
+    }
+    let train = synthetic(count: 299, seed: 1), test = synthetic(count: 101, seed: 2)
+    var cfg = TrainingConfiguration()
+    cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = 0.05; cfg.seed = 5
+    switch args[5] {
+    case "adam": cfg.optimizer = .adam(); cfg.learningRate = 0.003
+    case "sgd-decay": cfg.optimizer = .sgd(momentum: 0.9, nesterov: true); cfg.weightDecay = 1e-3
+    default: break
+    }
+    func record(_ model: any NetworkModel, into data: inout Data) { model.flatValues.withUnsafeBytes { data.append(contentsOf: $0) } }
+    do {
+        let model = try Sequential(sizes: [20, 16, 10], activation: .relu, seed: 3)
+        // Small buckets (100 floats) so the 506 parameters and 2 counters span 6 all-reduces.
+        let trainer = try DataParallelTrainer(model: model, configuration: cfg, communicator: comm, bucketBytes: 400)
+        try trainer.verifyIdenticalModels(train: train, test: test)
+        var trace = Data()
+        let reports = try trainer.fit(train: train, test: test, stepEnded: { _ in record(model, into: &trace) })
+        try trace.write(to: URL(fileURLWithPath: "\(dir)/rank-\(comm.rank).bin"))
+        var single = Data()
+        var singleAccuracy = 0.0
+        if comm.isRoot {
+            let reference = try Sequential(sizes: [20, 16, 10], activation: .relu, seed: 3)
+            let oracle = try Trainer(model: reference, configuration: cfg)
+            let r = try oracle.fit(train: train, test: test, progress: { _ in record(reference, into: &single) })
+            singleAccuracy = r.last?.testAccuracy ?? 0
+            try single.write(to: URL(fileURLWithPath: "\(dir)/single.bin"))
+        }
+        try comm.barrier()
+        if comm.isRoot {
+            output(["world_size": comm.size, "steps": trainer.allReduceStatistics.steps, "parameters": model.parameterCount,
+                    "allreduce_calls": trainer.allReduceStatistics.calls, "allreduce_bytes_per_step": trainer.allReduceStatistics.bytesPerStep,
+                    "test_accuracy": reports.last?.testAccuracy ?? 0, "single_test_accuracy": singleAccuracy,
+                    "train_loss": reports.last?.trainLoss ?? 0])
+        }
+    } catch { fail(comm, "\(error)") }
 
 default:
     fail(comm, "unknown mode \(args[1])")
