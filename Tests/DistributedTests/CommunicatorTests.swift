@@ -66,8 +66,8 @@ struct CommunicatorTests {
 extension MPISuite {
     @Suite("collectives")
     struct Collectives {
-        @Test("all-reduce (Float, Double, UInt64 max, Int64 min), broadcast, allgather(v) against closed forms for N = 1…4",
-              arguments: [1, 2, 3, 4])
+        @Test("all-reduce (Float, Double, UInt64 max, Int64 min), broadcast, allgather(v) against closed forms for N = 2, 3, 4; the same chunked in 7-element messages",
+              arguments: [2, 3, 4])
         func collectives(n: Int) throws {
             guard mpiAvailable("collectives N=\(n)") else { return }
             let r = try mpirun(n, try builtExecutable("DistributedHarness"), ["collectives"], timeout: 60)
@@ -75,16 +75,7 @@ extension MPISuite {
             let o = try jsonObject(r.stdout)
             #expect(o["world_size"] as? Int == n)
             #expect(o["ok"] as? Bool == true, "checks: \(o["checks"] ?? "none")")
-            print("collectives N=\(n): \(o["checks"] ?? "") in \(String(format: "%.2f", r.seconds)) s")
-        }
-
-        @Test("chunked: with a 7-element message limit, 1000-element all-reduce, broadcast and allgatherv are exact (N = 3)")
-        func chunked() throws {
-            guard mpiAvailable("chunked") else { return }
-            let r = try mpirun(3, try builtExecutable("DistributedHarness"), ["chunked"], timeout: 60)
-            #expect(r.status == 0 && !r.timedOut, "stderr: \(r.stderr)")
-            let o = try jsonObject(r.stdout)
-            #expect(o["ok"] as? Bool == true, "checks: \(o["checks"] ?? "none")")
+            print("collectives N=\(n): \((o["checks"] as? [String: Bool])?.filter { $0.value }.keys.sorted() ?? []) in \(String(format: "%.2f", r.seconds)) s")
         }
     }
 }
