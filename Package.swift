@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Initializers", targets: ["Initializers"]),
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "TensorFiles", targets: ["TensorFiles"]),
         // MPI (Open MPI): communicators, sharded initialization, data-parallel training. Not part of the
         // umbrella product: the core products build on machines without libopenmpi-dev.
         .library(name: "Distributed", targets: ["Distributed"]),
@@ -45,8 +46,10 @@ let package = Package(
         .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
         .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
-        .target(name: "Distributed", dependencies: ["COpenMPI", "MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
+        // safetensors and .npy (validated mmap readers, streaming writers) and the one atomic output writer.
+        .target(name: "TensorFiles"),
+        .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets", "TensorFiles"]),
+        .target(name: "Distributed", dependencies: ["COpenMPI", "MatrixModule", "Initializers", "NeuralNetwork", "Datasets", "TensorFiles"]),
         .executableTarget(
             name: "weightinit",
             dependencies: [
@@ -59,9 +62,10 @@ let package = Package(
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], exclude: ["python"]),
         // Run by the Distributed tests under mpirun (sharded fills, collectives, failures, training).
-        .executableTarget(name: "DistributedHarness", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork"]),
+        .executableTarget(name: "DistributedHarness", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork", "TensorFiles"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork", "TensorFiles"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]
 )
