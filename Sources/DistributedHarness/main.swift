@@ -15,6 +15,7 @@ import Foundation
 import Initializers
 import MatrixModule
 import NeuralNetwork
+import TensorFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +28,13 @@ struct FillCase: Codable {
     var seed: UInt64
     var file: String
 }
+
+/// The tensors of the `write` mode (the test writes the same ones in one process).
+let writeCases: [(name: String, dtype: DType, shape: [Int], initializer: Initializer, key: UInt64)] = [
+    ("layers.0.weight", .F32, [13, 300], .heUniform(), 1), ("layers.0.bias", .F32, [13], .normal(mean: 0, std: 0.02), 2),
+    ("layers.1.weight", .BF16, [7, 5], .xavierNormal(), 3), ("head.weight", .F16, [2, 9], .truncatedNormal(mean: 0, std: 0.5, a: -1, b: 1), 4),
+    ("scale", .F32, [], .constant(0.5), 5), ("embed", .F32, [1, 6], .normal(), 6), ("conv", .F32, [5, 4, 3, 3], .lecunNormal(), 7),
+]
 
 func output(_ object: Any) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -217,6 +225,24 @@ case "train":
                     "train_loss": reports.last?.trainLoss ?? 0])
         }
     } catch { fail(comm, "\(error)") }
+
+case "write":
+    // One safetensors file written by every rank (ShardedSafetensors): tensors of several shapes
+    // and float dtypes, including a scalar and tensors with fewer rows than ranks.
+    guard args.count == 4, let chunk = Int(args[3]) else { fail(comm, "write needs OUT CHUNK_BYTES") }
+    do {
+        try ShardedSafetensors.write(path: args[2], tensors: writeCases.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) },
+                                     communicator: comm, chunkBytes: chunk) { t, rows, bytes in
+            let c = writeCases.first { $0.name == t.name }!
+            let perRow = c.shape.dropFirst().reduce(1, *)
+            var values = [Float](repeating: 0, count: rows.count * perRow)
+            try values.withUnsafeMutableBufferPointer { p in
+                try c.initializer.fillShard(p, shape: c.shape.isEmpty ? [1] : c.shape, rows: rows, key: RandomKey(seed: 7).folding(in: c.key))
+            }
+            values.withUnsafeBufferPointer { TensorConvert.store($0, as: t.dtype, into: bytes, at: 0) }
+        }
+    } catch { fail(comm, "\(error)") }
+    if comm.isRoot { output(["world_size": comm.size, "ok": true]) }
 
 default:
     fail(comm, "unknown mode \(args[1])")
