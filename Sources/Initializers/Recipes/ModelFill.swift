@@ -40,7 +40,7 @@ struct ChunkStatistics: Sendable {
                            min: count > 0 ? min + 0 : 0, max: count > 0 ? max + 0 : 0, nonFinite: nonFinite)
     }
 
-    /// Float values: SIMD sums of (x − shift) and (x − shift)² over blocks of 4096 (Float
+    /// Float values: SIMD sums of (x − shift) and (x − shift)² over blocks of 512 (Float
     /// accumulation within a block, Double across blocks), exact scalar recount when a value is not finite.
     static func of(_ p: UnsafePointer<Float>, _ n: Int) -> ChunkStatistics {
         var s = ChunkStatistics()
@@ -53,7 +53,7 @@ struct ChunkStatistics: Sendable {
         var i = 0
         let raw = UnsafeRawPointer(p)
         while i + 8 <= n {
-            let end = Swift.min(n - (n - i) % 8, i + 4096)
+            let end = Swift.min(n - (n - i) % 8, i + 512)
             var s8 = SIMD8<Float>(), q8 = SIMD8<Float>()
             while i < end {
                 let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
@@ -148,6 +148,12 @@ public enum ModelFill {
     ///   when a scheme refuses a parameter (checked for all parameters before anything is written).
     public static func fill(_ plan: [PlannedParameter], into targets: [UnsafeMutableRawBufferPointer], threads: Int,
                             progress: (@Sendable (Int) -> Void)? = nil) throws(RecipeError) -> [ObservedStatistics] {
+        try fill(plan, into: targets, threads: threads, chunk: chunkElements, progress: progress)
+    }
+
+    /// `fill` with another unit size (tests use small units to exercise unit edges on small tensors).
+    static func fill(_ plan: [PlannedParameter], into targets: [UnsafeMutableRawBufferPointer], threads: Int, chunk chunkElements: Int,
+                     progress: (@Sendable (Int) -> Void)? = nil) throws(RecipeError) -> [ObservedStatistics] {
         precondition(plan.count == targets.count, "one target per planned parameter")
         guard threads >= 1 else { throw .invalidSpec(what: "threads \(threads)", rule: "must be ≥ 1") }
         var plans: [FillPlan?] = []
