@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TensorFiles
 
@@ -29,18 +30,23 @@ public enum ShardedSafetensors {
     /// - Parameters:
     ///   - tensors: the tensors (names, dtypes, shapes); the layout orders them as the reference
     ///     writer does.
-    ///   - chunkBytes: the largest buffer filled and written at once (default 64 MiB).
+    ///   - chunkBytes: the largest buffer filled and written at once (default 64 MiB; a chunk is
+    ///     at least one row).
+    ///   - threads: workers per rank filling and writing chunks concurrently (default 1); the
+    ///     bytes do not depend on it when `fillRows` is a pure function of the rows.
     ///   - fillRows: fills `bytes` with rows `rows` of `tensor` in its dtype, little-endian, C
-    ///     order (`rows.count ×` elements per row × dtype size bytes).
+    ///     order (`rows.count ×` elements per row × dtype size bytes); called from `threads`
+    ///     threads at once for different chunks.
     /// - Returns: the layout written.
     /// - Throws: `TensorFileError` for the tensor list (on every rank, before anything is
     ///   created), `OutputFileError` for the target or I/O, what `fillRows` throws,
     ///   `DistributedError` (ranks disagree on the layout, another rank failed, MPI failures).
     @discardableResult
     public static func write(path: String, tensors: [TensorSpec], metadata: [(String, String)]? = SafetensorsLayout.defaultMetadata,
-                             communicator comm: any Communicator, durable: Bool = true, chunkBytes: Int = defaultChunkBytes,
-                             fillRows: (_ tensor: TensorLocation, _ rows: Range<Int>, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void) throws -> SafetensorsLayout {
+                             communicator comm: any Communicator, durable: Bool = true, chunkBytes: Int = defaultChunkBytes, threads: Int = 1,
+                             fillRows: @escaping @Sendable (_ tensor: TensorLocation, _ rows: Range<Int>, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void) throws -> SafetensorsLayout {
         guard chunkBytes >= 1 else { throw DistributedError.invalidArgument(rank: comm.rank, operation: "ShardedSafetensors.write", rule: "chunkBytes = \(chunkBytes) must be ≥ 1") }
+        guard threads >= 1 else { throw DistributedError.invalidArgument(rank: comm.rank, operation: "ShardedSafetensors.write", rule: "threads = \(threads) must be ≥ 1") }
         let layout = try SafetensorsLayout(tensors: tensors, metadata: metadata, file: path)
         var h = Checksum()
         layout.headerBytes.withUnsafeBytes { h.add($0) }
@@ -68,7 +74,7 @@ public enum ShardedSafetensors {
         var file: OutputFile? = owner
         do {
             if !comm.isRoot { file = try OutputFile(openingTemporary: String(decoding: pathBytes, as: UTF8.self), for: path) }
-            try writeRows(layout, file!, comm: comm, chunkBytes: chunkBytes, fillRows: fillRows)
+            try writeRows(layout, file!, comm: comm, chunkBytes: chunkBytes, threads: threads, fillRows: fillRows)
             if durable { try file!.sync() }
         } catch { failure = error }
         if !comm.isRoot { file?.close() }
@@ -81,12 +87,13 @@ public enum ShardedSafetensors {
         return layout
     }
 
-    /// Fills and writes this rank's rows of every tensor, chunk by chunk.
-    static func writeRows(_ layout: SafetensorsLayout, _ file: OutputFile, comm: any Communicator, chunkBytes: Int,
-                          fillRows: (TensorLocation, Range<Int>, UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 64)
-        defer { buffer.deallocate() }
-        for t in layout.tensors where t.byteCount > 0 {
+    /// Fills and writes this rank's rows of every tensor: the rows are cut into chunks of at most
+    /// `chunkBytes` (at least one row), and `threads` workers take chunks in order, each filling
+    /// its own buffer and `pwrite`-ing it at the chunk's offset (disjoint ranges).
+    static func writeRows(_ layout: SafetensorsLayout, _ file: OutputFile, comm: any Communicator, chunkBytes: Int, threads: Int,
+                          fillRows: @escaping @Sendable (TensorLocation, Range<Int>, UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        var units: [(tensor: Int, rows: Range<Int>, offset: Int, bytes: Int)] = []
+        for (i, t) in layout.tensors.enumerated() where t.byteCount > 0 {
             let rowCount = t.shape.first ?? 1                       // a scalar is one row
             let rowBytes = t.byteCount / max(1, rowCount)
             let mine = t.shape.isEmpty ? (comm.isRoot ? 0..<1 : 0..<0) : RowPartition.rows(rowCount, rank: comm.rank, worldSize: comm.size)
@@ -95,18 +102,36 @@ public enum ShardedSafetensors {
             var start = mine.lowerBound
             while start < mine.upperBound {
                 let end = min(mine.upperBound, start + rowsPerChunk)
-                let bytes = (end - start) * rowBytes
-                if buffer.count < bytes {
-                    buffer.deallocate()
-                    buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-                }
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes])
-                chunk.initializeMemory(as: UInt8.self, repeating: 0)
-                try fillRows(t, start..<end, chunk)
-                try file.write(UnsafeRawBufferPointer(chunk), at: t.fileOffset + start * rowBytes)
+                units.append((i, start..<end, t.fileOffset + start * rowBytes, (end - start) * rowBytes))
                 start = end
             }
         }
+        guard !units.isEmpty else { return }
+        let workers = max(1, min(threads, units.count))
+        let errors = ErrorBox()
+        let counter = ErrorBox()
+        let shared = UnsafeTransfer((units, layout.tensors, file))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let (units, tensors, file) = shared.value
+            var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 64)
+            defer { buffer.deallocate() }
+            while errors.first == nil {
+                let u = counter.next()
+                guard u < units.count else { break }
+                let unit = units[u]
+                if buffer.count < unit.bytes {
+                    buffer.deallocate()
+                    buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: unit.bytes, alignment: 64)
+                }
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<unit.bytes])
+                chunk.initializeMemory(as: UInt8.self, repeating: 0)
+                do {
+                    try fillRows(tensors[unit.tensor], unit.rows, chunk)
+                    try file.write(UnsafeRawBufferPointer(chunk), at: unit.offset)
+                } catch { errors.record(error) }
+            }
+        }
+        if let e = errors.first { throw e }
     }
 
     /// All ranks learn whether any rank failed (all-reduce of a flag): this rank's own error is
@@ -119,4 +144,20 @@ public enum ShardedSafetensors {
             throw DistributedError.mismatch(rank: comm.rank, what: what, detail: "failed on rank\(failed.count == 1 ? "" : "s") \(failed.map(String.init).joined(separator: ", ")); the target is unchanged")
         }
     }
+}
+
+/// The first error recorded by any worker, and a shared work counter.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: Error?
+    private var counter = 0
+    var first: Error? { lock.lock(); defer { lock.unlock() }; return error }
+    func record(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; let v = counter; counter += 1; return v }
+}
+
+/// Hands non-Sendable values (pointers, file objects used at disjoint offsets) to worker threads.
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
