@@ -12,6 +12,7 @@ public enum InitializationComparisonError: Error, Equatable, CustomStringConvert
     /// Training or test data that does not fit the configuration.
     case invalidData(String)
 
+    /// A sentence naming the value and the rule.
     public var description: String {
         switch self {
         case let .invalidValue(name, value, rule): return "\(name) \(rule), got \(value)"
@@ -194,8 +195,9 @@ public struct InitializationComparison: Sendable {
         public var scheme: String
         /// Std of the pre-activation `Z = X·Wᵀ + b` per layer, at initialization on the probe batch.
         public var preactivationStd: [Double]
-        /// Std and mean of the activation `f(Z)` per layer, at initialization.
+        /// Std of the activation `f(Z)` per layer, at initialization.
         public var activationStd: [Double]
+        /// Mean of the activation `f(Z)` per layer, at initialization.
         public var activationMean: [Double]
         /// Fraction of outputs within 1% of an asymptote per layer (saturating activations), else nil.
         public var saturatedFraction: [Double?]
@@ -203,8 +205,9 @@ public struct InitializationComparison: Sendable {
         public var deadFraction: [Double?]
         /// `‖∂L/∂W‖_F` per layer after one backward pass on the probe batch.
         public var gradientNorm: [Double]
-        /// Mean training loss per logged window, and the step that ends each window (1-based).
+        /// Mean training loss per logged window (softmax cross-entropy, nats).
         public var loss: [Double]
+        /// The 1-based step that ends each window of `loss`.
         public var lossSteps: [Int]
         /// Softmax cross-entropy on the evaluation subset after training; nil when training diverged.
         public var finalTrainLoss: Double?
@@ -247,16 +250,25 @@ public struct InitializationComparison: Sendable {
     /// The whole experiment: one `Run` per scheme, in the order of `Configuration.schemes`, and the
     /// settings that produced it.
     public struct Report: Sendable, Codable, Equatable {
+        /// One run per scheme, in configuration order.
         public var runs: [Run]
+        /// `Configuration.architecture`.
         public var architecture: NetworkArchitecture
+        /// `Configuration.depth`.
         public var depth: Int
+        /// `Configuration.width`.
         public var width: Int
         /// The hidden activation's name (`Activation.name`).
         public var activation: String
+        /// `Configuration.steps`.
         public var steps: Int
+        /// `Configuration.batchSize`.
         public var batchSize: Int
+        /// `Configuration.learningRate`.
         public var learningRate: Double
+        /// `Configuration.optimizer`.
         public var optimizer: OptimizerChoice
+        /// `Configuration.seed`.
         public var seed: UInt64
 
         /// A report from its fields (see `Configuration` for their meaning).

@@ -34,6 +34,7 @@ public enum ModelFactoryError: Error, Equatable, CustomStringConvertible {
     /// `DataInitializationError`).
     case calibrationFailed(scheme: String, reason: String)
 
+    /// A sentence naming the value and the rule.
     public var description: String {
         switch self {
         case let .unknownArchitecture(name, valid):
@@ -70,8 +71,11 @@ public enum ModelFactory {
     /// layer, e.g. `auto (he-normal, he-normal, xavier-uniform)`), and the wall-clock seconds spent
     /// calibrating (0 for classic schemes).
     public struct Built {
+        /// The initialized network (`Sequential` or `ResidualMLP`).
         public var model: any NetworkModel
+        /// The scheme's name for reports (`auto` expanded per layer).
         public var label: String
+        /// Wall-clock seconds of the calibration pass; 0 for classic schemes.
         public var calibrationSeconds: Double
     }
 
