@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "CFillKernels", path: "Sources/CFillKernels"),
         .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
         .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
-        .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
+        .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers", "Datasets"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
         .executableTarget(

@@ -24,21 +24,18 @@ enum ModelFactory {
         var calibrationSeconds: Double
     }
 
-    /// A shuffled calibration batch of up to 1024 training samples (seeded).
-    static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) -> Matrix<Float> {
-        let order = Trainer.order(count: train.count, seed: seed, epoch: 0)
-        var batch = Matrix<Float>(rows: 0, columns: train.features)
-        var labels: [Int32] = []
-        Trainer.gather(train, order[0..<min(size, train.count)], into: &batch, labels: &labels)
-        return batch
+    /// A shuffled calibration batch of up to 1024 training samples (seeded): `LabeledData.calibrationBatch(count:seed:)`.
+    static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) throws -> Matrix<Float> {
+        try train.calibrationBatch(count: size, seed: seed)
     }
 
     static func build(architecture: String, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int, activation: Activation,
-                      initName: String, train: LabeledData, seed: UInt64, threads: Int?) throws -> Built {
+                      initName: String, bias: Initializer = .zeros, train: LabeledData, seed: UInt64, threads: Int?) throws -> Built {
         let name = initName.lowercased()
         let residual = architecture.lowercased() == "residual"
         var t0 = 0.0, seconds = 0.0
         if residual {
+            if bias != .zeros { throw ValidationError("--bias-init applies to --architecture mlp (residual networks keep zero biases)") }
             let initialization: ResidualInitialization
             switch name {
             case "fixup", "auto": initialization = .fixup      // auto: plain He makes the residual stream grow by √2 per block
@@ -47,7 +44,7 @@ enum ModelFactory {
             case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
                 if name == "layer-ratio" || name == "metainit" {
                     let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation, initialization: .standard, seed: seed, threads: threads)
-                    let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+                    let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
                     t0 = now()
                     if name == "metainit" { try MetaInit().calibrate(model, batch: batch, seed: seed) } else { try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed) }
                     return Built(model: model, label: name, calibrationSeconds: now() - t0)
@@ -65,8 +62,8 @@ enum ModelFactory {
         case "fixup", "rezero", "skipinit":
             throw ValidationError("--init \(initName) is for residual networks: add --architecture residual")
         case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
-            let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, seed: seed, threads: threads)
-            let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+            let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, bias: bias, seed: seed, threads: threads)
+            let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
             t0 = now()
             do {
                 switch name {
@@ -84,9 +81,15 @@ enum ModelFactory {
             return Built(model: model, label: name, calibrationSeconds: seconds)
         default:
             let li = try parseInit(initName, activation: activation)
-            let model = try Sequential(sizes: sizes, activation: activation, initialization: li, seed: seed, threads: threads)
+            let model = try userFacingTraining { try Sequential(sizes: sizes, activation: activation, initialization: li, bias: bias, seed: seed, threads: threads) }
             let label = name == "auto" ? "auto (" + (0..<model.layers.count).map { model.initializer(for: $0, li).name }.joined(separator: ", ") + ")" : initName
             return Built(model: model, label: label, calibrationSeconds: 0)
         }
     }
+}
+
+/// Runs `body`, turning an `InitializationError` (e.g. a fan-based scheme given to `--bias-init`)
+/// into a `ValidationError` that names the rule.
+func userFacingTraining<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as InitializationError { throw ValidationError(e.description) }
 }

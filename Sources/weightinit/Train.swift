@@ -15,15 +15,7 @@ struct DataOptions: ParsableArguments {
 
     func load() throws -> (train: LabeledData, test: LabeledData) {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
-        var train = try MNISTDataset.load(directory: data, split: .train, limit: limit)
-        var test = try MNISTDataset.load(directory: data, split: .test)
-        if standardize {
-            let stats = train.statistics()
-            train = try train.standardized(using: stats)
-            test = try test.standardized(using: stats)
-        }
-        return (try LabeledData(features: train.features, inputs: train.images, labels: train.labels),
-                try LabeledData(features: test.features, inputs: test.images, labels: test.labels))
+        return try LabeledData.mnist(directory: data, trainLimit: limit, standardize: standardize)
     }
 }
 
@@ -52,6 +44,24 @@ func parseInit(_ name: String, activation: Activation) throws -> LayerInitializa
         }
         return .all(try Initializer(name: canonical, parameters: p))
     } catch let e as InitializationError { throw ValidationError(e.description) }
+}
+
+/// Parses `--bias-init`: `zeros`, `constant:V`, `uniform:LOW:HIGH` or `normal:STD` (mean 0).
+func parseBiasInit(_ text: String) throws -> Initializer {
+    let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    let values = parts.dropFirst().map { Double($0) }
+    func bad() -> ValidationError {
+        ValidationError("--bias-init must be zeros, constant:VALUE, uniform:LOW:HIGH or normal:STD with finite numbers (LOW < HIGH, STD ≥ 0), got '\(text)'")
+    }
+    guard values.allSatisfy({ $0 != nil && $0!.isFinite }) else { throw bad() }
+    let v = values.map { $0! }
+    switch (parts[0], v.count) {
+    case ("zeros", 0): return .zeros
+    case ("constant", 1): return .constant(v[0])
+    case ("uniform", 2) where v[0] < v[1]: return .uniform(low: v[0], high: v[1])
+    case ("normal", 1) where v[0] >= 0: return .normal(mean: 0, std: v[0])
+    default: throw bad()
+    }
 }
 
 /// Parses `--optimizer`.
@@ -90,6 +100,8 @@ struct Train: ParsableCommand {
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
+    @Option(name: .customLong("bias-init"), help: "Bias initializer for --architecture mlp: zeros (default), or a scheme without fans: constant:VALUE, uniform:LOW:HIGH, normal:STD.") var biasInit: String = "zeros"
+    @Flag(help: "Print the model's layers (PyTorch module name, shapes, parameters, init scheme) before training.") var summary = false
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -114,6 +126,7 @@ struct Train: ParsableCommand {
     func run() throws {
         if let t = common.threads { BLASBackend.threads = t }
         let hiddenSizes = try parseHidden(hidden)
+        let biasScheme = try parseBiasInit(biasInit)
         let act: Activation
         do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
         guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
@@ -137,7 +150,8 @@ struct Train: ParsableCommand {
             cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
         }
         let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
-                                           classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+                                           classes: 10, activation: act, initName: initName, bias: biasScheme, train: train,
+                                           seed: common.seed, threads: common.threads)
         let model = built.model
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
@@ -146,6 +160,7 @@ struct Train: ParsableCommand {
             print("\(architecture.lowercased() == "residual" ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
+        if summary && !common.json { print(model.summary()) }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
         let widths = [5, 10, 9, 9, 8, 7, 9]

@@ -1,0 +1,92 @@
+import MatrixModule
+
+/// One row of `summary()`: a layer (or a learned scalar) of a model.
+public struct LayerSummary: Sendable, Codable, Equatable {
+    /// The PyTorch module path of the equivalent torch model (see `parameterNames` of each
+    /// model), e.g. `"0"`, `"2"` for a `Sequential`, `"blocks.3.first"` for a `ResidualMLP`.
+    public var name: String
+    /// The kind of layer: `"Linear"` (a `Dense` layer) or `"Gate"` (a learned residual scalar).
+    public var kind: String
+    /// Shape of one example entering the layer (e.g. `[784]`; `[]` for a gate).
+    public var inputShape: [Int]
+    /// Shape of one example leaving the layer (e.g. `[256]`; `[]` for a gate).
+    public var outputShape: [Int]
+    /// The activation applied after the layer (`"identity"` for logits; `"-"` for a gate).
+    public var activation: String
+    /// Learnable parameters of the layer: `out·in + out` for a Linear layer, 1 for a gate.
+    public var parameters: Int
+    /// How it was initialized (`Dense.initializationLabel`, e.g. `"he-normal"`,
+    /// `"orthogonal + lsuv"`; `"-"` when unknown).
+    public var initialization: String
+
+    public init(name: String, kind: String, inputShape: [Int], outputShape: [Int], activation: String, parameters: Int, initialization: String) {
+        self.name = name; self.kind = kind; self.inputShape = inputShape; self.outputShape = outputShape
+        self.activation = activation; self.parameters = parameters; self.initialization = initialization
+    }
+}
+
+/// A model's layers as a table (Keras `model.summary()`, torchinfo's `summary`): one row per
+/// layer with its PyTorch module name, per-example input and output shapes, parameter count and
+/// initialization scheme. `description` is the printable table; the rows are `Codable` for JSON.
+public struct ModelSummary: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// The rows, in forward order.
+    public var layers: [LayerSummary]
+    /// Total learnable parameters (sum of the rows).
+    public var parameters: Int
+
+    public init(layers: [LayerSummary]) {
+        self.layers = layers
+        parameters = layers.reduce(0) { $0 + $1.parameters }
+    }
+
+    /// A left-aligned text table (`layer  kind  input  output  activation  parameters  init`)
+    /// ending with the total.
+    public var description: String {
+        func shape(_ s: [Int]) -> String { s.isEmpty ? "-" : "[" + s.map(String.init).joined(separator: ", ") + "]" }
+        let header = ["layer", "kind", "input", "output", "activation", "parameters", "init"]
+        let rows = layers.map { [$0.name, $0.kind, shape($0.inputShape), shape($0.outputShape), $0.activation, "\($0.parameters)", $0.initialization] }
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = Swift.max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").replacingTrailingSpaces()
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)
+                + ["total: \(parameters) parameters"]).joined(separator: "\n")
+    }
+}
+
+private extension String {
+    func replacingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Dense {
+    func summaryRow(name: String) -> LayerSummary {
+        LayerSummary(name: name, kind: "Linear", inputShape: [inputSize], outputShape: [outputSize], activation: activation.name,
+                     parameters: parameterCount, initialization: initializationLabel ?? "-")
+    }
+}
+
+extension NetworkModel {
+    /// The model's layers as a table: layer (PyTorch module path), kind, per-example input and
+    /// output shapes, activation, parameters and initialization scheme.
+    ///
+    /// `Sequential`: one row per `Dense` layer, named by its index in the equivalent
+    /// `torch.nn.Sequential` (Linear layers at 0, 2, 4, … with the activations between them).
+    /// `ResidualMLP`: `input`, per block `blocks.b.first`, `blocks.b.second` and (Fixup, ReZero)
+    /// `blocks.b.gate`, then `output`. See `namedParameters` for the full name mapping.
+    public func summary() -> ModelSummary {
+        ModelSummary(layers: parameterLayout.modules.map { module in
+            switch module.kind {
+            case let .dense(layer): return layer.summaryRow(name: module.name)
+            case let .gate(_, initial):
+                return LayerSummary(name: module.name, kind: "Gate", inputShape: [], outputShape: [], activation: "-",
+                                    parameters: 1, initialization: "constant \(initial)")
+            }
+        })
+    }
+}
