@@ -102,6 +102,10 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
     @Option(name: .customLong("bias-init"), help: "Bias initializer for --architecture mlp: zeros (default), or a scheme without fans: constant:VALUE, uniform:LOW:HIGH, normal:STD.") var biasInit: String = "zeros"
     @Flag(help: "Print the model's layers (PyTorch module name, shapes, parameters, init scheme) before training.") var summary = false
+    @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load with model.load_state_dict(safetensors.torch.load_file(FILE))). Written atomically.") var save: String?
+    @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
+    @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads.") var resume = false
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -127,6 +131,15 @@ struct Train: ParsableCommand {
         if let t = common.threads { BLASBackend.threads = t }
         let hiddenSizes = try parseHidden(hidden)
         let biasScheme = try parseBiasInit(biasInit)
+        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR (the directory of the run to continue)") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
+        var checkpoints: CheckpointSchedule?
+        if let checkpoint {
+            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch { throw ValidationError("--checkpoint: \(error)") }
+            if checkpoints!.exists && !resume {
+                throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
+            }
+        }
         let act: Activation
         do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
         guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
@@ -161,6 +174,17 @@ struct Train: ParsableCommand {
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         if summary && !common.json { print(model.summary()) }
+        if let checkpoints, resume {
+            let stale = checkpoints.removeStaleTemporaryFiles()
+            if !stale.isEmpty && !common.json { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
+            if checkpoints.exists {
+                do { try trainer.resume(from: checkpoints.path) } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
+                let p = trainer.position
+                if !common.json { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
+            } else if !common.json {
+                status("no checkpoint in \(checkpoints.directory) yet: starting from the beginning")
+            }
+        }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
         let widths = [5, 10, 9, 9, 8, 7, 9]
@@ -168,12 +192,21 @@ struct Train: ParsableCommand {
             zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }
         var printedHeader = false
-        let reports = try trainer.fit(train: train, test: test, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
-            guard !common.json else { return }
-            if !printedHeader {
-                if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
-                print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
+        func printHeader() {
+            guard !printedHeader else { return }
+            if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
+            print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
+        }
+        if !common.json && !trainer.reports.isEmpty {       // epochs finished before the resume
+            printHeader()
+            for r in trainer.reports {
+                print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
+                           String(format: "%.0f", r.samplesPerSecond)]))
             }
+        }
+        let reports = try trainer.fit(train: train, test: test, checkpoints: checkpoints, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
+            guard !common.json else { return }
+            printHeader()
             print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
                        String(format: "%.0f", r.samplesPerSecond)]))
             if let d = r.diagnostics {
@@ -182,6 +215,10 @@ struct Train: ParsableCommand {
             }
         })
         bar.finish()
+        if let save {
+            try model.save(to: save)
+            if !common.json { status("saved \(model.parameters.count) tensors (\(model.parameterCount) parameters) to \(save)") }
+        }
         if common.json {
             try printJSON(Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
                                                                testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,

@@ -73,20 +73,37 @@ extension Dense {
 
 extension NetworkModel {
     /// The model's layers as a table: layer (PyTorch module path), kind, per-example input and
-    /// output shapes, activation, parameters and initialization scheme.
+    /// output shapes, activation, parameters and initialization scheme; one row per module that
+    /// holds parameters, in `parameters` order.
     ///
     /// `Sequential`: one row per `Dense` layer, named by its index in the equivalent
-    /// `torch.nn.Sequential` (Linear layers at 0, 2, 4, … with the activations between them).
+    /// `torch.nn.Sequential` (`0`, `2`, `4` for a ReLU MLP: the activations are modules too).
     /// `ResidualMLP`: `input`, per block `blocks.b.first`, `blocks.b.second` and (Fixup, ReZero)
-    /// `blocks.b.gate`, then `output`. See `namedParameters` for the full name mapping.
+    /// `blocks.b.gate`, then `output`. The names are those of `parameters` without the
+    /// `.weight`/`.bias` suffix.
     public func summary() -> ModelSummary {
-        ModelSummary(layers: parameterLayout.modules.map { module in
-            switch module.kind {
-            case let .dense(layer): return layer.summaryRow(name: module.name)
-            case let .gate(_, initial):
-                return LayerSummary(name: module.name, kind: "Gate", inputShape: [], outputShape: [], activation: "-",
-                                    parameters: 1, initialization: "constant \(initial)")
+        var rows: [LayerSummary] = []
+        for p in parameters {
+            switch p.owner {
+            case let .layer(layer, slot):
+                guard slot == 0 else { continue }
+                let module = p.name.hasSuffix("." + p.slot.name) ? String(p.name.dropLast(p.slot.name.count + 1)) : p.name
+                if let dense = layer as? Dense {
+                    rows.append(dense.summaryRow(name: module))
+                } else {
+                    rows.append(LayerSummary(name: module, kind: layer.layerDescription.split(separator: " ").first.map(String.init) ?? "Layer",
+                                             inputShape: layer.inputShape, outputShape: layer.outputShape, activation: "-",
+                                             parameters: layer.layerParameterCount, initialization: "-"))
+                }
+            case let .scalar(gate):
+                var initial = "-"
+                if let r = self as? ResidualMLP {
+                    switch r.initialization { case .rezero: initial = "constant 0 (rezero)"; case .fixup: initial = "constant 1 (fixup)"; default: initial = "constant \(gate.value)" }
+                }
+                rows.append(LayerSummary(name: p.name, kind: "Gate", inputShape: [], outputShape: [], activation: "-",
+                                         parameters: 1, initialization: initial))
             }
-        })
+        }
+        return ModelSummary(layers: rows)
     }
 }

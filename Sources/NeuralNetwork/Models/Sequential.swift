@@ -11,7 +11,7 @@ public enum LayerInitialization: Sendable, Hashable, Codable {
     case all(Initializer)
     /// One scheme per layer (count must match); biases zero.
     case perLayer([Initializer])
-    /// Rules over the PyTorch parameter names (`namedParameters`: `0.weight`, `0.bias`, `2.weight`, …):
+    /// Rules over the PyTorch parameter names (`parameters`: `0.weight`, `0.bias`, `2.weight`, … for ReLU):
     /// each parameter gets the initializer of the FIRST rule whose glob pattern matches its name
     /// (the format of whole-model recipes). Weights and biases both come from the rules (the
     /// `bias:` argument is not used); a parameter no rule matches is an error naming it.
@@ -93,12 +93,13 @@ public final class Sequential {
         }
         var plan: [(Initializer, Initializer)] = []
         var unmatched: [String] = []
+        let names = parameters.map(\.name)          // layer i: weight names[2i], bias names[2i+1]
         for i in layers.indices {
             if case let .rules(rules) = initialization {
-                let name = Sequential.moduleName(layer: i)
-                let w = ParameterRule.first(in: rules, matching: name + ".weight"), b = ParameterRule.first(in: rules, matching: name + ".bias")
-                if w == nil { unmatched.append(name + ".weight") }
-                if b == nil { unmatched.append(name + ".bias") }
+                let wName = names[2 * i], bName = names[2 * i + 1]
+                let w = ParameterRule.first(in: rules, matching: wName), b = ParameterRule.first(in: rules, matching: bName)
+                if w == nil { unmatched.append(wName) }
+                if b == nil { unmatched.append(bName) }
                 plan.append((w ?? .zeros, b ?? .zeros))
             } else {
                 plan.append((initializer(for: i, initialization), bias))
@@ -114,13 +115,13 @@ public final class Sequential {
     }
 
     /// The weight initializer `initialization` gives layer `index` (for `.rules`, the first rule
-    /// matching `"\(2·index).weight"`, or zeros when none does).
+    /// matching the layer's weight name in `parameters`, or zeros when none does).
     public func initializer(for index: Int, _ initialization: LayerInitialization) -> Initializer {
         switch initialization {
         case .auto: return layers[index].activation.defaultInitializer
         case let .all(s): return s
         case let .perLayer(list): return list[index]
-        case let .rules(rules): return ParameterRule.first(in: rules, matching: Sequential.moduleName(layer: index) + ".weight") ?? .zeros
+        case let .rules(rules): return ParameterRule.first(in: rules, matching: parameters[2 * index].name) ?? .zeros
         }
     }
 

@@ -53,17 +53,6 @@ public final class Optimizer {
     private var second: [[Float]] = []
     private var steps = 0
 
-    /// The optimizer's state, for checkpoints: per parameter slot (the order of
-    /// `NetworkModel.namedParameters`) the first-moment buffer (SGD's `momentum_buffer`, Adam's
-    /// `exp_avg`) and the second-moment buffer (Adam's `exp_avg_sq`), and the number of steps
-    /// taken (Adam's bias correction uses it). Empty buffers before the first step.
-    public struct State: Sendable, Equatable {
-        public var steps: Int
-        public var first: [[Float]]
-        public var second: [[Float]]
-        public init(steps: Int, first: [[Float]], second: [[Float]]) { self.steps = steps; self.first = first; self.second = second }
-    }
-
     /// Which buffers of `State` the algorithm reads, with PyTorch's names: `["momentum_buffer"]`
     /// for SGD with momentum, `["exp_avg", "exp_avg_sq"]` for Adam and AdamW, `[]` for plain SGD.
     public var stateBufferNames: [String] {
@@ -73,17 +62,6 @@ public final class Optimizer {
         }
     }
 
-    /// The current state (a copy).
-    public var state: State { State(steps: steps, first: first, second: second) }
-
-    /// Replaces the state (resuming from a checkpoint). Buffers must be empty (no step taken) or
-    /// one per parameter slot of the model the optimizer will step, with that slot's size; a
-    /// mismatch makes the next `step` start from zero state, as for a new model.
-    public func restore(_ state: State) {
-        steps = state.steps
-        first = state.first
-        second = state.second.isEmpty && !state.first.isEmpty ? state.first.map { [Float](repeating: 0, count: $0.count) } : state.second
-    }
 
     /// - Throws: `TrainingError.invalidHyperparameter` for momentum outside [0, 1), betas outside
     ///   [0, 1), a non-positive epsilon or a negative/non-finite weight decay, or Nesterov without momentum.

@@ -116,7 +116,7 @@ struct UsabilityTests {
         #expect(r.layers.map(\.name) == ["input", "blocks.0.first", "blocks.0.second", "blocks.0.gate",
                                          "blocks.1.first", "blocks.1.second", "blocks.1.gate", "output"])
         #expect(r.parameters == (5 * 4 + 4) + 2 * (2 * (4 * 4 + 4) + 1) + (4 * 3 + 3))
-        #expect(r.layers[3].initialization == "constant 0.0")
+        #expect(r.layers[3].initialization == "constant 0 (rezero)")
     }
 
     @Test("bias initializer and per-parameter rules use the documented keys; unmatched parameters are named")
