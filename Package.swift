@@ -48,7 +48,7 @@ let package = Package(
         ),
         .testTarget(name: "MatrixModuleTests", dependencies: ["MatrixModule"]),
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets", "TensorFiles"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets", "TensorFiles"], exclude: ["python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], exclude: ["python"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
