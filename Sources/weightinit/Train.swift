@@ -89,6 +89,9 @@ struct Train: ParsableCommand {
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
           weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
+          weightinit train --save model.safetensors                  # torch: nn.Sequential(Linear, ReLU, Linear, ReLU, Linear).load_state_dict(...)
+          weightinit train --checkpoint run1 --checkpoint-every 50   # kill it at any point, then:
+          weightinit train --checkpoint run1 --checkpoint-every 50 --resume
         """)
 
     @OptionGroup var common: CommonOptions
@@ -133,6 +136,9 @@ struct Train: ParsableCommand {
         let biasScheme = try parseBiasInit(biasInit)
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR (the directory of the run to continue)") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
+        if let save {
+            do { _ = try OutputFile.resolve(save) } catch { throw ValidationError("--save \(save): \(error)") }   // refused before training, not after
+        }
         var checkpoints: CheckpointSchedule?
         if let checkpoint {
             do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch { throw ValidationError("--checkpoint: \(error)") }

@@ -30,6 +30,7 @@ struct ReadmeSnippetTests {
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let modelFile = directory + "/model.safetensors", runDirectory = directory + "/run1"
 
         // README snippet begins (verbatim; `import WeightInit` is at the top of this file)
         // A dense weight is [out, in] (PyTorch's layout): fanIn = columns, fanOut = rows.
@@ -71,6 +72,20 @@ struct ReadmeSnippetTests {
                                     initialization: .rules([ParameterRule("0.weight", .orthogonal(gain: 1)),
                                                             ParameterRule("*.weight", .xavierUniform()),
                                                             ParameterRule("*.bias", .constant(0.01))]), seed: 0)
+
+        // Save for PyTorch (safetensors; torch.nn.Sequential names 0.weight, 0.bias, 2.weight, …, weights
+        // [out, in]) and load back; modelFile is a path such as "model.safetensors":
+        try model.save(to: modelFile)                                         // atomic: temp file, fsync, rename
+        let reloaded = try Sequential(sizes: [784, 256, 128, 10], activation: .relu)
+        try reloaded.load(from: modelFile)                                    // checks names, shapes, dtypes
+
+        // Checkpoints every 100 steps, after each epoch and at the end (runDirectory: e.g. "run1");
+        // a run killed at any point and started again resumes bit for bit:
+        let checkpoints = try CheckpointSchedule(directory: runDirectory, every: 100)
+        let run = try Trainer(model: try Sequential(sizes: [784, 256, 128, 10], activation: .relu, seed: 0),
+                              configuration: TrainingConfiguration())
+        if checkpoints.exists { try run.resume(from: checkpoints.path) }      // model, optimizer, schedule, data order
+        let history = try run.fit(train: trainData, test: testData, checkpoints: checkpoints)
         // README snippet ends
 
         // What the snippet promises, checked with independent arithmetic.
@@ -87,6 +102,11 @@ struct ReadmeSnippetTests {
         print("README snippet: test accuracy \(accuracy) on two separable synthetic classes")
         #expect(accuracy > 0.9)
         #expect(custom.layers[1].bias.allSatisfy { $0 == 0.01 })
+        #expect(reloaded.flatValues.map(\.bitPattern) == model.flatValues.map(\.bitPattern))
+        #expect(history.count == 5 && checkpoints.exists)
+        let fromCheckpoint = try Sequential(sizes: [784, 256, 128, 10], activation: .relu, seed: 1)
+        try fromCheckpoint.load(from: checkpoints.path)
+        #expect(fromCheckpoint.flatValues == run.model.flatValues)
     }
 
     @Test("README.md contains exactly the snippet held by this test")
