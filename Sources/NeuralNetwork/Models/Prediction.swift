@@ -40,7 +40,7 @@ extension NetworkModel {
         var start = 0
         while start < data.count {
             let end = Swift.min(data.count, start + batchSize)
-            Trainer.gather(data, Array(start..<end)[...], into: &batch, labels: &labels)
+            try Trainer.gather(data, Array(start..<end)[...], into: &batch, labels: &labels)
             let p = try predict(batch)
             columns = p.probabilities.columns
             probabilities += p.probabilities.elements

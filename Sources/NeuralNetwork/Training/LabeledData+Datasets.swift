@@ -57,10 +57,10 @@ extension LabeledData {
         var batch = Matrix<Float>(rows: 0, columns: features)
         var labels: [Int32] = []
         if let seed {
-            let order = Trainer.order(count: self.count, seed: seed, epoch: 0)
-            Trainer.gather(self, order[0..<n], into: &batch, labels: &labels)
+            let order = try Trainer.order(count: self.count, seed: seed, epoch: 0)
+            try Trainer.gather(self, order[0..<n], into: &batch, labels: &labels)
         } else {
-            Trainer.gather(self, Array(0..<n)[...], into: &batch, labels: &labels)
+            try Trainer.gather(self, Array(0..<n)[...], into: &batch, labels: &labels)
         }
         return batch
     }

@@ -256,12 +256,12 @@ public final class Trainer {
             let epoch = position.epoch
             let t0 = Date()
             let startSeen = accumulators.seen
-            let order = Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
+            let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
             while position.step < stepsPerEpoch {
                 if let maxSteps, stepsThisCall >= maxSteps { return reports }
                 let step = position.step
                 let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
-                Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
+                try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
                 let logits = try model.forward(batch)
                 let l = try loss.loss(logits: logits, labels: labels[...])
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
