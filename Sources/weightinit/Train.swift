@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
         schedule, batch 128, 5 epochs, inputs standardized with the training set's statistics, seed 0.
         A NaN or infinite loss stops the run with an error naming the epoch and step.
         JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
-        samples_per_second}], test_accuracy, init, activation, hidden (plus diagnostics with --diagnostics).
+        samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with --diagnostics; saved, checkpoint and resumed_at_global_step with --save, --checkpoint, --resume).
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
@@ -127,7 +127,10 @@ struct Train: ParsableCommand {
     struct Report: Encodable {
         var epochs: [EpochJSON]; var testAccuracy: Double; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
-        enum CodingKeys: String, CodingKey { case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed }
+        var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?
+        enum CodingKeys: String, CodingKey {
+            case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep
+        }
     }
 
     func run() throws {
@@ -180,12 +183,14 @@ struct Train: ParsableCommand {
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         if summary && !common.json { print(model.summary()) }
+        var resumedAt: Int?
         if let checkpoints, resume {
             let stale = checkpoints.removeStaleTemporaryFiles()
             if !stale.isEmpty && !common.json { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
             if checkpoints.exists {
                 do { try trainer.resume(from: checkpoints.path) } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
                 let p = trainer.position
+                resumedAt = p.globalStep
                 if !common.json { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
             } else if !common.json {
                 status("no checkpoint in \(checkpoints.directory) yet: starting from the beginning")
@@ -232,7 +237,8 @@ struct Train: ParsableCommand {
                                                                updateRatio: $0.updateRatio) },
                                  testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy, init_: initLabel,
                                  activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
-                                 parameters: model.parameterCount, seed: common.seed))
+                                 parameters: model.parameterCount, seed: common.seed, saved: save, checkpoint: checkpoints?.path,
+                                 resumedAtGlobalStep: resumedAt))
             return
         }
         if let last = reports.last { print("\ntest accuracy: \(fmt(last.testAccuracy))") }
