@@ -114,6 +114,28 @@ struct ModelFileTests {
         #expect(throws: (any Error).self) { try target.load(from: temporaryPath("does-not-exist")) }
     }
 
+    @Test("ConvolutionalNetwork: default CNN names (0, 3, 7, 9) and OIHW shapes in the file; round trip; summary rows; rules")
+    func cnn() throws {
+        let cnn = try ConvolutionalNetwork.defaultCNN(seed: 1)
+        let path = temporaryPath("cnn.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try cnn.save(to: path)
+        let (tensors, _) = try parseSafetensorsByHand(path)
+        #expect(tensors.mapValues(\.shape) == ["0.weight": [32, 1, 3, 3], "0.bias": [32], "3.weight": [64, 32, 3, 3], "3.bias": [64],
+                                               "7.weight": [128, 3136], "7.bias": [128], "9.weight": [10, 128], "9.bias": [10]])
+        let other = try ConvolutionalNetwork.defaultCNN(seed: 2)
+        try other.load(from: path)
+        #expect(other.flatValues.map(\.bitPattern) == cnn.flatValues.map(\.bitPattern))
+        let rows = cnn.summary().layers
+        #expect(rows.map(\.name) == ["0", "3", "7", "9"] && rows.map(\.kind) == ["Conv2D", "Conv2D", "Linear", "Linear"])
+        #expect(rows[1].inputShape == [32, 14, 14] && rows[1].parameters == 64 * 32 * 9 + 64)
+        // Rules over the CNN's names: conv weights orthogonal-free check via the documented keys.
+        let ruled = try ConvolutionalNetwork(inputShape: [1, 6, 6], spec: [.conv(channels: 2, kernel: 3), .flatten, .dense(units: 3, activation: .identity)],
+                                             initialization: .rules([ParameterRule("*.weight", .heNormal()), ParameterRule("*.bias", .constant(0.5))]), seed: 4)
+        #expect(ruled.parameters.map(\.name) == ["0.weight", "0.bias", "3.weight", "3.bias"])
+        #expect(ruled.parameters[1].values == [0.5, 0.5] && ruled.parameters[3].values == [0.5, 0.5, 0.5])
+    }
+
     @Test("save refuses a directory as the target and leaves it alone")
     func refusesDirectory() throws {
         let dir = temporaryPath("a-directory")
