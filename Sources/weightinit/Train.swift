@@ -103,6 +103,8 @@ struct Train: ParsableCommand {
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
+    @Option(help: "Initialize the whole model with a named recipe instead of --init: pytorch-default, keras-default, he, xavier, lecun, … (the recipes of weightinit init), matched against the PyTorch parameter names (0.weight, 0.bias, …; see --summary). Keys are per parameter name, so the bytes equal weightinit init --like of the saved model.") var recipe: String?
+    @Option(help: "Initialize the whole model with a JSON rules file (the format of weightinit init --rules: ordered name globs and/or roles → initializer, first match wins).") var rules: String?
     @Option(name: .customLong("bias-init"), help: "Bias initializer for --architecture mlp: zeros (default), or a scheme without fans: constant:VALUE, uniform:LOW:HIGH, normal:STD.") var biasInit: String = "zeros"
     @Flag(help: "Print the model's layers (PyTorch module name, shapes, parameters, init scheme) before training.") var summary = false
     @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load with model.load_state_dict(safetensors.torch.load_file(FILE))). Written atomically.") var save: String?
@@ -137,6 +139,21 @@ struct Train: ParsableCommand {
         if let t = common.threads { BLASBackend.threads = t }
         let hiddenSizes = try parseHidden(hidden)
         let biasScheme = try parseBiasInit(biasInit)
+        var initRecipe: InitRecipe?
+        if recipe != nil || rules != nil {
+            guard recipe == nil || rules == nil else { throw ValidationError("give --recipe or --rules, not both") }
+            guard initName.lowercased() == "auto" else { throw ValidationError("give --init or --recipe/--rules, not both (got --init \(initName))") }
+            guard biasInit.lowercased() == "zeros" else { throw ValidationError("--bias-init does not combine with --recipe/--rules (the recipe covers biases)") }
+            do {
+                if let rules {
+                    let data: Data
+                    do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw ValidationError("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                    initRecipe = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
+                } else {
+                    initRecipe = try InitRecipe.named(recipe!)
+                }
+            } catch let e as RecipeError { throw ValidationError("\(e)") }
+        }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR (the directory of the run to continue)") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
         if let save {
@@ -175,9 +192,13 @@ struct Train: ParsableCommand {
                                            classes: 10, activation: act, initName: initName, bias: biasScheme, train: train,
                                            seed: common.seed, threads: common.threads)
         let model = built.model
+        var initLabel = built.label
+        if let initRecipe {
+            do { try model.initialize(recipe: initRecipe, seed: common.seed, threads: common.threads) } catch let e as RecipeError { throw ValidationError("\(e)") }
+            initLabel = "recipe \(initRecipe.name)"
+        }
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
-        let initLabel = built.label
         if !common.json {
             print("\(architecture.lowercased() == "residual" ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
