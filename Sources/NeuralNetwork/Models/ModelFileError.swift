@@ -17,6 +17,7 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A file-system failure outside the tensor-file layer (creating the checkpoint directory).
     case io(file: String, reason: String)
 
+    /// The message: the file, the tensor or field, and what differs.
     public var description: String {
         func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
         switch self {

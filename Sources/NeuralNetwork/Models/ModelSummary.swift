@@ -19,6 +19,7 @@ public struct LayerSummary: Sendable, Codable, Equatable {
     /// `"orthogonal + lsuv"`; `"-"` when unknown).
     public var initialization: String
 
+    /// A row with the given fields.
     public init(name: String, kind: String, inputShape: [Int], outputShape: [Int], activation: String, parameters: Int, initialization: String) {
         self.name = name; self.kind = kind; self.inputShape = inputShape; self.outputShape = outputShape
         self.activation = activation; self.parameters = parameters; self.initialization = initialization
@@ -34,6 +35,7 @@ public struct ModelSummary: Sendable, Codable, Equatable, CustomStringConvertibl
     /// Total learnable parameters (sum of the rows).
     public var parameters: Int
 
+    /// A summary of `layers`; `parameters` is their sum.
     public init(layers: [LayerSummary]) {
         self.layers = layers
         parameters = layers.reduce(0) { $0 + $1.parameters }

@@ -25,8 +25,11 @@ public enum LayerInitialization: Sendable, Hashable, Codable {
 /// `pattern` is a glob over the whole name: `*` matches any run of characters (dots included),
 /// `?` any one character, everything else itself (e.g. `"*.bias"`, `"0.weight"`, `"?.weight"`).
 public struct ParameterRule: Sendable, Hashable, Codable {
+    /// The glob over the parameter's PyTorch name.
     public var pattern: String
+    /// The scheme for matching parameters.
     public var initializer: Initializer
+    /// `pattern` → `initializer`.
     public init(_ pattern: String, _ initializer: Initializer) { self.pattern = pattern; self.initializer = initializer }
 
     /// Whether `name` matches `pattern` as a whole (iterative glob match, O(|pattern|·|name|) worst case).

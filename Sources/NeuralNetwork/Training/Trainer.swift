@@ -96,6 +96,7 @@ public struct TrainingPosition: Sendable, Codable, Equatable {
     public var step: Int
     /// Steps taken since the start of the run: the learning-rate schedule's position.
     public var globalStep: Int
+    /// A position; the default is the start of a run (epoch 1, step 0, global step 0).
     public init(epoch: Int = 1, step: Int = 0, globalStep: Int = 0) { self.epoch = epoch; self.step = step; self.globalStep = globalStep }
 }
 
@@ -110,6 +111,7 @@ public struct EpochAccumulators: Sendable, Codable, Equatable {
     public var seen: Int = 0
     /// The last finite batch loss of the run (named by `nonFiniteLoss`).
     public var lastFiniteLoss: Float?
+    /// Empty sums (the start of an epoch).
     public init() {}
 }
 
