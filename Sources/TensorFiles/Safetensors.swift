@@ -408,6 +408,17 @@ final class ReadMapping: @unchecked Sendable {
     deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : count) }
+
+    /// Drops the whole pages inside `range` (absolute offsets) from this process's resident
+    /// set (`madvise(MADV_DONTNEED)`; the mapping is private and never written, so the pages are
+    /// read again from the file if touched). Offsets outside the mapping are clamped.
+    func releasePages(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Swift.max(0, range.lowerBound) + page - 1) / page * page
+        let hi = Swift.min(count, range.upperBound) / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED) }
+    }
 }
 
 /// A safetensors file opened for reading: the header is validated, the data stays on disk,
@@ -604,6 +615,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         try withExtendedLifetime(mapping) {
             try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[location.fileOffset..<(location.fileOffset + location.byteCount)]))
         }
+    }
+
+    /// Releases the resident pages of bytes `range` of the tensor at `location` (offsets
+    /// relative to the tensor, as `TensorSummary.of(_:dtype:threads:consumed:)` reports them):
+    /// streaming readers call it so that reading a 10 GB file keeps a small resident set.
+    /// The data stays readable (pages are read again from the file when touched).
+    public func releasePages(of location: TensorLocation, _ range: Range<Int>) {
+        mapping.releasePages((location.fileOffset + range.lowerBound)..<(location.fileOffset + range.upperBound))
     }
 
     /// The tensor's values converted to Float (F32 exact, F16/BF16 exact, F64 rounded).

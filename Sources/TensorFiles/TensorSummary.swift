@@ -39,7 +39,19 @@ public struct TensorSummary: Sendable, Equatable, Codable {
     /// it once in chunks (a mapped 10 GB tensor needs no 10 GB of memory) on `threads` threads.
     /// The result does not depend on `threads`.
     /// Precondition: `dtype.isFloatingPoint`; `bytes.count` is a multiple of `dtype.size`.
-    public static func of(_ bytes: UnsafeRawBufferPointer, dtype: DType, threads: Int = 1) -> TensorSummary {
+    ///
+    /// - Parameter consumed: called (from worker threads, concurrently) with byte ranges of
+    ///   `bytes` already summarised, every 256 chunks per thread; a caller reading a mapped file
+    ///   can release those pages (`SafetensorsFile.releasePages(_:)`) to keep the resident set
+    ///   small.
+    public static func of(_ bytes: UnsafeRawBufferPointer, dtype: DType, threads: Int = 1,
+                          consumed: (@Sendable (Range<Int>) -> Void)? = nil) -> TensorSummary {
+        of(bytes, dtype: dtype, threads: threads, blockChunks: 256, consumed: consumed)
+    }
+
+    /// `of(_:dtype:threads:consumed:)` reporting consumed bytes every `blockChunks` chunks.
+    static func of(_ bytes: UnsafeRawBufferPointer, dtype: DType, threads: Int, blockChunks: Int,
+                   consumed: (@Sendable (Range<Int>) -> Void)?) -> TensorSummary {
         precondition(dtype.isFloatingPoint, "TensorSummary: \(dtype) is not floating point")
         let n = bytes.count / dtype.size
         guard n > 0, let base = bytes.baseAddress else {
@@ -56,9 +68,14 @@ public struct TensorSummary: Sendable, Equatable, Codable {
                 let o = UnsafeMutablePointer<Part>(bitPattern: outAddr)!
                 // Contiguous ranges of chunks per worker: sequential reads per thread.
                 let lo = chunks * worker / t, hi = chunks * (worker + 1) / t
+                var from = lo
                 for c in lo..<hi {
                     let s = c * chunkElements, e = Swift.min(n, s + chunkElements)
                     o[c] = summarise(p, s, e, dtype)
+                    if let consumed, c + 1 - from == blockChunks || c + 1 == hi {
+                        consumed((from * chunkElements * dtype.size)..<(Swift.min(n, (c + 1) * chunkElements) * dtype.size))
+                        from = c + 1
+                    }
                 }
             }
         }
@@ -92,37 +109,53 @@ public struct TensorSummary: Sendable, Equatable, Codable {
         }
     }
 
+    /// Lane-wise minimum, written out so that it inlines into `minps` (the generic
+    /// `pointwiseMin` is an out-of-line call here).
+    @inline(__always)
+    static func lanewiseMin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        var r = a
+        for k in 0..<8 where b[k] < a[k] { r[k] = b[k] }
+        return r
+    }
+
+    /// Lane-wise maximum (see `lanewiseMin`).
+    @inline(__always)
+    static func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        var r = a
+        for k in 0..<8 where b[k] > a[k] { r[k] = b[k] }
+        return r
+    }
+
     @inline(__always)
     static func load(_ p: UnsafeRawPointer, _ i: Int, _ dtype: DType) -> Double {
         TensorConvert.double(p, i, dtype)
     }
 
     /// Two passes over elements [s, e): fast path without non-finite values; a careful path
-    /// (per-element checks, values scaled by a power of two) otherwise.
+    /// (per-element checks, values scaled by a power of two) otherwise. F32 runs on SIMD
+    /// vectors (8 floats, widened to two 4-lane Double accumulators).
     static func summarise(_ p: UnsafeRawPointer, _ s: Int, _ e: Int, _ dtype: DType) -> Part {
         var sum0 = 0.0, sum1 = 0.0, sum2 = 0.0, sum3 = 0.0
         var lo = Double.infinity, hi = -Double.infinity
         var i = s
-        switch dtype {
-        case .F32:
-            let f = p.assumingMemoryBound(to: Float.self) // mapped files are page aligned; data offsets multiples of 4 in our files
-            if Int(bitPattern: p) % 4 == 0 {
-                while i + 4 <= e {
-                    let a = Double(f[i]), b = Double(f[i + 1]), c = Double(f[i + 2]), d = Double(f[i + 3])
-                    sum0 += a; sum1 += b; sum2 += c; sum3 += d
-                    lo = Swift.min(lo, Swift.min(Swift.min(a, b), Swift.min(c, d)))
-                    hi = Swift.max(hi, Swift.max(Swift.max(a, b), Swift.max(c, d)))
-                    i += 4
-                }
+        if dtype == .F32 {
+            var a0 = SIMD4<Double>(), a1 = SIMD4<Double>()
+            var mn = SIMD8<Float>(repeating: .infinity), mx = SIMD8<Float>(repeating: -.infinity)
+            while i + 8 <= e {
+                let v = p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                a0 += SIMD4<Double>(v.lowHalf); a1 += SIMD4<Double>(v.highHalf)
+                mn = lanewiseMin(mn, v); mx = lanewiseMax(mx, v)
+                i += 8
             }
-            fallthrough
-        default:
-            while i < e {
-                let x = load(p, i, dtype)
-                sum0 += x
-                lo = Swift.min(lo, x); hi = Swift.max(hi, x)
-                i += 1
-            }
+            let a = a0 + a1
+            sum0 = a[0]; sum1 = a[1]; sum2 = a[2]; sum3 = a[3]
+            if i > s { lo = Double(mn.min()); hi = Double(mx.max()) }
+        }
+        while i < e {
+            let x = load(p, i, dtype)
+            sum0 += x
+            lo = Swift.min(lo, x); hi = Swift.max(hi, x)
+            i += 1
         }
         let sum = (sum0 + sum1) + (sum2 + sum3)
         let n = e - s
@@ -130,13 +163,16 @@ public struct TensorSummary: Sendable, Equatable, Codable {
             let mean = sum / Double(n)
             var q0 = 0.0, q1 = 0.0
             var j = s
-            if dtype == .F32 && Int(bitPattern: p) % 4 == 0 {
-                let f = p.assumingMemoryBound(to: Float.self)
-                while j + 2 <= e {
-                    let a = Double(f[j]) - mean, b = Double(f[j + 1]) - mean
-                    q0 += a * a; q1 += b * b
-                    j += 2
+            if dtype == .F32 {
+                let m = SIMD4<Double>(repeating: mean)
+                var b0 = SIMD4<Double>(), b1 = SIMD4<Double>()
+                while j + 8 <= e {
+                    let v = p.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+                    let d0 = SIMD4<Double>(v.lowHalf) - m, d1 = SIMD4<Double>(v.highHalf) - m
+                    b0 += d0 * d0; b1 += d1 * d1
+                    j += 8
                 }
+                q0 = (b0 + b1).sum()
             }
             while j < e { let a = load(p, j, dtype) - mean; q0 += a * a; j += 1 }
             let m2 = q0 + q1

@@ -113,7 +113,7 @@ struct Inspect: ParsableCommand {
                 var summary: TensorSummary? = nil
                 if f.dtype.isFloatingPoint {
                     // Statistics do not depend on the storage order; fans use the logical shape.
-                    summary = f.withBytes { TensorSummary.of($0, dtype: f.dtype, threads: threads) }
+                    summary = f.withBytes { TensorSummary.of($0, dtype: f.dtype, threads: threads) { f.releasePages($0) } }
                 }
                 let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 reports.append(Inspect.report(name: name, dtype: f.dtype, shape: f.shape, summary: summary))
@@ -122,7 +122,8 @@ struct Inspect: ParsableCommand {
                 let f = try SafetensorsFile(path: file)
                 for t in f.tensors {
                     bytes += t.byteCount
-                    let summary = t.dtype.isFloatingPoint ? f.withBytes(of: t) { TensorSummary.of($0, dtype: t.dtype, threads: threads) } : nil
+                    let summary = t.dtype.isFloatingPoint
+                        ? f.withBytes(of: t) { TensorSummary.of($0, dtype: t.dtype, threads: threads) { f.releasePages(of: t, $0) } } : nil
                     reports.append(Inspect.report(name: t.name, dtype: t.dtype, shape: t.shape, summary: summary))
                 }
             }
