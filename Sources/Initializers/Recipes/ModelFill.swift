@@ -59,7 +59,7 @@ struct ChunkStatistics: Sendable {
                 let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 let d = v - shift8
                 s8 += d; q8 += d * d
-                lo = pointwiseMin(lo, v); hi = pointwiseMax(hi, v)
+                lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi)
                 i += 8
             }
             sum += Double(s8.sum()); sq += Double(q8.sum())
