@@ -275,7 +275,7 @@ func writeModel(_ plan: [PlannedParameter], to path: String, threads: Int, durab
         for p in plan { targets.append(try writer.fill(p.spec.name) { (b: UnsafeMutableRawBufferPointer) in b }) }
         var callback: (@Sendable (Int) -> Void)? = nil
         if let progress { callback = { (n: Int) in progress.add(n) } }
-        stats = try ModelFill.fill(plan, into: targets, threads: threads, progress: callback)
+        stats = try ModelFill.fill(plan, into: targets, threads: threads, releaseFilledPages: true, progress: callback)
     } catch {
         writer.discard()
         if error is RecipeError { throw error }
