@@ -9,7 +9,7 @@ struct RecipeInitializationTests {
     @Test("Sequential.modelSpec has PyTorch names and shapes; pytorch-default fills U(±1/√fan_in) with per-name keys")
     func sequential() throws {
         let model = try Sequential(sizes: [30, 20, 5], activation: .relu, seed: 0)
-        let spec = model.modelSpec()
+        let spec = model.modelSpec
         #expect(spec.parameters.map(\.name) == model.parameters.map(\.name))
         #expect(spec.parameters.map(\.shape) == model.parameters.map(\.shape))
         #expect(spec.parameters.map(\.role) == [.weight, .bias, .weight, .bias])
