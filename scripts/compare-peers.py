@@ -6,7 +6,13 @@ Peers: PyTorch (when `import torch` works; `--install-torch` tries `pip install 
 numpy-written loop (always: numpy ships with the machine). Every peer uses the same thread count,
 synthetic standardized inputs, He-normal weights and the same number of steps.
 
-Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--install-torch] [--binary PATH]
+Model init (section `model-init`): GPT-2 small (124 M parameters, F32) initialized the Hugging Face
+way (`GPT2PreTrainedModel._init_weights`: N(0, 0.02), c_proj N(0, 0.02/√24), zero biases, LayerNorm
+1/0) with torch tensors and saved with `safetensors.torch.save_file`, against
+`weightinit bench --only model-init` (the same tensors straight into a safetensors file).
+
+Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init]
+                                [--install-torch] [--binary PATH]
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -16,6 +22,8 @@ ap.add_argument("--steps", type=int, default=600)
 ap.add_argument("--batch", type=int, default=128)
 ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
+ap.add_argument("--sections", default="train,model-init", help="comma-separated: train, model-init")
+ap.add_argument("--directory", default=None, help="directory for the model-init files (default: the temporary directory)")
 args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(args.threads)
@@ -29,70 +37,132 @@ if binary is None:
     subprocess.run(["swift", "build", "-c", "release", "--product", "weightinit"], cwd=root, check=True, stdout=subprocess.DEVNULL)
     binpath = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
     binary = os.path.join(binpath, "weightinit")
-out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
-results["weightinit"] = json.loads(out.stdout)["train"]["samples_per_second"]
+sections = [x.strip() for x in args.sections.split(',')]
+if 'train' in sections:
+    out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+    results["weightinit"] = json.loads(out.stdout)["train"]["samples_per_second"]
 
-# --- numpy ---
-def numpy_loop():
-    import numpy as np
-    rng = np.random.default_rng(0)
-    W = [rng.standard_normal((o, i), dtype=np.float32) * np.float32(np.sqrt(2 / i)) for i, o in zip(sizes, sizes[1:])]
-    b = [np.zeros(o, np.float32) for o in sizes[1:]]
-    vW = [np.zeros_like(w) for w in W]; vb = [np.zeros_like(x) for x in b]
-    x = rng.standard_normal((args.batch, 784), dtype=np.float32)
-    y = np.arange(args.batch) % 10
-    lr, mu = np.float32(0.01), np.float32(0.9)
-    def step():
-        hs = [x]; zs = []
-        for k in range(3):
-            z = hs[-1] @ W[k].T + b[k]; zs.append(z)
-            hs.append(np.maximum(z, 0) if k < 2 else z)
-        z = hs[-1]; z = z - z.max(1, keepdims=True); e = np.exp(z); p = e / e.sum(1, keepdims=True)
-        g = p; g[np.arange(args.batch), y] -= 1; g /= args.batch
-        for k in (2, 1, 0):
-            if k < 2: g = g * (zs[k] > 0)
-            gW = g.T @ hs[k]; gb = g.sum(0)
-            if k > 0: g_prev = g @ W[k]
-            for P, G, V in ((W[k], gW, vW[k]), (b[k], gb, vb[k])):
-                V *= mu; V += G; P -= lr * (G + mu * V)
-            if k > 0: g = g_prev
-    for _ in range(20): step()
-    t = time.perf_counter()
-    for _ in range(args.steps): step()
-    return args.steps * args.batch / (time.perf_counter() - t)
-results["numpy"] = numpy_loop()
+    # --- numpy ---
+    def numpy_loop():
+        import numpy as np
+        rng = np.random.default_rng(0)
+        W = [rng.standard_normal((o, i), dtype=np.float32) * np.float32(np.sqrt(2 / i)) for i, o in zip(sizes, sizes[1:])]
+        b = [np.zeros(o, np.float32) for o in sizes[1:]]
+        vW = [np.zeros_like(w) for w in W]; vb = [np.zeros_like(x) for x in b]
+        x = rng.standard_normal((args.batch, 784), dtype=np.float32)
+        y = np.arange(args.batch) % 10
+        lr, mu = np.float32(0.01), np.float32(0.9)
+        def step():
+            hs = [x]; zs = []
+            for k in range(3):
+                z = hs[-1] @ W[k].T + b[k]; zs.append(z)
+                hs.append(np.maximum(z, 0) if k < 2 else z)
+            z = hs[-1]; z = z - z.max(1, keepdims=True); e = np.exp(z); p = e / e.sum(1, keepdims=True)
+            g = p; g[np.arange(args.batch), y] -= 1; g /= args.batch
+            for k in (2, 1, 0):
+                if k < 2: g = g * (zs[k] > 0)
+                gW = g.T @ hs[k]; gb = g.sum(0)
+                if k > 0: g_prev = g @ W[k]
+                for P, G, V in ((W[k], gW, vW[k]), (b[k], gb, vb[k])):
+                    V *= mu; V += G; P -= lr * (G + mu * V)
+                if k > 0: g = g_prev
+        for _ in range(20): step()
+        t = time.perf_counter()
+        for _ in range(args.steps): step()
+        return args.steps * args.batch / (time.perf_counter() - t)
+    results["numpy"] = numpy_loop()
 
-# --- PyTorch ---
-def torch_loop():
-    import torch
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    layers = []
-    for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
-        lin = torch.nn.Linear(i, o); torch.nn.init.kaiming_normal_(lin.weight); torch.nn.init.zeros_(lin.bias)
-        layers += [lin] + ([torch.nn.ReLU()] if k < 2 else [])
-    model = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    lossf = torch.nn.CrossEntropyLoss()
-    x = torch.randn(args.batch, 784); y = torch.arange(args.batch) % 10
-    def step():
-        opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
-    for _ in range(20): step()
-    t = time.perf_counter()
-    for _ in range(args.steps): step()
-    return args.steps * args.batch / (time.perf_counter() - t)
-try:
-    import torch  # noqa: F401
-except ImportError:
-    if args.install_torch:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=False)
-try:
-    results["pytorch"] = torch_loop()
-except Exception as e:  # torch missing or broken
-    results["pytorch"] = None
-    print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
+    # --- PyTorch ---
+    def torch_loop():
+        import torch
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        layers = []
+        for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+            lin = torch.nn.Linear(i, o); torch.nn.init.kaiming_normal_(lin.weight); torch.nn.init.zeros_(lin.bias)
+            layers += [lin] + ([torch.nn.ReLU()] if k < 2 else [])
+        model = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+        lossf = torch.nn.CrossEntropyLoss()
+        x = torch.randn(args.batch, 784); y = torch.arange(args.batch) % 10
+        def step():
+            opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
+        for _ in range(20): step()
+        t = time.perf_counter()
+        for _ in range(args.steps): step()
+        return args.steps * args.batch / (time.perf_counter() - t)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if args.install_torch:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=False)
+    try:
+        results["pytorch"] = torch_loop()
+    except Exception as e:  # torch missing or broken
+        results["pytorch"] = None
+        print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
 
-print(f"default MLP 784-256-128-10, batch {args.batch}, SGD Nesterov, {args.threads} threads, {args.steps} steps")
-for name, sps in results.items():
-    print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
-print(json.dumps({k: v for k, v in results.items()}))
+    print(f"default MLP 784-256-128-10, batch {args.batch}, SGD Nesterov, {args.threads} threads, {args.steps} steps")
+    for name, sps in results.items():
+        print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
+    print(json.dumps({k: v for k, v in results.items()}))
+
+# --- model init: GPT-2 small into a safetensors file ---
+if "model-init" in sections:
+    import tempfile
+    directory = args.directory or tempfile.gettempdir()
+    init = {}
+    cmd = [binary, "bench", "--only", "model-init", "--json", "--threads", str(args.threads), "--bench-directory", directory]
+    r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)["model_init"]
+    init["weightinit"] = {"seconds": r["seconds"], "fsync_seconds": r["fsync_seconds"], "dd_fsync_seconds": r.get("dd_fsync_seconds"),
+                          "ratio_to_dd": r.get("ratio_to_dd"), "bytes": r["bytes"]}
+
+    def torch_gpt2(reps=3):
+        import math, torch
+        from safetensors.torch import save_file
+        torch.set_num_threads(args.threads)
+        L, d, V, P = 12, 768, 50257, 1024
+        shapes = [("wte.weight", (V, d), "emb"), ("wpe.weight", (P, d), "emb")]
+        for i in range(L):
+            h = f"h.{i}."
+            shapes += [(h + "ln_1.weight", (d,), "one"), (h + "ln_1.bias", (d,), "zero"),
+                       (h + "attn.c_attn.weight", (d, 3 * d), "w"), (h + "attn.c_attn.bias", (3 * d,), "zero"),
+                       (h + "attn.c_proj.weight", (d, d), "proj"), (h + "attn.c_proj.bias", (d,), "zero"),
+                       (h + "ln_2.weight", (d,), "one"), (h + "ln_2.bias", (d,), "zero"),
+                       (h + "mlp.c_fc.weight", (d, 4 * d), "w"), (h + "mlp.c_fc.bias", (4 * d,), "zero"),
+                       (h + "mlp.c_proj.weight", (4 * d, d), "proj"), (h + "mlp.c_proj.bias", (d,), "zero")]
+        shapes += [("ln_f.weight", (d,), "one"), ("ln_f.bias", (d,), "zero")]
+        best = None
+        for _ in range(reps):
+            path = os.path.join(directory, f"torch-gpt2-{os.getpid()}.safetensors")
+            t0 = time.perf_counter()
+            torch.manual_seed(0)
+            tensors = {}
+            with torch.no_grad():
+                for name, shape, kind in shapes:
+                    t = torch.empty(shape)
+                    if kind in ("emb", "w"): t.normal_(0.0, 0.02)
+                    elif kind == "proj": t.normal_(0.0, 0.02 / math.sqrt(2 * L))
+                    elif kind == "one": t.fill_(1.0)
+                    else: t.zero_()
+                    tensors[name] = t
+            t1 = time.perf_counter()
+            save_file(tensors, path, metadata={"format": "pt"})
+            t2 = time.perf_counter()
+            os.unlink(path)
+            cur = {"init_seconds": t1 - t0, "save_seconds": t2 - t1, "seconds": t2 - t0}
+            if best is None or cur["seconds"] < best["seconds"]: best = cur
+        return best
+    try:
+        init["pytorch"] = torch_gpt2()
+    except Exception as e:
+        init["pytorch"] = None
+        print(f"pytorch model-init: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+    w = init["weightinit"]
+    print(f"GPT-2 small (124 M parameters, F32, {w['bytes']} bytes) into a safetensors file, {args.threads} threads, in {directory}:")
+    print(f"  weightinit init  {w['seconds']:.3f} s to the page cache; with fsync {w['fsync_seconds']:.3f} s"
+          + (f" vs dd conv=fsync {w['dd_fsync_seconds']:.3f} s (ratio {w['ratio_to_dd']:.2f})" if w.get("dd_fsync_seconds") else ""))
+    if init["pytorch"]:
+        p = init["pytorch"]
+        print(f"  pytorch          {p['seconds']:.3f} s (HF-style init {p['init_seconds']:.3f} s + safetensors save {p['save_seconds']:.3f} s); ratio {p['seconds'] / w['seconds']:.1f}x")
+    print(json.dumps({"model_init": init}))

@@ -216,32 +216,16 @@ struct Init: ParsableCommand {
         if let comm = communicator {
             return try runSharded(comm, plan: plan, specs: specs, model: model, recipeName: recipeName, source: source, start: start)
         }
-        let writer: SafetensorsWriter
-        do { writer = try SafetensorsWriter(path: out, tensors: specs) } catch { throw CommandError("--out \(out): \(error)") }
-        let stats: [ObservedStatistics]
-        let fillStart = now()
         let dataBytes = try model.byteCount()
-        do {
-            // The mapping stays in place until commit/discard, so the tensors' buffers stay valid.
-            var targets: [UnsafeMutableRawBufferPointer] = []
-            for p in plan { targets.append(try writer.fill(p.spec.name) { (b: UnsafeMutableRawBufferPointer) in b }) }
-            let bar = ByteProgressBar(total: dataBytes, enabled: isatty(2) != 0)
-            var progress: (@Sendable (Int) -> Void)? = nil
-            if bar.enabled { progress = { (n: Int) in bar.add(n) } }
-            stats = try ModelFill.fill(plan, into: targets, threads: threads, progress: progress)
-            bar.finish()
-        } catch let e as RecipeError {
-            writer.discard()
-            throw invalid(e.description)
-        } catch {
-            writer.discard()
-            throw CommandError("\(error)")
-        }
-        let fillSeconds = now() - fillStart
-        do { try writer.commit(durable: fsync) } catch { throw CommandError("--out \(out): \(error)") }
+        let bar = ByteProgressBar(total: dataBytes, enabled: isatty(2) != 0)
+        let written: WrittenModel
+        do { written = try writeModel(plan, to: out, threads: threads, durable: fsync, progress: bar.enabled ? bar : nil) }
+        catch let e as RecipeError { throw invalid(e.description) }
+        bar.finish()
+        let stats = written.statistics, fillSeconds = written.fillSeconds, fileBytes = written.fileBytes
         let seconds = now() - start
         try report(plan: plan, stats: stats.map { Observed(mean: $0.mean, std: $0.std, min: $0.min, max: $0.max, nonFinite: $0.nonFinite) },
-                   model: model, recipeName: recipeName, source: source, threads: threads, fileBytes: writer.layout.fileSize,
+                   model: model, recipeName: recipeName, source: source, threads: threads, fileBytes: fileBytes,
                    seconds: seconds, fillSeconds: fillSeconds, worldSize: nil)
     }
 
@@ -367,4 +351,41 @@ final class StatisticsCollector: @unchecked Sendable {
         }
         return [n, mean, m2, lo, hi, bad]
     }
+}
+
+/// What `writeModel` did.
+struct WrittenModel {
+    var statistics: [ObservedStatistics]
+    /// Seconds spent creating, sizing, mapping and filling (before the commit).
+    var fillSeconds: Double
+    /// Size of the safetensors file.
+    var fileBytes: Int
+}
+
+/// Writes a planned model to `path` as safetensors: the layout is computed, the temporary file
+/// sized and mapped, every tensor filled in place (`ModelFill`), then committed (`durable`:
+/// fsync of the file and its directory). On any error the temporary file is removed and `path`
+/// is unchanged.
+/// - Throws: `RecipeError` from the fill; `CommandError` for file errors.
+func writeModel(_ plan: [PlannedParameter], to path: String, threads: Int, durable: Bool, progress: ByteProgressBar?) throws -> WrittenModel {
+    let specs = plan.map { TensorSpec(name: $0.spec.name, dtype: DType(rawValue: $0.spec.dtype.rawValue)!, shape: $0.spec.shape) }
+    let t0 = now()
+    let writer: SafetensorsWriter
+    do { writer = try SafetensorsWriter(path: path, tensors: specs) } catch { throw CommandError("--out \(path): \(error)") }
+    let stats: [ObservedStatistics]
+    do {
+        // The mapping stays in place until commit/discard, so the tensors' buffers stay valid.
+        var targets: [UnsafeMutableRawBufferPointer] = []
+        for p in plan { targets.append(try writer.fill(p.spec.name) { (b: UnsafeMutableRawBufferPointer) in b }) }
+        var callback: (@Sendable (Int) -> Void)? = nil
+        if let progress { callback = { (n: Int) in progress.add(n) } }
+        stats = try ModelFill.fill(plan, into: targets, threads: threads, releaseFilledPages: true, progress: callback)
+    } catch {
+        writer.discard()
+        if error is RecipeError { throw error }
+        throw CommandError("--out \(path): \(error)")
+    }
+    let fillSeconds = now() - t0
+    do { try writer.commit(durable: durable) } catch { throw CommandError("--out \(path): \(error)") }
+    return WrittenModel(statistics: stats, fillSeconds: fillSeconds, fileBytes: writer.layout.fileSize)
 }

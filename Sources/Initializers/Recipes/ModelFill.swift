@@ -59,7 +59,7 @@ struct ChunkStatistics: Sendable {
                 let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 let d = v - shift8
                 s8 += d; q8 += d * d
-                lo = pointwiseMin(lo, v); hi = pointwiseMax(hi, v)
+                lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi)
                 i += 8
             }
             sum += Double(s8.sum()); sq += Double(q8.sum())
@@ -146,14 +146,27 @@ public enum ModelFill {
     ///   - progress: called after each unit with the number of bytes it wrote (from worker threads).
     /// - Throws: `RecipeError.destinationSize` for a target of the wrong size, `.initializer`
     ///   when a scheme refuses a parameter (checked for all parameters before anything is written).
+    ///   - releaseFilledPages: after each unit, `madvise(MADV_DONTNEED)` the whole pages it filled, so
+    ///     the process's resident set stays at about one unit per thread. ONLY for targets in a
+    ///     shared file mapping (`MAP_SHARED`, e.g. `SafetensorsWriter`), where the data stays in
+    ///     the page cache; on anonymous memory it would discard what was written.
     public static func fill(_ plan: [PlannedParameter], into targets: [UnsafeMutableRawBufferPointer], threads: Int,
+                            releaseFilledPages: Bool = false,
                             progress: (@Sendable (Int) -> Void)? = nil) throws(RecipeError) -> [ObservedStatistics] {
-        try fill(plan, into: targets, threads: threads, chunk: chunkElements, progress: progress)
+        try fill(plan, into: targets, threads: threads, chunk: chunkElements, releaseFilledPages: releaseFilledPages, progress: progress)
+    }
+
+    /// `madvise(MADV_DONTNEED)` on the whole pages inside `[start, start + count)`.
+    static func release(_ start: UnsafeMutableRawPointer, _ count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + count) / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, Int32(MADV_DONTNEED)) }
     }
 
     /// `fill` with another unit size (tests use small units to exercise unit edges on small tensors).
     static func fill(_ plan: [PlannedParameter], into targets: [UnsafeMutableRawBufferPointer], threads: Int, chunk chunkElements: Int,
-                     progress: (@Sendable (Int) -> Void)? = nil) throws(RecipeError) -> [ObservedStatistics] {
+                     releaseFilledPages: Bool = false, progress: (@Sendable (Int) -> Void)? = nil) throws(RecipeError) -> [ObservedStatistics] {
         precondition(plan.count == targets.count, "one target per planned parameter")
         guard threads >= 1 else { throw .invalidSpec(what: "threads \(threads)", rule: "must be ≥ 1") }
         var plans: [FillPlan?] = []
@@ -197,9 +210,12 @@ public enum ModelFill {
                             switch units[u] {
                             case let .range(i, start, count):
                                 r.value[u] = try fillRange(plan[i], plans[i]!, start: start, count: count, into: targets[i], scratch: scratch)
-                                progress?(count * plan[i].spec.dtype.size)
+                                let size = plan[i].spec.dtype.size
+                                if releaseFilledPages { release(targets[i].baseAddress! + start * size, count * size) }
+                                progress?(count * size)
                             case let .whole(i):
                                 r.value[u] = try fillWhole(plan[i], into: targets[i])
+                                if releaseFilledPages { release(targets[i].baseAddress!, targets[i].count) }
                                 progress?(targets[i].count)
                             }
                         } catch { e.value[u] = error }
