@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
         JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, backend (sections
         left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, threads, seconds, gbps,
         ratio_to_memset, memset_gbps (the memset the ratio uses), checksums_equal_across_threads (1/2/8 threads, 4096²
-        of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n,
+        of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr, single_thread_seconds (1 fill thread, OpenBLAS 1 thread), identical_across_blas_threads (bytes for OpenBLAS 1/2/4 threads), max_orthogonality_error, passes, condition_estimate. A gemm row: n,
         gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, forward_gflops, forward_backward_gflops and the
         times in microseconds.
         """)
