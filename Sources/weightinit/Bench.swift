@@ -13,10 +13,10 @@ struct Bench: ParsableCommand {
         the same buffer and the ratio uses that memset, since this kind of VM's memory bandwidth drifts); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs
         the same product through Matrix, n = 256…2048, median of several runs after a warm-up, GFLOP/s = 2n³/time);
         dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and forward+backward); train (samples/s of the
-        default MLP on synthetic data, and the cost of LSUV on it); backend. --only picks sections. Times are wall-clock medians;
+        default MLP on synthetic data, and the cost of LSUV on it); conv (batch 128: 1→32 3×3 on 28×28, 32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with forward = 2·N·O·OH·OW·(C/G)·kh·kw flops and forward+backward = 3× that, against one raw cblas_sgemm of the layer's forward shape [O/G, (C/G)·kh·kw]·[(C/G)·kh·kw, N·OH·OW]; and the default CNN's training samples/s on synthetic data); backend. --only picks sections. Times are wall-clock medians;
         the machine may be noisy, so compare ratios measured in the same run. The 256² and 1024² fills fit in the caches
         while memset is measured on 64 MiB, so their ratios can exceed 1; only the 4096² ratios compare like with like.
-        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, backend (sections
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, conv, backend (sections
         left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, threads, seconds, gbps,
         ratio_to_memset, memset_gbps (the memset the ratio uses), checksums_equal_across_threads (1/2/8 threads, 4096²
         of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n,
@@ -29,7 +29,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions and sizes (about a minute).")
     var quick = false
 
-    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train (memset always runs).")
+    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train, conv (memset always runs).")
     var only: String?
 
     func wants(_ section: String) -> Bool {
@@ -39,9 +39,9 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let only {
-            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train"]
+            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train", "conv"]
             for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
-                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train")
+                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train, conv")
             }
         }
     }
@@ -58,6 +58,7 @@ struct Bench: ParsableCommand {
         var gemm: [GemmResult]?
         var dense: [DenseResult]?
         var train: TrainResult?
+        var conv: ConvBench.Report?
         var backend: Backend
         /// Peak-memory growth (bytes) during an in-place 4096² Float fill, per scheme (0 = no allocation
         /// proportional to the tensor).
@@ -78,8 +79,9 @@ struct Bench: ParsableCommand {
         let gemm = wants("gemm") ? benchGemm() : nil
         let dense = wants("dense") ? try benchDense() : nil
         let train = wants("train") ? try benchTrain() : nil
+        let conv = wants("conv") ? try ConvBench.run(quick: quick, seed: common.seed, verbose: !common.json) : nil
         let check = BLASBackend.kernelCheck()
-        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train,
+        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, conv: conv,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
                                              threads: BLASBackend.threads, fillThreads: fillThreads),
                             fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)

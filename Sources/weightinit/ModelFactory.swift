@@ -34,7 +34,7 @@ enum ModelFactory {
     }
 
     static func build(architecture: String, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int, activation: Activation,
-                      initName: String, train: LabeledData, seed: UInt64, threads: Int?) throws -> Built {
+                      initName: String, train: LabeledData, seed: UInt64, threads: Int?, cnnSpec: [LayerSpec]? = nil) throws -> Built {
         let name = initName.lowercased()
         let residual = architecture.lowercased() == "residual"
         var t0 = 0.0, seconds = 0.0
@@ -59,6 +59,10 @@ enum ModelFactory {
             let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation,
                                         initialization: initialization, seed: seed, threads: threads)
             return Built(model: model, label: name == "auto" ? "auto (fixup)" : name, calibrationSeconds: 0)
+        }
+        if architecture.lowercased() == "cnn" {
+            return try buildCNN(spec: cnnSpec ?? ConvolutionalNetwork.defaultCNNSpec(classes: classes, activation: activation), name: name, initName: initName,
+                                activation: activation, train: train, seed: seed, threads: threads)
         }
         let sizes = [inputs] + hidden + [classes]
         switch name {
@@ -87,6 +91,39 @@ enum ModelFactory {
             let model = try Sequential(sizes: sizes, activation: activation, initialization: li, seed: seed, threads: threads)
             let label = name == "auto" ? "auto (" + (0..<model.layers.count).map { model.initializer(for: $0, li).name }.joined(separator: ", ") + ")" : initName
             return Built(model: model, label: label, calibrationSeconds: 0)
+        }
+    }
+
+    /// A convolutional network on 1×28×28 inputs from `spec`, initialized by `name`: auto or a
+    /// classic scheme (group-aware fans), lsuv, data-dependent or autoinit (per output channel).
+    static func buildCNN(spec: [LayerSpec], name: String, initName: String, activation: Activation, train: LabeledData,
+                         seed: UInt64, threads: Int?) throws -> Built {
+        guard train.features == 784 else { throw ValidationError("--architecture cnn expects 28×28 single-channel images (784 features), the data has \(train.features)") }
+        switch name {
+        case "fixup", "rezero", "skipinit":
+            throw ValidationError("--init \(initName) is for residual networks: add --architecture residual")
+        case "layer-ratio", "metainit", "mup":
+            throw ValidationError("--init \(initName) is not available for --architecture cnn yet; use auto, lsuv, data-dependent, autoinit or a scheme name")
+        case "lsuv", "data-dependent", "autoinit":
+            let model = try ConvolutionalNetwork(inputShape: [1, 28, 28], spec: spec, initialization: .auto, seed: seed, threads: threads)
+            let batch = calibrationBatch(train, seed: seed, size: 512)
+            let t0 = now()
+            do {
+                switch name {
+                case "lsuv": try LSUV().initialize(model, batch: batch, seed: seed)
+                case "data-dependent": try DataDependentInitialization().initialize(model, batch: batch)
+                default:
+                    let (m, v) = AnalyticVarianceInitialization.moments(of: batch)
+                    try AnalyticVarianceInitialization().initialize(model, inputMean: m, inputVariance: v, seed: seed)
+                }
+            } catch let e as DataInitializationError { throw CommandError("\(name): \(e.description)") }
+            return Built(model: model, label: name, calibrationSeconds: now() - t0)
+        default:
+            let li = try parseInit(initName, activation: activation)
+            let model: ConvolutionalNetwork
+            do { model = try ConvolutionalNetwork(inputShape: [1, 28, 28], spec: spec, initialization: li, seed: seed, threads: threads) }
+            catch let e as InitializationError { throw ValidationError("--init \(initName): \(e.description)") }
+            return Built(model: model, label: name == "auto" ? "auto (He for ReLU layers, Xavier for tanh and the output)" : initName, calibrationSeconds: 0)
         }
     }
 }

@@ -67,7 +67,7 @@ func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> 
 /// `weightinit train`: an MLP on Fashion-MNIST (or any MNIST-format IDX data).
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train an MLP on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
+        abstract: "Train an MLP, residual MLP or CNN on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
         discussion: """
         Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the
         output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine
@@ -78,12 +78,13 @@ struct Train: ParsableCommand {
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
+          weightinit train --architecture cnn --epochs 5
           weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
         """)
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp (layers from --hidden) or residual (--width, --depth residual blocks, no normalization).") var architecture: String = "mlp"
+    @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding; 421,642 parameters).") var architecture: String = "mlp"
     @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
     @Option(parsing: .unconditional, help: "Residual stream width (residual).") var width: Int = 256
     @Option(parsing: .unconditional, help: "Residual blocks (residual).") var depth: Int = 8
@@ -116,7 +117,7 @@ struct Train: ParsableCommand {
         let hiddenSizes = try parseHidden(hidden)
         let act: Activation
         do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
-        guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
+        guard ["mlp", "residual", "cnn"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp, residual or cnn, got '\(architecture)'") }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
         var cfg = TrainingConfiguration()
@@ -143,7 +144,9 @@ struct Train: ParsableCommand {
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
         let initLabel = built.label
         if !common.json {
-            print("\(architecture.lowercased() == "residual" ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
+            if let cnn = model as? ConvolutionalNetwork { print(cnn.summaryTable()) }
+            let kind = ["residual": "residual MLP", "cnn": "CNN"][architecture.lowercased()] ?? "MLP"
+            print("\(kind) \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)

@@ -111,10 +111,10 @@ public final class ConvolutionalNetwork: NetworkModel {
                                  seed: seed, threads: threads)
     }
 
-    /// The layer list of `defaultCNN`.
-    public static func defaultCNNSpec(classes: Int = 10) -> [LayerSpec] {
-        [.conv(channels: 32, kernel: 3), .maxPool(kernel: 2), .conv(channels: 64, kernel: 3), .maxPool(kernel: 2),
-         .flatten, .dense(units: 128), .dense(units: classes, activation: .identity)]
+    /// The layer list of `defaultCNN`, with `activation` (default ReLU) on the hidden layers.
+    public static func defaultCNNSpec(classes: Int = 10, activation: Activation = .relu) -> [LayerSpec] {
+        [.conv(channels: 32, kernel: 3, activation: activation), .maxPool(kernel: 2), .conv(channels: 64, kernel: 3, activation: activation),
+         .maxPool(kernel: 2), .flatten, .dense(units: 128, activation: activation), .dense(units: classes, activation: .identity)]
     }
 
     /// A deep vanilla CNN (no normalization, no skip connections) for the initialization
