@@ -22,6 +22,7 @@ struct Compare: ParsableCommand {
         Examples:
           weightinit compare --depth 30 --activation relu --inits he-normal,xavier-normal,normal --plot relu.svg
           weightinit compare --depth 20 --activation tanh --inits xavier-uniform,he-normal,normal:1 --steps 200
+          weightinit compare --architecture cnn --depth 16 --width 16 --activation tanh --inits delta-orthogonal,dirac,he-normal,xavier-normal,orthogonal --steps 200
         JSON keys: runs [{init, preactivation_std, activation_std, activation_mean, saturated_fraction,
         dead_fraction, gradient_norm (per layer), loss (per logged step), loss_steps, final_train_loss,
         test_accuracy, diverged_at_step}], depth, width, activation, steps.
@@ -29,7 +30,7 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp (--depth hidden layers of --width units) or residual (--depth blocks x + g·F(x), no normalization).") var architecture: String = "mlp"
+    @Option(help: "Architecture: mlp (--depth hidden layers of --width units), residual (--depth blocks x + g·F(x), no normalization) or cnn (a deep vanilla CNN: a stride-2 3×3 stem to --width channels at 14×14, then --depth − 1 3×3 convolutions of --width channels with padding 1, global average pooling and a dense layer to 10; no normalization, no skip connections).") var architecture: String = "mlp"
     @Option(parsing: .unconditional, help: "Number of hidden layers.") var depth: Int = 30
     @Option(parsing: .unconditional, help: "Units per hidden layer.") var width: Int = 256
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
@@ -76,8 +77,8 @@ struct Compare: ParsableCommand {
     }
 
     func validate() throws {
-        guard ["mlp", "residual"].contains(architecture.lowercased()) else {
-            throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'")
+        guard ["mlp", "residual", "cnn"].contains(architecture.lowercased()) else {
+            throw ValidationError("--architecture must be mlp, residual or cnn, got '\(architecture)'")
         }
         guard (1...1000).contains(depth) else { throw ValidationError("--depth must be in 1…1000, got \(depth)") }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
@@ -138,9 +139,17 @@ struct Compare: ParsableCommand {
         var runs: [Run] = []
         for (label, initialization, name) in schemes {
             let t0 = now()
-            if !common.json { status("\(label): initializing \(residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
+            if !common.json { status("\(label): initializing \(cnn ? "\(depth) conv layers" : residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
             let model: any NetworkModel
-            if !residual, let initialization {
+            if cnn {
+                let spec = Compare.deepCNNSpec(depth: depth, width: width, activation: act)
+                if let initialization {
+                    model = try ConvolutionalNetwork(inputShape: [1, 28, 28], spec: spec, initialization: initialization, seed: common.seed, threads: common.threads)
+                } else {
+                    model = try ModelFactory.build(architecture: "cnn", inputs: train.features, hidden: [], width: width, depth: depth, classes: 10,
+                                                   activation: act, initName: name, train: train, seed: common.seed, threads: common.threads, cnnSpec: spec).model
+                }
+            } else if !residual, let initialization {
                 model = try Sequential(sizes: [train.features] + hidden + [10], activation: act, initialization: initialization, seed: common.seed, threads: common.threads)
             } else if residual, case let .all(scheme)? = initialization {
                 model = try ResidualMLP(inputSize: train.features, width: width, depth: depth, classes: 10, activation: act,
@@ -204,9 +213,17 @@ struct Compare: ParsableCommand {
     }
 
     var residual: Bool { architecture.lowercased() == "residual" }
+    var cnn: Bool { architecture.lowercased() == "cnn" }
+
+    /// The deep vanilla CNN of `--architecture cnn` (see `ConvolutionalNetwork.deepVanilla`).
+    static func deepCNNSpec(depth: Int, width: Int, activation: Activation) -> [LayerSpec] {
+        [.conv(channels: width, kernel: 3, stride: 2, padding: .symmetric(1), activation: activation)]
+            + Array(repeating: .conv(channels: width, kernel: 3, padding: .symmetric(1), activation: activation), count: max(depth - 1, 0))
+            + [.globalAveragePool, .dense(units: 10, activation: .identity)]
+    }
 
     func printTables(_ report: Report) {
-        print("\(residual ? "residual MLP 784 → \(width), \(depth) blocks x + g·F(x) →" : "MLP 784 → \(width) × \(depth) →") 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
+        print("\(cnn ? "vanilla CNN 1×28×28 → stride-2 conv \(width)×14×14 → \(depth - 1) × conv 3×3 \(width) → global average pool →" : residual ? "residual MLP 784 → \(width), \(depth) blocks x + g·F(x) →" : "MLP 784 → \(width) × \(depth) →") 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
         let count = report.runs.first?.activationStd.count ?? 0
         let picks = Array(Set([0, 1, count / 4, count / 2, 3 * count / 4, count - 2, count - 1].filter { $0 >= 0 && $0 < count })).sorted()
         print("activation std by layer at initialization (batch of 1024):")

@@ -57,7 +57,8 @@ public final class ConvolutionalNetwork: NetworkModel {
     /// - Parameters:
     ///   - initialization: `.auto` gives each layer its activation's scheme
     ///     (`Activation.defaultInitializer`: He for ReLU, Xavier for tanh and the linear output,
-    ///     with the layer's group-aware fans); `.all(s)` one scheme for every weight; `.perLayer`
+    ///     with the layer's group-aware fans); `.all(s)` one scheme for every weight (on dense
+    ///     layers conv-only schemes take their 1×1 case, see `denseEquivalent`); `.perLayer`
     ///     one per parametric layer (count must match). Biases zero.
     /// - Throws: `TrainingError.invalidHyperparameter` for invalid sizes, `.shapeMismatch` for
     ///   a dense layer on an image or a conv on a vector, `InitializationError` from the schemes.
@@ -151,8 +152,18 @@ public final class ConvolutionalNetwork: NetworkModel {
             case let .perLayer(list): scheme = list[k]
             }
             let key = root.folding(in: UInt64(i))
-            if let d = layers[i] as? Dense { try d.initialize(with: scheme, key: key, threads: threads) }
+            if let d = layers[i] as? Dense { try d.initialize(with: ConvolutionalNetwork.denseEquivalent(scheme), key: key, threads: threads) }
             else if let c = layers[i] as? Conv2D { try c.initialize(with: scheme, key: key, threads: threads) }
+        }
+    }
+
+    /// Conv-only schemes on a Dense layer take their 1×1 case: delta-orthogonal → orthogonal
+    /// (same gain), dirac → identity (eye); every other scheme is unchanged.
+    public static func denseEquivalent(_ scheme: Initializer) -> Initializer {
+        switch scheme {
+        case let .deltaOrthogonal(gain): return .orthogonal(gain: gain)
+        case .dirac: return .identity(gain: 1)
+        default: return scheme
         }
     }
 
