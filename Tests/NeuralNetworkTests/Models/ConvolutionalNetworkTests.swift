@@ -183,4 +183,28 @@ struct ConvolutionalNetworkTests {
         print("analytic conv: first-layer pre-activation variance \(v)")
         #expect(abs(v - 1) < 0.05)
     }
+
+    @Test("deep vanilla CNN: stride-2 stem to 14×14, depth conv layers, GAP, dense; delta-orthogonal everywhere (dense: orthogonal rows), dirac (dense: eye)")
+    func deepVanilla() throws {
+        let net = try ConvolutionalNetwork.deepVanilla(depth: 4, width: 16, activation: .tanh, initialization: .all(.deltaOrthogonal()), seed: 0)
+        #expect(net.convLayers.count == 4 && net.layers.count == 6)
+        #expect(net.layers.map(\.outputShape) == [[16, 14, 14], [16, 14, 14], [16, 14, 14], [16, 14, 14], [16], [10]])
+        let w = net.denseLayers[0].weight      // [10, 16] with orthonormal rows
+        for a in 0..<10 { for b in 0..<10 {
+            let dot = (0..<16).reduce(0.0) { $0 + Double(w[a, $1]) * Double(w[b, $1]) }
+            #expect(abs(dot - (a == b ? 1 : 0)) < 1e-5)
+        } }
+        let dirac = try ConvolutionalNetwork.deepVanilla(depth: 3, width: 8, activation: .relu, initialization: .all(.dirac()), seed: 0)
+        #expect(dirac.denseLayers[0].weight == Matrix<Float>(rows: 10, columns: 8, repeating: 0).adding(eye: 8))
+        #expect(throws: TrainingError.self) { _ = try ConvolutionalNetwork.deepVanilla(depth: 0, width: 8, activation: .relu) }
+    }
+}
+
+private extension Matrix where Scalar == Float {
+    /// Ones on the diagonal `(i, i)`, `i < min(rows, n)`.
+    func adding(eye n: Int) -> Matrix<Float> {
+        var m = self
+        for i in 0..<Swift.min(rows, n) { m[i, i] = 1 }
+        return m
+    }
 }
