@@ -37,23 +37,6 @@ func parseHidden(_ text: String) throws -> [Int] {
     return parts.map { $0! }
 }
 
-/// Parses an `--init` value: `auto` or a scheme name, with an optional gain from the activation.
-func parseInit(_ name: String, activation: Activation) throws -> LayerInitialization {
-    if name.lowercased() == "auto" { return .auto }
-    do {
-        let canonical = try Initializer.canonicalName(name)
-        var p = SchemeParameters()
-        switch canonical {
-        case "he-uniform", "he-normal": p.nonlinearity = activation.nonlinearity   // He is defined with the activation's gain; Xavier and orthogonal keep gain 1 (PyTorch defaults)
-        case "sparse": p.sparsity = 0.9; p.std = 0.01
-        case "normal": p.std = 0.01
-        case "truncated-normal": p.std = 0.02
-        default: break
-        }
-        return .all(try Initializer(name: canonical, parameters: p))
-    } catch let e as InitializationError { throw ValidationError(e.description) }
-}
-
 /// Parses `--optimizer`.
 func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> Optimizer.Kind {
     switch name.lowercased() {
@@ -84,7 +67,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding; 421,642 parameters).") var architecture: String = "mlp"
+    @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding, the hidden activation from --activation; 421,642 parameters).") var architecture: String = "mlp"
     @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
     @Option(parsing: .unconditional, help: "Residual stream width (residual).") var width: Int = 256
     @Option(parsing: .unconditional, help: "Residual blocks (residual).") var depth: Int = 8
@@ -117,7 +100,10 @@ struct Train: ParsableCommand {
         let hiddenSizes = try parseHidden(hidden)
         let act: Activation
         do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
-        guard ["mlp", "residual", "cnn"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp, residual or cnn, got '\(architecture)'") }
+        let arch: NetworkArchitecture
+        do { arch = try NetworkArchitecture(name: architecture) } catch {
+            throw ValidationError("--architecture must be \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: " or ")), got '\(architecture)'")
+        }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
         var cfg = TrainingConfiguration()
@@ -132,21 +118,28 @@ struct Train: ParsableCommand {
         }
         do { try cfg.validate() } catch { throw ValidationError("\(error)") }
 
+        do { try ModelFactory.check(scheme: initName, architecture: arch) } catch { throw ValidationError("--init \(error.description)") }
+
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         if case .step = cfg.schedule.decay {
             cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
         }
-        let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
+        let built: ModelFactory.Built
+        do {
+            built = try ModelFactory.build(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
                                            classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+        } catch let e as ModelFactoryError {
+            if case .calibrationFailed = e { throw CommandError(e.description) }
+            throw ValidationError("--init \(e.description)")
+        } catch let e as InitializationError { throw ValidationError(e.description) }
         let model = built.model
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
         let initLabel = built.label
         if !common.json {
             if let cnn = model as? ConvolutionalNetwork { print(cnn.summaryTable()) }
-            let kind = ["residual": "residual MLP", "cnn": "CNN"][architecture.lowercased()] ?? "MLP"
-            print("\(kind) \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
+            print("\([NetworkArchitecture.residual: "residual MLP", .cnn: "CNN"][arch] ?? "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)

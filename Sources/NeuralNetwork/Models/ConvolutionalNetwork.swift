@@ -126,12 +126,17 @@ public final class ConvolutionalNetwork: NetworkModel {
     public static func deepVanilla(inputShape: [Int] = [1, 28, 28], depth: Int, width: Int, classes: Int = 10,
                                    activation: Activation, initialization: LayerInitialization = .auto, seed: UInt64 = 0,
                                    threads: Int? = nil) throws -> ConvolutionalNetwork {
+        let spec = try deepVanillaSpec(depth: depth, width: width, classes: classes, activation: activation)
+        return try ConvolutionalNetwork(inputShape: inputShape, spec: spec, initialization: initialization, seed: seed, threads: threads)
+    }
+
+    /// The layer list of `deepVanilla`. - Throws: `TrainingError.invalidHyperparameter` for depth or width < 1.
+    public static func deepVanillaSpec(depth: Int, width: Int, classes: Int = 10, activation: Activation) throws -> [LayerSpec] {
         guard depth >= 1 else { throw TrainingError.invalidHyperparameter(name: "depth", value: Double(depth), rule: "must be ≥ 1 conv layer") }
         guard width >= 1 else { throw TrainingError.invalidHyperparameter(name: "width", value: Double(width), rule: "must be ≥ 1 channel") }
-        let spec: [LayerSpec] = [.conv(channels: width, kernel: 3, stride: 2, padding: .symmetric(1), activation: activation)]
+        return [.conv(channels: width, kernel: 3, stride: 2, padding: .symmetric(1), activation: activation)]
             + Array(repeating: .conv(channels: width, kernel: 3, padding: .symmetric(1), activation: activation), count: depth - 1)
             + [.globalAveragePool, .dense(units: classes, activation: .identity)]
-        return try ConvolutionalNetwork(inputShape: inputShape, spec: spec, initialization: initialization, seed: seed, threads: threads)
     }
 
     /// Re-initializes every parametric layer with key `RandomKey(seed: seed).folding(in: i)`,
