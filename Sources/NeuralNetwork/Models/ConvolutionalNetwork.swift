@@ -149,16 +149,36 @@ public final class ConvolutionalNetwork: NetworkModel {
         if case let .perLayer(list) = initialization, list.count != parametric.count {
             throw TrainingError.invalidHyperparameter(name: "per-layer initializers", value: Double(list.count), rule: "need one per parametric layer (\(parametric.count))")
         }
+        // `.rules`: each parametric layer's weight and bias get the first rule matching their
+        // PyTorch names (`parameters`: weight then bias per parametric layer); unmatched is an error.
+        var biasSchemes = [Initializer](repeating: .zeros, count: parametric.count)
+        var weightSchemes: [Initializer]? = nil
+        if case let .rules(rules) = initialization {
+            let names = parameters.map(\.name)
+            var unmatched: [String] = [], weights: [Initializer] = []
+            for k in parametric.indices {
+                let w = ParameterRule.first(in: rules, matching: names[2 * k]), b = ParameterRule.first(in: rules, matching: names[2 * k + 1])
+                if w == nil { unmatched.append(names[2 * k]) }
+                if b == nil { unmatched.append(names[2 * k + 1]) }
+                weights.append(w ?? .zeros); biasSchemes[k] = b ?? .zeros
+            }
+            guard unmatched.isEmpty else {
+                throw TrainingError.invalidHyperparameter(name: "initialization rules", value: Double(unmatched.count),
+                                                          rule: "no rule matches \(unmatched.joined(separator: ", ")); add a rule (e.g. \"*.bias\" → zeros)")
+            }
+            weightSchemes = weights
+        }
         for (k, i) in parametric.enumerated() {
             let scheme: Initializer
             switch initialization {
             case .auto: scheme = (ConvolutionalNetwork.activation(of: layers[i]) ?? .identity).defaultInitializer
             case let .all(s): scheme = s
             case let .perLayer(list): scheme = list[k]
+            case .rules: scheme = weightSchemes![k]
             }
             let key = root.folding(in: UInt64(i))
-            if let d = layers[i] as? Dense { try d.initialize(with: ConvolutionalNetwork.denseEquivalent(scheme), key: key, threads: threads) }
-            else if let c = layers[i] as? Conv2D { try c.initialize(with: scheme, key: key, threads: threads) }
+            if let d = layers[i] as? Dense { try d.initialize(with: ConvolutionalNetwork.denseEquivalent(scheme), bias: biasSchemes[k], key: key, threads: threads) }
+            else if let c = layers[i] as? Conv2D { try c.initialize(with: scheme, bias: biasSchemes[k], key: key, threads: threads) }
         }
     }
 
