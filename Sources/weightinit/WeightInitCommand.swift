@@ -10,7 +10,7 @@ struct WeightInitCommand: ParsableCommand {
         When OpenBLAS has fallen back to a generic kernel on this CPU and OPENBLAS_CORETYPE is unset,
         weightinit re-launches itself once with the right value (set WEIGHTINIT_NO_RELAUNCH=1 to disable).
         """,
-        subcommands: [Doctor.self, Stats.self, Train.self, Compare.self, Init.self, Bench.self])
+        subcommands: [Doctor.self, Stats.self, Train.self, Compare.self, Init.self, Inspect.self, Bench.self])
 }
 
 /// Options shared by every subcommand.
