@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Training throughput of the default MLP (784-256-128-10, ReLU, softmax cross-entropy,
-SGD with Nesterov momentum 0.9, batch 128) in WeightInit and in peers, side by side, in one run.
+SGD with Nesterov momentum 0.9, batch 128) in WeightInit and in peers, side by side, in one run;
+and of the default CNN (conv 32 3x3 same -> ReLU -> max-pool 2 -> conv 64 3x3 same -> ReLU ->
+max-pool 2 -> flatten -> dense 128 -> ReLU -> dense 10, batch 128, same optimizer) in WeightInit
+and PyTorch (`--cnn-steps 0` skips it).
 
 Peers: PyTorch (when `import torch` works; `--install-torch` tries `pip install torch`), and a
 numpy-written loop (always: numpy ships with the machine). Every peer uses the same thread count,
@@ -24,6 +27,7 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
 ap.add_argument("--steps", type=int, default=600)
 ap.add_argument("--batch", type=int, default=128)
+ap.add_argument("--cnn-steps", type=int, default=40, help="steps of the CNN comparison (0 skips it)")
 ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
 ap.add_argument("--sections", default="train,model-init", help="comma-separated: train, model-init")
@@ -42,6 +46,7 @@ if binary is None:
     subprocess.run(["swift", "build", "-c", "release", "--product", "weightinit"], cwd=root, check=True, stdout=subprocess.DEVNULL)
     binpath = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
     binary = os.path.join(binpath, "weightinit")
+cnn = {}
 
 
 def torch_orthogonal():
@@ -223,3 +228,34 @@ if "model-init" in sections:
         p = init["pytorch"]
         print(f"  pytorch          {p['seconds']:.3f} s (HF-style init {p['init_seconds']:.3f} s + safetensors save {p['save_seconds']:.3f} s); ratio {p['seconds'] / w['seconds']:.1f}x")
     print(json.dumps({"model_init": init}))
+
+
+def torch_cnn_loop():
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    lossf = nn.CrossEntropyLoss()
+    x = torch.randn(128, 1, 28, 28); y = torch.arange(128) % 10
+    def step():
+        opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
+    for _ in range(3): step()
+    t = time.perf_counter()
+    for _ in range(args.cnn_steps): step()
+    return args.cnn_steps * 128 / (time.perf_counter() - t)
+if args.cnn_steps > 0:
+    out = subprocess.run([binary, "bench", "--only", "conv", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+    cnn["weightinit"] = json.loads(out.stdout)["conv"]["cnn_train_samples_per_second"]
+    try:
+        cnn["pytorch"] = torch_cnn_loop()
+    except Exception as e:
+        cnn["pytorch"] = None
+        print(f"pytorch CNN: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+
+if cnn:
+    print(f"default CNN (conv 32, pool, conv 64, pool, dense 128, 10), batch 128, SGD Nesterov, {args.threads} threads, {args.cnn_steps} steps")
+    for name, sps in cnn.items():
+        print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")

@@ -13,10 +13,10 @@ struct Bench: ParsableCommand {
         the same buffer and the ratio uses that memset, since this kind of VM's memory bandwidth drifts); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs
         the same product through Matrix, n = 256…2048, median of several runs after a warm-up, GFLOP/s = 2n³/time);
         dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and forward+backward); train (samples/s of the
-        default MLP on synthetic data, and the cost of LSUV on it); model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the page cache, with --fsync, and dd conv=fsync of the same byte count); backend. --only picks sections. Times are wall-clock medians;
+        default MLP on synthetic data, and the cost of LSUV on it); model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, 32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with forward = 2·N·O·OH·OW·(C/G)·kh·kw flops and forward+backward = 3× that, against one raw cblas_sgemm of the layer's forward shape [O/G, (C/G)·kh·kw]·[(C/G)·kh·kw, N·OH·OW]; and the default CNN's training samples/s on synthetic data); backend. --only picks sections. Times are wall-clock medians;
         the machine may be noisy, so compare ratios measured in the same run. The 256² and 1024² fills fit in the caches
         while memset is measured on 64 MiB, so their ratios can exceed 1; only the 4096² ratios compare like with like.
-        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, backend (sections
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, conv, backend (sections
         left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, threads, seconds, gbps,
         ratio_to_memset, memset_gbps (the memset the ratio uses), checksums_equal_across_threads (1/2/8 threads, 4096²
         of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr, single_thread_seconds (1 fill thread, OpenBLAS 1 thread), identical_across_blas_threads (bytes for OpenBLAS 1/2/4 threads), max_orthogonality_error, passes, condition_estimate. A gemm row: n,
@@ -32,7 +32,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions and sizes (about a minute).")
     var quick = false
 
-    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train, model-init (memset always runs).")
+    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train, model-init, conv (memset always runs).")
     var only: String?
 
     func wants(_ section: String) -> Bool {
@@ -42,9 +42,9 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let only {
-            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train", "model-init"]
+            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
             for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
-                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train, model-init")
+                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train, model-init, conv")
             }
         }
     }
@@ -62,6 +62,7 @@ struct Bench: ParsableCommand {
         var dense: [DenseResult]?
         var train: TrainResult?
         var modelInit: ModelInitBench.Result?
+        var conv: ConvBench.Report?
         var backend: Backend
         /// Peak-memory growth (bytes) during an in-place 4096² Float fill, per scheme (0 = no allocation
         /// proportional to the tensor).
@@ -85,8 +86,9 @@ struct Bench: ParsableCommand {
         let modelInit = wants("model-init")
             ? try ModelInitBench.run(quick: quick, threads: fillThreads, seed: common.seed, directory: benchDirectory ?? NSTemporaryDirectory(), verbose: !common.json)
             : nil
+        let conv = wants("conv") ? try ConvBench.run(quick: quick, seed: common.seed, verbose: !common.json) : nil
         let check = BLASBackend.kernelCheck()
-        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit,
+        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
                                              threads: BLASBackend.threads, fillThreads: fillThreads),
                             fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)

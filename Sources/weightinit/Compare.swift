@@ -22,6 +22,7 @@ struct Compare: ParsableCommand {
         Examples:
           weightinit compare --depth 30 --activation relu --inits he-normal,xavier-normal,normal --plot relu.svg
           weightinit compare --depth 20 --activation tanh --inits xavier-uniform,he-normal,normal:1 --steps 200
+          weightinit compare --architecture cnn --depth 16 --width 8 --activation tanh --inits delta-orthogonal,dirac,he-normal,xavier-normal,orthogonal --steps 100
         JSON keys: runs [{init, preactivation_std, activation_std, activation_mean, saturated_fraction,
         dead_fraction, gradient_norm (per layer), loss (per logged step), loss_steps, final_train_loss,
         test_accuracy, diverged_at_step}], depth, width, activation, steps.
@@ -29,7 +30,7 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp (--depth hidden layers of --width units) or residual (--depth blocks x + g·F(x), no normalization).") var architecture: String = "mlp"
+    @Option(help: "Architecture: mlp (--depth hidden layers of --width units), residual (--depth blocks x + g·F(x), no normalization) or cnn (a deep vanilla CNN: a stride-2 3×3 stem to --width channels at 14×14, then --depth − 1 3×3 convolutions of --width channels with padding 1, global average pooling and a dense layer to 10; no normalization, no skip connections).") var architecture: String = "mlp"
     @Option(parsing: .unconditional, help: "Number of hidden layers.") var depth: Int = 30
     @Option(parsing: .unconditional, help: "Units per hidden layer.") var width: Int = 256
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
@@ -85,7 +86,7 @@ struct Compare: ParsableCommand {
             report = try comparison.run(train: train, test: test) { event in
                 switch event {
                 case let .started(label, _, _):
-                    if !common.json { status("\(label): initializing \(residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
+                    if !common.json { status("\(label): initializing \(cnn ? "\(depth) conv layers" : residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
                     bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
                 case let .step(_, step, steps, loss):
                     bar.update(TrainingProgress(epoch: 1, step: step, stepsPerEpoch: steps, runningLoss: loss, samplesPerSecond: 0), epochs: 1)
@@ -106,9 +107,10 @@ struct Compare: ParsableCommand {
     }
 
     var residual: Bool { architecture.lowercased() == "residual" }
+    var cnn: Bool { architecture.lowercased() == "cnn" }
 
     func printTables(_ report: Report) {
-        print("\(residual ? "residual MLP 784 → \(width), \(depth) blocks x + g·F(x) →" : "MLP 784 → \(width) × \(depth) →") 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
+        print("\(cnn ? "vanilla CNN 1×28×28 → stride-2 conv \(width)×14×14 → \(depth - 1) × conv 3×3 \(width) → global average pool →" : residual ? "residual MLP 784 → \(width), \(depth) blocks x + g·F(x) →" : "MLP 784 → \(width) × \(depth) →") 10, \(report.activation), \(steps) steps of \(optimizer) (lr \(learningRate), batch \(batchSize)), seed \(common.seed)\n")
         let count = report.runs.first?.activationStd.count ?? 0
         let picks = Array(Set([0, 1, count / 4, count / 2, 3 * count / 4, count - 2, count - 1].filter { $0 >= 0 && $0 < count })).sorted()
         print("activation std by layer at initialization (batch of 1024):")

@@ -61,7 +61,7 @@ func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> 
 /// `weightinit train`: an MLP on Fashion-MNIST (or any MNIST-format IDX data).
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train an MLP on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
+        abstract: "Train an MLP, residual MLP or CNN on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
         discussion: """
         Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the
         output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine
@@ -72,6 +72,7 @@ struct Train: ParsableCommand {
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
+          weightinit train --architecture cnn --epochs 5
           weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
           weightinit train --save model.safetensors                  # torch: nn.Sequential(Linear, ReLU, Linear, ReLU, Linear).load_state_dict(...)
           weightinit train --checkpoint run1 --checkpoint-every 50   # kill it at any point, then:
@@ -80,7 +81,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Architecture: mlp (layers from --hidden) or residual (--width, --depth residual blocks, no normalization).") var architecture: String = "mlp"
+    @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding, the hidden activation from --activation; 421,642 parameters).") var architecture: String = "mlp"
     @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
     @Option(parsing: .unconditional, help: "Residual stream width (residual).") var width: Int = 256
     @Option(parsing: .unconditional, help: "Residual blocks (residual).") var depth: Int = 8
@@ -237,7 +238,8 @@ struct Train: ParsableCommand {
             Swift.print("data-parallel over \(comm.size) rank\(comm.size == 1 ? "" : "s") (global batch \(batchSize), about \(batchSize / comm.size) samples per rank), gradient buckets of \(fmt(bucketMb, 3)) MiB")
         }
         if !quiet {
-            print("\(arch == .residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
+            if let cnn = model as? ConvolutionalNetwork { print(cnn.summaryTable()) }
+            print("\([NetworkArchitecture.residual: "residual MLP", .cnn: "CNN"][arch] ?? "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         if summary && !quiet { print(model.summary()) }

@@ -409,6 +409,16 @@ public struct InitializationComparison: Sendable {
         case let (.residual, .all(s)?):
             return try ResidualMLP(inputSize: train.features, width: c.width, depth: c.depth, classes: c.classes, activation: c.activation,
                                    initialization: .all(s), seed: c.seed, threads: c.threads)
+        case (.cnn, _):
+            // The deep vanilla CNN (no normalization, no skips): stride-2 stem, depth − 1 convs, GAP, dense.
+            let side = Int(Double(train.features).squareRoot().rounded())
+            let spec = try ConvolutionalNetwork.deepVanillaSpec(depth: c.depth, width: c.width, classes: c.classes, activation: c.activation)
+            if let initialization = scheme.initialization {
+                return try ConvolutionalNetwork(inputShape: [1, side, side], spec: spec, initialization: initialization, seed: c.seed, threads: c.threads)
+            }
+            return try ModelFactory.build(architecture: .cnn, inputs: train.features, hidden: hidden, width: c.width, depth: c.depth,
+                                          classes: c.classes, activation: c.activation, initName: scheme.name, train: train, seed: c.seed,
+                                          threads: c.threads, cnnSpec: spec).model
         default:
             return try ModelFactory.build(architecture: c.architecture, inputs: train.features, hidden: hidden, width: c.width, depth: c.depth,
                                           classes: c.classes, activation: c.activation, initName: scheme.name, train: train, seed: c.seed,

@@ -55,6 +55,8 @@ public protocol Layer: AnyObject {
     /// Runs `body` with slot `slot`'s values and gradient (same count, row-major in the slot's
     /// shape). Writing the values changes the layer; writing the gradient changes what the
     /// optimizer applies next (all-reduce writes it in place). Precondition: `slot` in range.
+    /// The layer's storage is under exclusive access while `body` runs: `body` must not read
+    /// the layer's properties (e.g. `weight`, `outputSize`); read what it needs beforehand.
     func withParameter<R, E: Error>(_ slot: Int, _ body: (_ value: UnsafeMutableBufferPointer<Float>,
                                                            _ gradient: UnsafeMutableBufferPointer<Float>) throws(E) -> R) throws(E) -> R
     /// Entries of a `torch.nn.Sequential` this layer corresponds to (1, or 2 with a fused activation).

@@ -57,7 +57,8 @@ public final class ConvolutionalNetwork: NetworkModel {
     /// - Parameters:
     ///   - initialization: `.auto` gives each layer its activation's scheme
     ///     (`Activation.defaultInitializer`: He for ReLU, Xavier for tanh and the linear output,
-    ///     with the layer's group-aware fans); `.all(s)` one scheme for every weight; `.perLayer`
+    ///     with the layer's group-aware fans); `.all(s)` one scheme for every weight (on dense
+    ///     layers conv-only schemes take their 1×1 case, see `denseEquivalent`); `.perLayer`
     ///     one per parametric layer (count must match). Biases zero.
     /// - Throws: `TrainingError.invalidHyperparameter` for invalid sizes, `.shapeMismatch` for
     ///   a dense layer on an image or a conv on a vector, `InitializationError` from the schemes.
@@ -111,10 +112,10 @@ public final class ConvolutionalNetwork: NetworkModel {
                                  seed: seed, threads: threads)
     }
 
-    /// The layer list of `defaultCNN`.
-    public static func defaultCNNSpec(classes: Int = 10) -> [LayerSpec] {
-        [.conv(channels: 32, kernel: 3), .maxPool(kernel: 2), .conv(channels: 64, kernel: 3), .maxPool(kernel: 2),
-         .flatten, .dense(units: 128), .dense(units: classes, activation: .identity)]
+    /// The layer list of `defaultCNN`, with `activation` (default ReLU) on the hidden layers.
+    public static func defaultCNNSpec(classes: Int = 10, activation: Activation = .relu) -> [LayerSpec] {
+        [.conv(channels: 32, kernel: 3, activation: activation), .maxPool(kernel: 2), .conv(channels: 64, kernel: 3, activation: activation),
+         .maxPool(kernel: 2), .flatten, .dense(units: 128, activation: activation), .dense(units: classes, activation: .identity)]
     }
 
     /// A deep vanilla CNN (no normalization, no skip connections) for the initialization
@@ -125,12 +126,17 @@ public final class ConvolutionalNetwork: NetworkModel {
     public static func deepVanilla(inputShape: [Int] = [1, 28, 28], depth: Int, width: Int, classes: Int = 10,
                                    activation: Activation, initialization: LayerInitialization = .auto, seed: UInt64 = 0,
                                    threads: Int? = nil) throws -> ConvolutionalNetwork {
+        let spec = try deepVanillaSpec(depth: depth, width: width, classes: classes, activation: activation)
+        return try ConvolutionalNetwork(inputShape: inputShape, spec: spec, initialization: initialization, seed: seed, threads: threads)
+    }
+
+    /// The layer list of `deepVanilla`. - Throws: `TrainingError.invalidHyperparameter` for depth or width < 1.
+    public static func deepVanillaSpec(depth: Int, width: Int, classes: Int = 10, activation: Activation) throws -> [LayerSpec] {
         guard depth >= 1 else { throw TrainingError.invalidHyperparameter(name: "depth", value: Double(depth), rule: "must be ≥ 1 conv layer") }
         guard width >= 1 else { throw TrainingError.invalidHyperparameter(name: "width", value: Double(width), rule: "must be ≥ 1 channel") }
-        let spec: [LayerSpec] = [.conv(channels: width, kernel: 3, stride: 2, padding: .symmetric(1), activation: activation)]
+        return [.conv(channels: width, kernel: 3, stride: 2, padding: .symmetric(1), activation: activation)]
             + Array(repeating: .conv(channels: width, kernel: 3, padding: .symmetric(1), activation: activation), count: depth - 1)
             + [.globalAveragePool, .dense(units: classes, activation: .identity)]
-        return try ConvolutionalNetwork(inputShape: inputShape, spec: spec, initialization: initialization, seed: seed, threads: threads)
     }
 
     /// Re-initializes every parametric layer with key `RandomKey(seed: seed).folding(in: i)`,
@@ -171,8 +177,18 @@ public final class ConvolutionalNetwork: NetworkModel {
             case .rules: scheme = weightSchemes![k]
             }
             let key = root.folding(in: UInt64(i))
-            if let d = layers[i] as? Dense { try d.initialize(with: scheme, bias: biasSchemes[k], key: key, threads: threads) }
+            if let d = layers[i] as? Dense { try d.initialize(with: ConvolutionalNetwork.denseEquivalent(scheme), bias: biasSchemes[k], key: key, threads: threads) }
             else if let c = layers[i] as? Conv2D { try c.initialize(with: scheme, bias: biasSchemes[k], key: key, threads: threads) }
+        }
+    }
+
+    /// Conv-only schemes on a Dense layer take their 1×1 case: delta-orthogonal → orthogonal
+    /// (same gain), dirac → identity (eye); every other scheme is unchanged.
+    public static func denseEquivalent(_ scheme: Initializer) -> Initializer {
+        switch scheme {
+        case let .deltaOrthogonal(gain): return .orthogonal(gain: gain)
+        case .dirac: return .identity(gain: 1)
+        default: return scheme
         }
     }
 

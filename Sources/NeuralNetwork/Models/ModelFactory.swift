@@ -12,6 +12,11 @@ public enum NetworkArchitecture: String, Sendable, Hashable, Codable, CaseIterab
     case mlp
     /// A residual MLP of `depth` blocks `x + g·F(x)` of width `width`, no normalization (`ResidualMLP`).
     case residual
+    /// A convolutional network on square single-channel images (`ConvolutionalNetwork`): by
+    /// default the small CNN of `ConvolutionalNetwork.defaultCNNSpec` (`weightinit train`);
+    /// `InitializationComparison` builds the deep vanilla CNN of `ConvolutionalNetwork.deepVanilla`
+    /// (`depth` conv layers of `width` channels).
+    case cnn
 
     /// Parses a name case-insensitively (`"MLP"`, `"residual"`).
     /// - Throws: `ModelFactoryError.unknownArchitecture` naming the value and the valid names.
@@ -123,6 +128,9 @@ public enum ModelFactory {
         case (.residual, "lsuv"), (.residual, "data-dependent"), (.residual, "autoinit"), (.residual, "mup"):
             throw .schemeNeedsArchitecture(scheme: name, architecture: architecture,
                                            rule: "it needs architecture mlp (it calibrates a plain MLP layer by layer); residual networks take fixup, rezero, he-normal or a classic scheme")
+        case (.cnn, "fixup"), (.cnn, "rezero"), (.cnn, "skipinit"), (.cnn, "layer-ratio"), (.cnn, "metainit"), (.cnn, "mup"):
+            throw .schemeNeedsArchitecture(scheme: name, architecture: architecture,
+                                           rule: "convolutional networks take auto, lsuv, data-dependent, autoinit or a classic scheme (dirac, delta-orthogonal, he-normal, …)")
         default: return
         }
     }
@@ -145,9 +153,14 @@ public enum ModelFactory {
     /// - Throws: `ModelFactoryError.schemeNeedsArchitecture`, `.calibrationFailed` (MLP
     ///   calibrations); `InitializationError` for an unknown scheme name; `TrainingError` for bad
     ///   sizes; `DataInitializationError` from a residual calibration.
+    /// - `.cnn`: `ConvolutionalNetwork` over `[1, s, s]` images (`inputs = s²`) with the layers
+    ///   `cnnSpec` (default `ConvolutionalNetwork.defaultCNNSpec(classes:activation:)`); classic
+    ///   names and `auto` as for the MLP (conv-only schemes on dense layers take their 1×1 case);
+    ///   `lsuv`, `data-dependent` (per output channel) and `autoinit` calibrate on 512 samples of
+    ///   `calibrationBatch`.
     public static func build(architecture: NetworkArchitecture, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int,
                              activation: Activation, initName: String, bias: Initializer = .zeros, train: LabeledData, seed: UInt64,
-                             threads: Int?) throws -> Built {
+                             threads: Int?, cnnSpec: [LayerSpec]? = nil) throws -> Built {
         let name = initName.lowercased()
         try check(scheme: initName, architecture: architecture)
         if bias != .zeros && architecture != .mlp {
@@ -160,6 +173,32 @@ public enum ModelFactory {
             return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
         switch architecture {
+        case .cnn:
+            let side = Int(Double(inputs).squareRoot().rounded())
+            guard side >= 1, side * side == inputs else {
+                throw TrainingError.shapeMismatch("architecture cnn needs square single-channel images; \(inputs) features per sample is not a square")
+            }
+            let spec = cnnSpec ?? ConvolutionalNetwork.defaultCNNSpec(classes: classes, activation: activation)
+            switch name {
+            case "lsuv", "data-dependent", "autoinit":
+                let model = try ConvolutionalNetwork(inputShape: [1, side, side], spec: spec, initialization: .auto, seed: seed, threads: threads)
+                let batch = calibrationBatch(train, seed: seed, size: 512)
+                let t0 = clock.now
+                do {
+                    switch name {
+                    case "lsuv": _ = try LSUV().initialize(model, batch: batch, seed: seed)
+                    case "data-dependent": _ = try DataDependentInitialization().initialize(model, batch: batch)
+                    default:
+                        let (m, v) = AnalyticVarianceInitialization.moments(of: batch)
+                        _ = try AnalyticVarianceInitialization().initialize(model, inputMean: m, inputVariance: v, seed: seed)
+                    }
+                } catch let e as DataInitializationError { throw ModelFactoryError.calibrationFailed(scheme: name, reason: e.description) }
+                return Built(model: model, label: name, calibrationSeconds: seconds(since: t0))
+            default:
+                let li = try layerInitialization(named: initName, activation: activation)
+                let model = try ConvolutionalNetwork(inputShape: [1, side, side], spec: spec, initialization: li, seed: seed, threads: threads)
+                return Built(model: model, label: name == "auto" ? "auto (He for ReLU layers, Xavier for tanh and the output)" : initName, calibrationSeconds: 0)
+            }
         case .residual:
             let initialization: ResidualInitialization
             switch name {

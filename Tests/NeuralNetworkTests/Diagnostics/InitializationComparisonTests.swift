@@ -146,7 +146,7 @@ struct InitializationComparisonTests {
         let train = try syntheticData(count: 64, seed: 1), test = try syntheticData(count: 24, seed: 2)
         var c = tinyConfiguration()
         c.schemes = ["he-normal", "normal:0.5", "lsuv", "auto"]
-        for architecture in NetworkArchitecture.allCases {
+        for architecture in [NetworkArchitecture.mlp, .residual] {      // .cnn: see cnnComparison
             c.architecture = architecture
             if architecture == .residual { c.schemes = ["he-normal", "fixup", "rezero", "truncated-normal:0.3"] }
             c.seed = 7
@@ -159,6 +159,21 @@ struct InitializationComparisonTests {
             let other = try InitializationComparison(c).run(train: train, test: test)
             #expect(try bytesWithoutTiming(a) != bytesWithoutTiming(other), "\(architecture): the seed changes the weights")
         }
+    }
+
+    @Test("cnn: the deep vanilla CNN (stride-2 stem, depth convs, GAP, dense) per scheme, one statistic per conv/dense layer, reproducible; fixup refused")
+    func cnnComparison() throws {
+        let train = try syntheticData(count: 48, features: 36, seed: 3), test = try syntheticData(count: 16, features: 36, seed: 4)
+        var c = tinyConfiguration()
+        c.architecture = .cnn; c.depth = 3; c.width = 4; c.steps = 6
+        c.schemes = ["delta-orthogonal", "dirac", "he-normal", "lsuv"]
+        let a = try InitializationComparison(c).run(train: train, test: test)
+        let b = try InitializationComparison(c).run(train: train, test: test)
+        #expect(try bytesWithoutTiming(a) == bytesWithoutTiming(b))
+        #expect(a.runs.map(\.scheme) == c.schemes)
+        #expect(a.runs.allSatisfy { $0.activationStd.count == 4 && $0.gradientNorm.count == 4 && $0.lossSteps.last == 6 })
+        c.schemes = ["fixup"]
+        #expect(throws: InitializationComparisonError.self) { try c.validate() }
     }
 
     @Test("a scheme whose logits overflow stops at step 1 and reports no loss or accuracy; the other scheme trains")

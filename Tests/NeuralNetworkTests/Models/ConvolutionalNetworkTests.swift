@@ -131,4 +131,80 @@ struct ConvolutionalNetworkTests {
         #expect(a.last < a.first - 0.3)
         #expect(a.weights == b.weights)
     }
+
+    /// Per-channel mean and variance of a conv layer's pre-activation, recomputed in Double.
+    private func channelMoments(_ conv: Conv2D) -> [(Double, Double)] {
+        let z = conv.preactivation.elements, o = conv.outputChannels, p = conv.geometry.outputPlane, n = conv.preactivation.rows
+        return (0..<o).map { c in
+            var v: [Double] = []
+            for s in 0..<n { for i in 0..<p { v.append(Double(z[(s * o + c) * p + i])) } }
+            let m = v.reduce(0, +) / Double(v.count)
+            return (m, v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count))
+        }
+    }
+
+    @Test("data-dependent init per output channel: every conv channel has mean 0 and variance 1 on the batch; LSUV: every layer's variance in [0.9, 1.1]")
+    func dataBased() throws {
+        let spec: [LayerSpec] = [.conv(channels: 6, kernel: 3), .maxPool(kernel: 2), .conv(channels: 8, kernel: 3, stride: 2), .flatten,
+                                 .dense(units: 12), .dense(units: 10, activation: .identity)]
+        let x = gaussianMatrix(64, 144, seed: 21)
+        let net = try ConvolutionalNetwork(inputShape: [1, 12, 12], spec: spec, seed: 1)
+        let records = try DataDependentInitialization().initialize(net, batch: x)
+        #expect(records.count == 4)
+        _ = try net.forward(x)
+        for conv in net.convLayers {
+            for (c, (m, v)) in channelMoments(conv).enumerated() {
+                #expect(abs(m) < 1e-4 && abs(v - 1) < 1e-3, "channel \(c): mean \(m) variance \(v)")
+            }
+        }
+        let lsuvNet = try ConvolutionalNetwork(inputShape: [1, 12, 12], spec: spec, seed: 1)
+        let lr = try LSUV().initialize(lsuvNet, batch: x, seed: 2)
+        #expect(lr.count == 4 && lr.allSatisfy { $0.converged && abs($0.variance - 1) <= 0.1 })
+        #expect(throws: DataInitializationError.self) { try LSUV().initialize(lsuvNet, batch: Matrix<Float>(rows: 0, columns: 144)) }
+    }
+
+    @Test("analytic (AutoInit-style) per output channel: first conv layer pre-activation variance ≈ 1 on N(0, 1) inputs, rows zero-sum")
+    func analytic() throws {
+        let spec: [LayerSpec] = [.conv(channels: 16, kernel: 3, padding: .valid, activation: .tanh), .conv(channels: 16, kernel: 3, padding: .valid, activation: .tanh),
+                                 .flatten, .dense(units: 10, activation: .identity)]
+        let net = try ConvolutionalNetwork(inputShape: [4, 10, 10], spec: spec, seed: 0)
+        let preds = try AnalyticVarianceInitialization().initialize(net, seed: 3)
+        #expect(preds.count == 3)
+        let w = net.convLayers[0].weight
+        for r in 0..<16 {
+            let row = (0..<36).map { Double(w[r, $0]) }
+            #expect(abs(row.reduce(0, +)) < 1e-5)
+            #expect(abs(row.reduce(0) { $0 + $1 * $1 } - 36 * preds[0].weightStd * preds[0].weightStd) < 1e-5)
+        }
+        let x = gaussianMatrix(256, 400, seed: 4)
+        _ = try net.forward(x)
+        let v = channelMoments(net.convLayers[0]).map(\.1).reduce(0, +) / 16
+        // 256·64·16 correlated samples; rows have norm exactly σ√n, so Var = 1 up to sampling (~1%).
+        print("analytic conv: first-layer pre-activation variance \(v)")
+        #expect(abs(v - 1) < 0.05)
+    }
+
+    @Test("deep vanilla CNN: stride-2 stem to 14×14, depth conv layers, GAP, dense; delta-orthogonal everywhere (dense: orthogonal rows), dirac (dense: eye)")
+    func deepVanilla() throws {
+        let net = try ConvolutionalNetwork.deepVanilla(depth: 4, width: 16, activation: .tanh, initialization: .all(.deltaOrthogonal()), seed: 0)
+        #expect(net.convLayers.count == 4 && net.layers.count == 6)
+        #expect(net.layers.map(\.outputShape) == [[16, 14, 14], [16, 14, 14], [16, 14, 14], [16, 14, 14], [16], [10]])
+        let w = net.denseLayers[0].weight      // [10, 16] with orthonormal rows
+        for a in 0..<10 { for b in 0..<10 {
+            let dot = (0..<16).reduce(0.0) { $0 + Double(w[a, $1]) * Double(w[b, $1]) }
+            #expect(abs(dot - (a == b ? 1 : 0)) < 1e-5)
+        } }
+        let dirac = try ConvolutionalNetwork.deepVanilla(depth: 3, width: 8, activation: .relu, initialization: .all(.dirac()), seed: 0)
+        #expect(dirac.denseLayers[0].weight == Matrix<Float>(rows: 10, columns: 8, repeating: 0).adding(eye: 8))
+        #expect(throws: TrainingError.self) { _ = try ConvolutionalNetwork.deepVanilla(depth: 0, width: 8, activation: .relu) }
+    }
+}
+
+private extension Matrix where Scalar == Float {
+    /// Ones on the diagonal `(i, i)`, `i < min(rows, n)`.
+    func adding(eye n: Int) -> Matrix<Float> {
+        var m = self
+        for i in 0..<Swift.min(rows, n) { m[i, i] = 1 }
+        return m
+    }
 }

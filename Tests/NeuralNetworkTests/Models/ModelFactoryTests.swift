@@ -113,6 +113,6 @@ struct ModelFactoryTests {
         let e = try #require(throws: ModelFactoryError.self) { try build(.mlp, "lsuv", try data(count: 16, features: 4, seed: 7, poison: true)) }
         #expect(e == .calibrationFailed(scheme: "lsuv", reason: DataInitializationError.nonFiniteBatch(count: 1).description))
         #expect(try NetworkArchitecture(name: "MLP") == .mlp && NetworkArchitecture(name: "Residual") == .residual)
-        #expect(throws: ModelFactoryError.unknownArchitecture("cnn2", valid: ["mlp", "residual"])) { try NetworkArchitecture(name: "cnn2") }
+        #expect(throws: ModelFactoryError.unknownArchitecture("cnn2", valid: ["mlp", "residual", "cnn"])) { try NetworkArchitecture(name: "cnn2") }
     }
 }
