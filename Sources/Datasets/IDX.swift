@@ -178,6 +178,10 @@ public struct IDXArray: Sendable, Equatable {
 
     private static let chunkSize = 1 << 20
 
+    /// How much of a gzip stream is inflated past the announced data to tell trailing data from
+    /// a corrupt stream (64 MiB).
+    static let maximumTrailingDrainBytes = 1 << 26
+
     private static func decode(from raw: RawByteSource, name: String, maximumDataBytes: Int) throws -> IDXArray {
         // Sniff the gzip magic on the raw bytes.
         var sniff = [UInt8](repeating: 0, count: 2)
@@ -248,6 +252,16 @@ public struct IDXArray: Sendable, Equatable {
             data.append(contentsOf: chunk[0..<n])
         }
         if data.count > dataBytes {
+            // A corrupt deflate stream can inflate to more bytes than the header announces before
+            // zlib reaches the check that fails: drain (bounded) so that it is reported as corrupt.
+            if source is GzipByteSource {
+                var drained = 0
+                while drained < maximumTrailingDrainBytes {
+                    let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if n == 0 { break }
+                    drained += n
+                }
+            }
             throw DatasetError.trailingData(path: name, expectedBytes: expectedTotal)
         }
         if data.count < dataBytes {
@@ -568,6 +582,13 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .corruptGzip(path, message):
             return "\(path): corrupt gzip stream: \(message)"
         case let .directoryNotFound(path):
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return "\(path): is a file, not a directory; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
+            }
+            if path != MNISTDataset.defaultDirectory {
+                return "\(path): data directory not found; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
+            }
             return "\(path): data directory not found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR"
         case let .missingFile(directory, candidates):
             return "\(directory): none of \(candidates.joined(separator: ", ")) found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR"

@@ -252,12 +252,8 @@ extension Initializer {
                                                 threads: Int? = nil) throws(InitializationError) {
         try validate()
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
-        var total = 1
-        for d in shape {
-            let (p, o) = total.multipliedReportingOverflow(by: d)
-            guard !o else { throw .countMismatch(shape: shape, expected: Int.max, count: shard.count) }
-            total = p
-        }
+        let total: Int
+        do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
         let firstDim = shape.first ?? 1
         guard rows.lowerBound >= 0, rows.upperBound <= firstDim else {
             throw .invalidParameter(name: "rows.upperBound", value: Double(rows.upperBound), rule: "rows \(rows) must lie in 0..<\(firstDim)")
@@ -285,6 +281,21 @@ extension Initializer {
         case let .sparse(sparsity, std):
             try SparseFill.fill(shard, rows: shape[0], columns: shape[1], rowRange: rows, sparsity: sparsity, std: std, key: key, threads: threads)
         }
+    }
+
+    /// Checks, without filling anything, that this scheme can fill a tensor of `shape` with
+    /// elements of type `S`: the hyper-parameters (`validate()`), the shape (fans, dimensions)
+    /// and that the values fit `S` (e.g. `normal(std: 1e39)` does not fit `Float`). Use it to
+    /// reject a request before loading data or allocating.
+    /// - Throws: the `InitializationError` that `fill(_:shape:…)` would throw.
+    public func validate<S: InitializerScalar>(shape: [Int], as type: S.Type, layout: KernelLayout = .outInSpatial,
+                                              groups: Int = 1) throws(InitializationError) {
+        try validate()
+        if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
+        let total: Int
+        do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
+        if total == 0 { return }
+        try Initializer.checkRepresentable(try plan(shape: shape, layout: layout, groups: groups), S.self)
     }
 
     /// Fills a matrix in place; it is a dense weight `[out, in]` unless `layout` says otherwise
@@ -335,10 +346,16 @@ extension Initializer {
     }
 
     /// A new `rows × columns` matrix filled with this scheme (dense `[out, in]` by default).
+    /// - Throws: as `fill(_:shape:…)`; `.size` when `rows × columns` overflows `Int` or does not
+    ///   fit in the memory available (checked before anything is allocated).
     public func matrix<S: InitializerScalar>(rows: Int, columns: Int, of type: S.Type = S.self, layout: KernelLayout = .outInSpatial,
                                              key: RandomKey, threads: Int? = nil) throws(InitializationError) -> Matrix<S> {
         guard rows >= 0, columns >= 0 else { throw .invalidParameter(name: "rows/columns", value: Double(min(rows, columns)), rule: "must be ≥ 0") }
-        var m = Matrix<S>(rows: rows, columns: columns)
+        var m: Matrix<S>
+        do { m = try Matrix<S>.zeros(rows: rows, columns: columns) } catch {
+            if case let .size(e) = error { throw .size(e) }
+            throw .invalidParameter(name: "rows/columns", value: Double(min(rows, columns)), rule: "must be ≥ 0")
+        }
         try fill(&m, layout: layout, key: key, threads: threads)
         return m
     }

@@ -3,7 +3,7 @@ import Foundation
 import WeightInit
 
 /// `weightinit bench`: the machine's limits and this package against them, in one process.
-struct Bench: ParsableCommand {
+struct Bench: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure memset bandwidth and raw cblas_sgemm, and this package against them (ratios in one process).",
         discussion: """
@@ -65,7 +65,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let fillThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let heap = wants("fill") ? try FillBench.allocationCheck(threads: fillThreads, seed: common.seed) : [:]
         if !common.json && !heap.isEmpty {

@@ -3,7 +3,7 @@ import Foundation
 import WeightInit
 
 /// `weightinit compare`: why initialization matters, on real data.
-struct Compare: ParsableCommand {
+struct Compare: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare initialization schemes on one deep network: per-layer signal and gradient statistics at initialization, then short training runs on the same data, batches and seed.",
         discussion: """
@@ -109,7 +109,7 @@ struct Compare: ParsableCommand {
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let act: Activation
         do { act = try Activation(name: activation) } catch { throw ValidationError("\(error)") }
         let schemes = try inits.split(separator: ",").map { try Compare.parseScheme(String($0), activation: act) }
@@ -151,7 +151,7 @@ struct Compare: ParsableCommand {
             }
             var batch = Matrix<Float>(rows: 0, columns: train.features)
             var labels: [Int32] = []
-            Trainer.gather(probe, Array(0..<probe.count)[...], into: &batch, labels: &labels)
+            try Trainer.gather(probe, Array(0..<probe.count)[...], into: &batch, labels: &labels)
             let stats = try Diagnostics.measure(model, inputs: batch, labels: labels[...])
             let opt = try Optimizer(kind)
             var loss = SoftmaxCrossEntropy()
@@ -164,9 +164,9 @@ struct Compare: ParsableCommand {
             try model.withoutInputGradient {    // training never needs ∂L/∂input
                 for step in 0..<steps {
                     let perEpoch = max(1, train.count / batchSize)
-                    if step % perEpoch == 0 { epoch += 1; order = Trainer.order(count: train.count, seed: common.seed, epoch: epoch) }
+                    if step % perEpoch == 0 { epoch += 1; order = try Trainer.order(count: train.count, seed: common.seed, epoch: epoch) }
                     let s = (step % perEpoch) * batchSize
-                    Trainer.gather(train, order[s..<min(train.count, s + batchSize)], into: &batch, labels: &labels)
+                    try Trainer.gather(train, order[s..<min(train.count, s + batchSize)], into: &batch, labels: &labels)
                     let logits = try model.forward(batch)
                     let l = try loss.loss(logits: logits, labels: labels[...])
                     guard l.isFinite else { diverged = step + 1; return }

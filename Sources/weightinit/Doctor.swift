@@ -2,7 +2,7 @@ import ArgumentParser
 import WeightInit
 
 /// `weightinit doctor`: which BLAS, which kernel, how many threads, and whether it fits the CPU.
-struct Doctor: ParsableCommand {
+struct Doctor: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Report the BLAS library, its selected kernel, threads and CPU features, and whether the kernel fits the CPU.",
         discussion: "JSON keys: openblas_version, core, threads, cpu_features, kernel_ok, advice (plus configuration, recommended_core, openblas_coretype, relaunched).")
@@ -23,7 +23,7 @@ struct Doctor: ParsableCommand {
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let check = BLASBackend.kernelCheck()
         var advice = check.advice
         if check.kernelOK && KernelRelaunch.didRelaunch {

@@ -18,6 +18,41 @@ enum ModelFactory {
         ("rezero", "residual only: a zero-initialized gate per branch (Bachlechner et al. 2020)"),
     ]
 
+    /// Every name `--init` accepts: the special schemes above, then the classic schemes and aliases.
+    static var allInitNames: [String] { specialSchemes.map(\.0) + Initializer.schemeNames + Initializer.schemeAliases.keys.sorted() }
+
+    /// Checks `--init` before any data is loaded: the name exists (the error lists every valid
+    /// name), fits the architecture, and μP gets equal hidden widths.
+    static func validateInit(_ initName: String, residual: Bool, hidden: [Int], activation: Activation) throws {
+        let name = initName.lowercased()
+        let special = specialSchemes.map(\.0)
+        if special.contains(name) || name == "skipinit" || (residual && ["standard", "he"].contains(name)) {
+            if residual && ["lsuv", "data-dependent", "autoinit", "mup"].contains(name) {
+                throw ValidationError("--init \(initName) needs --architecture mlp (it calibrates a plain MLP layer by layer); residual networks take fixup, rezero, he-normal or a classic scheme")
+            }
+            if !residual && ["fixup", "rezero", "skipinit"].contains(name) {
+                throw ValidationError("--init \(initName) is for residual networks: add --architecture residual")
+            }
+            if !residual && name == "mup" {
+                do { try WidthScaling(baseWidth: 64).validate(hiddenWidths: hidden) } catch { throw ValidationError("--init mup: \(error)") }
+            }
+            return
+        }
+        _ = try parseInit(initName, activation: activation)
+    }
+
+    /// Refuses a model whose training memory (`MemoryEstimate`: parameters, gradients, optimizer
+    /// state and activations for `batch` rows) does not fit in the memory available.
+    static func requireMemory(residual: Bool, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int, batch: Int,
+                              optimizer: Optimizer.Kind) throws {
+        let slots = MemoryEstimate.optimizerSlots(optimizer)
+        let estimate = residual
+            ? try MemoryEstimate.residual(inputSize: inputs, width: width, depth: depth, classes: classes, batch: batch, optimizerSlots: slots)
+            : try MemoryEstimate.sequential(sizes: [inputs] + hidden + [classes], batch: batch, optimizerSlots: slots)
+        let what = residual ? "training a residual MLP of \(depth) blocks of width \(width)" : "training an MLP \(MemoryEstimate.describe(sizes: [inputs] + hidden + [classes]))"
+        try CheckedSize.requireMemory(estimate, what: what)
+    }
+
     struct Built {
         var model: any NetworkModel
         var label: String
@@ -25,11 +60,11 @@ enum ModelFactory {
     }
 
     /// A shuffled calibration batch of up to 1024 training samples (seeded).
-    static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) -> Matrix<Float> {
-        let order = Trainer.order(count: train.count, seed: seed, epoch: 0)
+    static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) throws -> Matrix<Float> {
+        let order = try Trainer.order(count: train.count, seed: seed, epoch: 0)
         var batch = Matrix<Float>(rows: 0, columns: train.features)
         var labels: [Int32] = []
-        Trainer.gather(train, order[0..<min(size, train.count)], into: &batch, labels: &labels)
+        try Trainer.gather(train, order[0..<min(size, train.count)], into: &batch, labels: &labels)
         return batch
     }
 
@@ -47,7 +82,7 @@ enum ModelFactory {
             case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
                 if name == "layer-ratio" || name == "metainit" {
                     let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation, initialization: .standard, seed: seed, threads: threads)
-                    let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+                    let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
                     t0 = now()
                     if name == "metainit" { try MetaInit().calibrate(model, batch: batch, seed: seed) } else { try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed) }
                     return Built(model: model, label: name, calibrationSeconds: now() - t0)
@@ -66,7 +101,7 @@ enum ModelFactory {
             throw ValidationError("--init \(initName) is for residual networks: add --architecture residual")
         case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
             let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, seed: seed, threads: threads)
-            let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+            let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
             t0 = now()
             do {
                 switch name {

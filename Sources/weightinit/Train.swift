@@ -37,12 +37,33 @@ func parseHidden(_ text: String) throws -> [Int] {
     return parts.map { $0! }
 }
 
-/// Parses an `--init` value: `auto` or a scheme name, with an optional gain from the activation.
-func parseInit(_ name: String, activation: Activation) throws -> LayerInitialization {
-    if name.lowercased() == "auto" { return .auto }
+/// Parses an activation name (the `Activation.names` list; `stats` accepts the same names).
+func parseActivation(_ name: String, slope: Float = 0.01) throws -> Activation {
+    do { return try Activation(name: name, slope: slope) } catch { throw ValidationError("--activation: \(error)") }
+}
+
+/// Parses an `--init` value: `auto`, a scheme name (with the activation's gain for He), or
+/// `normal:STD`, `truncated-normal:STD` (bounds ±2·STD), `sparse:STD` (sparsity 0.9).
+func parseInit(_ text: String, activation: Activation) throws -> LayerInitialization {
+    if text.lowercased() == "auto" { return .auto }
+    let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
     do {
-        let canonical = try Initializer.canonicalName(name)
+        let canonical = try Initializer.canonicalName(parts[0])
         var p = SchemeParameters()
+        if parts.count == 2 {
+            guard let std = Double(parts[1]), std.isFinite, std >= 0 else {
+                throw ValidationError("--init \(text): '\(parts[1])' is not a std (a finite number ≥ 0)")
+            }
+            switch canonical {
+            case "normal": p.std = std
+            case "truncated-normal": p.std = std; p.a = -2 * std; p.b = 2 * std
+            case "sparse": p.std = std; p.sparsity = 0.9
+            default: throw ValidationError("--init \(text): only normal, truncated-normal and sparse take :STD")
+            }
+            let scheme = try Initializer(name: canonical, parameters: p)
+            try scheme.validate(shape: [2, 2], as: Float.self)     // the values must fit Float (e.g. normal:1e39 does not)
+            return .all(scheme)
+        }
         switch canonical {
         case "he-uniform", "he-normal": p.nonlinearity = activation.nonlinearity   // He is defined with the activation's gain; Xavier and orthogonal keep gain 1 (PyTorch defaults)
         case "sparse": p.sparsity = 0.9; p.std = 0.01
@@ -51,7 +72,12 @@ func parseInit(_ name: String, activation: Activation) throws -> LayerInitializa
         default: break
         }
         return .all(try Initializer(name: canonical, parameters: p))
-    } catch let e as InitializationError { throw ValidationError(e.description) }
+    } catch let e as InitializationError {
+        if case let .unknownName(_, name, _) = e {
+            throw ValidationError("--init: unknown scheme '\(name)'; valid: \(ModelFactory.allInitNames.joined(separator: ", ")), or normal:STD, truncated-normal:STD, sparse:STD")
+        }
+        throw ValidationError("--init \(text): \(e.description)")
+    }
 }
 
 /// Parses `--optimizer`.
@@ -65,7 +91,7 @@ func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> 
 }
 
 /// `weightinit train`: an MLP on Fashion-MNIST (or any MNIST-format IDX data).
-struct Train: ParsableCommand {
+struct Train: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an MLP on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
         discussion: """
@@ -106,19 +132,25 @@ struct Train: ParsableCommand {
         var seconds: Double; var samplesPerSecond: Double; var diagnostics: [LayerStatistics]?; var updateRatio: [Double]?
     }
     struct Report: Encodable {
-        var epochs: [EpochJSON]; var testAccuracy: Double; var init_: String; var activation: String; var hidden: [Int]
+        var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
         enum CodingKeys: String, CodingKey { case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed }
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        // Every option is checked before the data loads (bad values: exit 64).
+        common.apply()
         let hiddenSizes = try parseHidden(hidden)
-        let act: Activation
-        do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
+        guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
+        let act = try parseActivation(activation, slope: slope)
         guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
+        let residual = architecture.lowercased() == "residual"
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+        if let limit = dataOptions.limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
         var cfg = TrainingConfiguration()
         cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = learningRate; cfg.weightDecay = weightDecay
         cfg.optimizer = try parseOptimizer(optimizer, momentum: momentum, nesterov: nesterov)
@@ -129,31 +161,54 @@ struct Train: ParsableCommand {
         case "step": cfg.schedule = LearningRateSchedule(.step(stepSize: 1, gamma: 0.1), warmupSteps: warmup)   // step size set per epoch below
         default: throw ValidationError("--schedule must be cosine, constant or step, got '\(schedule)'")
         }
-        do { try cfg.validate() } catch { throw ValidationError("\(error)") }
+        try cfg.validate()
+        _ = try Optimizer(cfg.optimizer, weightDecay: cfg.weightDecay)     // momentum and weight decay
+        try ModelFactory.validateInit(initName, residual: residual, hidden: hiddenSizes, activation: act)
 
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
+        let stepsPerEpoch = (train.count - 1) / batchSize + 1
         if case .step = cfg.schedule.decay {
-            cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
+            cfg.schedule = LearningRateSchedule(.step(stepSize: stepsPerEpoch, gamma: 0.1), warmupSteps: warmup)
         }
+        guard !stepsPerEpoch.multipliedReportingOverflow(by: epochs).overflow else {
+            throw ValidationError("--epochs \(epochs) × \(stepsPerEpoch) steps per epoch does not fit in a 64-bit step count")
+        }
+        try ModelFactory.requireMemory(residual: residual, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
+                                       batch: max(min(batchSize, train.count), min(cfg.evaluationBatchSize, max(train.count, test.count)), min(1024, train.count)),
+                                       optimizer: cfg.optimizer)
         let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
                                            classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
         let model = built.model
-        let trainer: Trainer
-        do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
+        let trainer = try Trainer(model: model, configuration: cfg)
         let initLabel = built.label
         if !common.json {
-            print("\(architecture.lowercased() == "residual" ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
+            print("\(residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
-        let bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
+        let bar = ProgressBar(enabled: !common.json && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
         let widths = [5, 10, 9, 9, 8, 7, 9]
         func row(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trailingSpacesRemoved
         }
         var printedHeader = false
+        var completed: [EpochReport] = []
+        func report(_ reports: [EpochReport], testAccuracy: Double?) -> Report {
+            Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
+                                                   testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
+                                                   samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
+                                                   updateRatio: $0.updateRatio) },
+                   testAccuracy: testAccuracy ?? reports.last?.testAccuracy, init_: initLabel,
+                   activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
+                   parameters: model.parameterCount, seed: common.seed)
+        }
+        PartialResult.record(report([], testAccuracy: nil), summary: "no epoch of \(epochs) completed")
         let reports = try trainer.fit(train: train, test: test, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
+            completed.append(r)
+            PartialResult.record(report(completed, testAccuracy: nil),
+                                 summary: "completed \(r.epoch) of \(epochs) epochs (rows above); test accuracy after epoch \(r.epoch): \(fmt(r.testAccuracy))")
             guard !common.json else { return }
             if !printedHeader {
                 if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
@@ -168,13 +223,7 @@ struct Train: ParsableCommand {
         })
         bar.finish()
         if common.json {
-            try printJSON(Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
-                                                               testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
-                                                               samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
-                                                               updateRatio: $0.updateRatio) },
-                                 testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy, init_: initLabel,
-                                 activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
-                                 parameters: model.parameterCount, seed: common.seed))
+            try printJSON(report(reports, testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy))
             return
         }
         if let last = reports.last { print("\ntest accuracy: \(fmt(last.testAccuracy))") }
@@ -189,20 +238,39 @@ func diagnosticsTable(_ stats: [LayerStatistics]) -> String {
     })
 }
 
-/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+/// A one-line progress bar on standard error, redrawn at most 10 times a second; shown
+/// whenever standard error is a terminal (so `train … | tee log` still gets feedback).
 final class ProgressBar {
     let enabled: Bool
     private var last = 0.0
     init(enabled: Bool) { self.enabled = enabled }
     func update(_ p: TrainingProgress, epochs: Int) {
         guard enabled else { return }
+        draw(prefix: "epoch \(p.epoch)/\(epochs)", done: p.step, total: p.stepsPerEpoch,
+             suffix: "loss \(fmt(p.runningLoss))  \(String(format: "%.0f", p.samplesPerSecond)) samples/s")
+    }
+    /// Draws `prefix [bar] done/total  suffix`; the line ends when `done == total`.
+    func draw(prefix: String, done: Int, total: Int, suffix: String) {
+        guard enabled else { return }
         let t = now()
-        guard t - last > 0.1 || p.step == p.stepsPerEpoch else { return }
+        guard t - last > 0.1 || done == total else { return }
         last = t
-        let width = 30, filled = width * p.step / max(1, p.stepsPerEpoch)
+        let width = 30, filled = width * min(done, total) / max(1, total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write("\r\u{1B}[Kepoch \(p.epoch)/\(epochs) \(bar) \(p.step)/\(p.stepsPerEpoch)  loss \(fmt(p.runningLoss))  \(String(format: "%.0f", p.samplesPerSecond)) samples/s".data(using: .utf8)!)
-        if p.step == p.stepsPerEpoch { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        FileHandle.standardError.write("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".data(using: .utf8)!)
+        Interrupt.progressLineOpen = true
+        if done == total { FileHandle.standardError.write("\n".data(using: .utf8)!); Interrupt.progressLineOpen = false }
     }
     func finish() {}
+}
+
+extension String {
+    /// The string without spaces at the end of any line (tables never end a line in spaces).
+    var trailingSpacesRemoved: String {
+        split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            var l = Substring(line)
+            while l.last == " " { l = l.dropLast() }
+            return String(l)
+        }.joined(separator: "\n")
+    }
 }

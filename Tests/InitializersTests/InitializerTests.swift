@@ -72,13 +72,11 @@ struct InitializerTests {
     @Test("fillShard: rows 0..<37 + 37..<100 and 0..<50 + 50..<100 equal the whole fill", arguments: 0..<shardCases.count)
     func shards(_ index: Int) throws {
         let (name, ini, shape) = Self.shardCases[index]
-        let key = RandomKey(seed: 808)
         try Self.checkShards(name, ini, shape, Float.self)
         try Self.checkShards(name, ini, shape, Double.self)
     }
 
     static func checkShards<S: InitializerScalar>(_ name: String, _ ini: Initializer, _ shape: [Int], _: S.Type) throws {
-        let key = RandomKey(seed: 808)
         let perRow = shape.dropFirst().reduce(1, *)
         let whole: [S] = try filled(ini, shape: shape, key: key)
         for cuts in [[0, 37, 100], [0, 50, 100], [0, 1, 2, 99, 100]] {
