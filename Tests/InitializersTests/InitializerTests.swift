@@ -77,6 +77,7 @@ struct InitializerTests {
     }
 
     static func checkShards<S: InitializerScalar>(_ name: String, _ ini: Initializer, _ shape: [Int], _: S.Type) throws {
+        let key = RandomKey(seed: 808)
         let perRow = shape.dropFirst().reduce(1, *)
         let whole: [S] = try filled(ini, shape: shape, key: key)
         for cuts in [[0, 37, 100], [0, 50, 100], [0, 1, 2, 99, 100]] {
