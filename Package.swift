@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Initializers", targets: ["Initializers"]),
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "TensorFiles", targets: ["TensorFiles"]),
         .executable(name: "weightinit", targets: ["weightinit"]),
     ],
     dependencies: [
@@ -35,7 +36,9 @@ let package = Package(
         .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
         .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets"]),
+        // safetensors and .npy (validated mmap readers, streaming writers) and the one atomic output writer.
+        .target(name: "TensorFiles"),
+        .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets", "TensorFiles"]),
         .executableTarget(
             name: "weightinit",
             dependencies: [
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], exclude: ["python"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]
 )

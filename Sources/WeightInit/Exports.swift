@@ -3,3 +3,4 @@
 @_exported import Initializers
 @_exported import NeuralNetwork
 @_exported import Datasets
+@_exported import TensorFiles
