@@ -62,6 +62,11 @@ enum Runner {
         case let e as DatasetError:
             if case .invalidParameter = e { return (ExitStatus.invalidValue, e.description) }
             return (ExitStatus.failure, e.description)
+        case let e as OutputFileError:
+            switch e {
+            case .emptyPath, .missingDirectory, .notRegularFile, .danglingSymlink: return (ExitStatus.invalidValue, e.description)
+            default: return (ExitStatus.failure, e.description)
+            }
         case let e as CustomStringConvertible: return (ExitStatus.failure, e.description)
         default: return (ExitStatus.failure, "\(error)")
         }
