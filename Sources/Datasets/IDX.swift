@@ -178,8 +178,8 @@ public struct IDXArray: Sendable, Equatable {
 
     private static let chunkSize = 1 << 20
 
-    /// How much of a gzip stream is inflated past the announced data to tell trailing data from
-    /// a corrupt stream (64 MiB).
+    /// At most how much of a gzip stream is inflated past the announced data to tell trailing
+    /// data from a corrupt stream: the announced size, at least 1 MiB, at most 64 MiB.
     static let maximumTrailingDrainBytes = 1 << 26
 
     private static func decode(from raw: RawByteSource, name: String, maximumDataBytes: Int) throws -> IDXArray {
@@ -256,7 +256,8 @@ public struct IDXArray: Sendable, Equatable {
             // zlib reaches the check that fails: drain (bounded) so that it is reported as corrupt.
             if source is GzipByteSource {
                 var drained = 0
-                while drained < maximumTrailingDrainBytes {
+                let limit = max(1 << 20, min(dataBytes, maximumTrailingDrainBytes))
+                while drained < limit {
                     let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
                     if n == 0 { break }
                     drained += n

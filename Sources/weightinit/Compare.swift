@@ -81,7 +81,7 @@ struct Compare: ToolCommand {
         }
         guard (1...1000).contains(depth) else { throw ValidationError("--depth must be in 1…1000, got \(depth)") }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
-        guard steps >= 0 else { throw ValidationError("--steps must be ≥ 0, got \(steps)") }
+        guard (0...1_000_000).contains(steps) else { throw ValidationError("--steps must be in 0…1000000, got \(steps)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate must be finite and > 0, got \(learningRate)") }
     }

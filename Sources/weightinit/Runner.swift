@@ -128,6 +128,13 @@ enum Interrupt {
     nonisolated(unsafe) static var progressLineOpen = false
 
     static func install() {
+        // A parent may have started us with SIGINT blocked (the mask is inherited across exec):
+        // unblock it, and SIGTERM, so that an interrupt always reaches the handler.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         prepare(stdout: Data(), stderr: Data("\ninterrupted before anything completed\n".utf8))
         signal(SIGINT) { _ in
             if let m = Interrupt.message {

@@ -17,8 +17,14 @@ struct DataOptions: ParsableArguments {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
         var train = try MNISTDataset.load(directory: data, split: .train, limit: limit)
         var test = try MNISTDataset.load(directory: data, split: .test)
+        guard train.features == test.features else {
+            throw CommandError("\(data): the training images have \(train.features) pixels, the test images \(test.features); both splits must have the same image size")
+        }
         if standardize {
             let stats = train.statistics()
+            guard stats.std.isFinite, stats.std > 0, stats.mean.isFinite else {
+                throw CommandError("\(data): the training images all have the same value (mean \(stats.mean), std \(stats.std)), so they cannot be standardized; pass --no-standardize to use them as they are")
+            }
             train = try train.standardized(using: stats)
             test = try test.standardized(using: stats)
         }
@@ -107,6 +113,9 @@ struct Train: ToolCommand {
           weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
         """)
 
+    /// The most epochs accepted (a bound on the run time a typo can cause).
+    static let maximumEpochs = 100_000
+
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Architecture: mlp (layers from --hidden) or residual (--width, --depth residual blocks, no normalization).") var architecture: String = "mlp"
@@ -116,7 +125,7 @@ struct Train: ToolCommand {
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
-    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 5
+    @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: String = "sgd"
@@ -147,7 +156,7 @@ struct Train: ToolCommand {
         let residual = architecture.lowercased() == "residual"
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        guard (1...Train.maximumEpochs).contains(epochs) else { throw ValidationError("--epochs must be in 1…\(Train.maximumEpochs), got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
         if let limit = dataOptions.limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
