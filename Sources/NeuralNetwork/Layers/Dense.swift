@@ -19,9 +19,9 @@ public final class Dense {
     /// The activation applied after the affine map.
     public let activation: Activation
     /// `∂L/∂W` from the last `backward`, `[out, in]`.
-    public private(set) var weightGradient: Matrix<Float>
+    public internal(set) var weightGradient: Matrix<Float>
     /// `∂L/∂b` from the last `backward`, `[out]`.
-    public private(set) var biasGradient: [Float]
+    public internal(set) var biasGradient: [Float]
 
     /// Pre-activation `Z` of the last forward pass, `[batch, out]`.
     public private(set) var preactivation: Matrix<Float>

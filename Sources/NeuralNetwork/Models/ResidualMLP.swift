@@ -146,6 +146,21 @@ public final class ResidualMLP: NetworkModel {
 
     public var denseLayers: [Dense] { [inputLayer] + blocks.flatMap { [$0.first, $0.second] } + [outputLayer] }
     public var scalarParameters: [ScalarParameter] { blocks.filter(\.gateIsLearned).map(\.gate) }
+    /// Names as a PyTorch module with attributes `input` (`Linear`), `blocks` (a `ModuleList`
+    /// of blocks with `first`, `second` and, when learned, the `nn.Parameter` `gate`) and
+    /// `output` would give: `"input.weight"`, `"input.bias"`, `"blocks.0.first.weight"`, …,
+    /// `"blocks.0.gate"`, …, `"output.weight"`, `"output.bias"`.
+    public var parameters: [ModelParameter] {
+        func dense(_ prefix: String, _ d: Dense) -> [ModelParameter] {
+            [ModelParameter(name: "\(prefix).weight", layer: d, slot: 0), ModelParameter(name: "\(prefix).bias", layer: d, slot: 1)]
+        }
+        var out = dense("input", inputLayer)
+        for (b, block) in blocks.enumerated() {
+            out += dense("blocks.\(b).first", block.first) + dense("blocks.\(b).second", block.second)
+            if block.gateIsLearned { out.append(ModelParameter(name: "blocks.\(b).gate", scalar: block.gate)) }
+        }
+        return out + dense("output", outputLayer)
+    }
     public var summary: String { "\(inputLayer.inputSize)-\(inputLayer.outputSize)×\(blocks.count) residual blocks-\(outputLayer.outputSize)" }
 
     /// Per-stage statistics from the last forward/backward pass: the input layer, each block

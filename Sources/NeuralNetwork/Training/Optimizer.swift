@@ -73,47 +73,56 @@ public final class Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The optimizer's state, laid out in the order of the parameters it steps (a model's
+    /// `parameters`): `firstMoments[i]` is parameter `i`'s SGD momentum buffer or Adam's `m`,
+    /// `secondMoments[i]` Adam's `v` (zeros for SGD), each with the parameter's element count;
+    /// `steps` is the number of updates taken (Adam's bias correction uses it). Empty until the
+    /// first step. Setting it (a checkpoint resuming) makes the next step continue exactly.
+    public struct State: Sendable, Codable, Equatable {
+        public var steps: Int
+        public var firstMoments: [[Float]]
+        public var secondMoments: [[Float]]
+        public init(steps: Int, firstMoments: [[Float]], secondMoments: [[Float]]) {
+            self.steps = steps; self.firstMoments = firstMoments; self.secondMoments = secondMoments
+        }
+    }
+
+    /// The current state (see `State`). A state whose tensor counts or sizes do not match the
+    /// parameters at the next step is discarded there and the optimizer starts afresh, as on
+    /// the first step.
+    public var state: State {
+        get { State(steps: steps, firstMoments: first, secondMoments: second) }
+        set { steps = newValue.steps; first = newValue.firstMoments; second = newValue.secondMoments }
+    }
+
     /// Applies one update to every layer with learning rate `learningRate` (times each
     /// layer's `learningRateScale`), using the gradients from the last backward pass.
     public func step(_ layers: [Dense], learningRate: Double) {
-        step(layers: layers, scalars: [], learningRate: learningRate)
+        step(parameters: layers.enumerated().flatMap { i, d in
+            [ModelParameter(name: "\(i).weight", layer: d, slot: 0), ModelParameter(name: "\(i).bias", layer: d, slot: 1)]
+        }, learningRate: learningRate)
     }
 
-    /// Applies one update to every parameter of `model` (dense layers, then scalar gates).
+    /// Applies one update to every parameter of `model` (its `parameters`, in order).
     public func step(model: any NetworkModel, learningRate: Double) {
-        step(layers: model.denseLayers, scalars: model.scalarParameters, learningRate: learningRate)
+        step(parameters: model.parameters, learningRate: learningRate)
     }
 
-    func step(layers: [Dense], scalars: [ScalarParameter], learningRate: Double) {
-        let count = layers.count * 2 + scalars.count
-        if first.count != count || layers.enumerated().contains(where: { i, l in
-            first[2 * i].count != l.weight.count || first[2 * i + 1].count != l.bias.count }) {
-            first = layers.flatMap { [[Float](repeating: 0, count: $0.weight.count), [Float](repeating: 0, count: $0.bias.count)] }
-                + scalars.map { _ in [Float](repeating: 0, count: 1) }
+    /// Applies one update to each of `parameters` with learning rate `learningRate` times the
+    /// parameter's `slot.learningRateScale`; weight decay only where `slot.decays`. The state
+    /// is kept per position in the list: pass the same list, in the same order, every step.
+    public func step(parameters: [ModelParameter], learningRate: Double) {
+        if first.count != parameters.count || second.count != parameters.count
+            || parameters.enumerated().contains(where: { i, p in first[i].count != p.count || second[i].count != p.count }) {
+            first = parameters.map { [Float](repeating: 0, count: $0.count) }
             second = first
             steps = 0
         }
         steps += 1
-        for (i, layer) in layers.enumerated() {
-            let gw = layer.weightGradient, gb = layer.biasGradient
-            let lr = learningRate * layer.learningRateScale
-            layer.weight.withUnsafeMutableBufferPointer { w in
-                gw.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i, decay: weightDecay, lr: lr) }
-            }
-            let biasLR = learningRate * (layer.biasLearningRateScale ?? layer.learningRateScale)
-            layer.bias.withUnsafeMutableBufferPointer { w in
-                gb.withUnsafeBufferPointer { g in update(w, g, slot: 2 * i + 1, decay: 0, lr: biasLR) }
-            }
-        }
-        for (k, p) in scalars.enumerated() {
-            var value = p.value, gradient = p.gradient
-            withUnsafeMutablePointer(to: &value) { v in
-                withUnsafePointer(to: &gradient) { g in
-                    update(UnsafeMutableBufferPointer(start: v, count: 1), UnsafeBufferPointer(start: g, count: 1),
-                           slot: 2 * layers.count + k, decay: 0, lr: learningRate * p.learningRateScale)
-                }
-            }
-            p.value = value
+        for (i, p) in parameters.enumerated() {
+            let lr = learningRate * p.slot.learningRateScale
+            let decay = p.slot.decays ? weightDecay : 0
+            p.withBuffers { w, g in update(w, UnsafeBufferPointer(g), slot: i, decay: decay, lr: lr) }
         }
     }
 

@@ -200,7 +200,9 @@ public final class Trainer {
             let t0 = Date()
             let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
             var lossSum = 0.0, correct = 0, seen = 0
-            var ratioSums = [Double](repeating: 0, count: model.denseLayers.count)
+            let parameters = model.parameters
+            let weights = parameters.filter { $0.slot.decays }
+            var ratioSums = [Double](repeating: 0, count: weights.count)
             for step in 0..<stepsPerEpoch {
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
@@ -209,12 +211,12 @@ public final class Trainer {
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: lastFinite) }
                 lastFinite = l
                 try model.backward(loss.gradient)
-                let before = cfg.diagnostics ? model.denseLayers.map(\.weight) : []
-                optimizer.step(model: model, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
+                let before = cfg.diagnostics ? weights.map(\.values) : []
+                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
                 if cfg.diagnostics {
-                    for (i, layer) in model.denseLayers.enumerated() {
-                        let norm = layer.weight.frobeniusNorm()
-                        ratioSums[i] += norm > 0 ? ((try? layer.weight.subtracting(before[i]).frobeniusNorm()) ?? 0) / norm : 0
+                    for (i, w) in weights.enumerated() {
+                        let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }
+                        ratioSums[i] += norm > 0 ? change / norm : 0
                     }
                 }
                 globalStep += 1
@@ -239,6 +241,13 @@ public final class Trainer {
             epochEnded?(report)
         }
         return reports
+    }
+
+    /// `(‖v‖, ‖v − before‖)` in Double (the Frobenius norms the update ratio uses).
+    static func normAndChange(_ v: UnsafeMutableBufferPointer<Float>, _ before: [Float]) -> (Double, Double) {
+        var n = 0.0, d = 0.0
+        for i in 0..<v.count { let x = Double(v[i]); n += x * x; let e = Double(v[i] - before[i]); d += e * e }
+        return (n.squareRoot(), d.squareRoot())
     }
 
     /// Diagnostics on the first `min(1024, count)` samples of `data`.
