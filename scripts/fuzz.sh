@@ -9,7 +9,8 @@
 # the sources are compiled here with swiftc -sanitize=fuzzer,address into .build/fuzz/NAME.
 # New inputs found while fuzzing go to .build/fuzz/NAME-corpus (the committed seeds stay small);
 # crashes go to .build/fuzz/NAME-artifacts/ and make the script exit non-zero.
-# Each target runs SECONDS (default 60) on one worker; the summary line gives the execution count.
+# Each target runs SECONDS (default 60) on one worker, or until FUZZ_RUNS executions when that is
+# set; the summary line gives the execution count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; shift || true
@@ -37,7 +38,9 @@ for t in "${targets[@]}"; do
     fi
     mkdir -p ".build/fuzz/$t-corpus" ".build/fuzz/$t-artifacts"
     log=".build/fuzz/$t.log"
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+    runs_flag=()
+    [ -n "${FUZZ_RUNS:-}" ] && runs_flag=(-runs="$FUZZ_RUNS")
+    "$bin" "${runs_flag[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
         -artifact_prefix=".build/fuzz/$t-artifacts/" ".build/fuzz/$t-corpus" "$dir/corpus" > "$log" 2>&1
     rc=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
