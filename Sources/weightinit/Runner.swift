@@ -73,7 +73,13 @@ enum Runner {
     }
 
     static func fail(_ error: any Error, command: ParsableCommand) -> Never {
-        if let exit = error as? ExitCode { fflush(nil); Foundation.exit(exit.rawValue) }
+        // Help, --version and other ArgumentParser errors (raised by the built-in commands that
+        // parseAsRoot returns) are ArgumentParser's to print.
+        if !(command is any ToolCommand) || error is CleanExit || error is ExitCode
+            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            fflush(nil)
+            WeightInitCommand.exit(withError: error)
+        }
         let (code, message) = classify(error)
         fflush(nil)
         var text = "Error: \(message)\n"

@@ -8,15 +8,20 @@ struct Stats: ToolCommand {
         abstract: "Fill one tensor with a scheme and report its statistics against what the scheme promises.",
         discussion: """
         Schemes: \(Initializer.schemeNames.joined(separator: ", ")) (aliases: glorot-*, kaiming-*, eye).
-        Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes.
+
+        Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes. \
+        The tensor is at most 2³¹ elements and must fit in the memory available.
+
+        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, \
+        bound (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, \
+        orthogonality_error (orthogonal), dtype, threads, kernel.
+
         Examples:
           weightinit stats --scheme he-normal --shape 256x784
           weightinit stats --scheme xavier-uniform --shape 3x3x1x16 --layout hwio
-          weightinit stats --scheme truncated-normal --std 0.02 --a -0.04 --b 0.04 --shape 1000x1000 --json
+          weightinit stats --scheme truncated-normal --std 0.02 --shape 1000x1000
           weightinit stats --scheme orthogonal --shape 100x100x3x3 --gain 1.4142
-        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, bound
-        (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, orthogonality_error
-        (orthogonal), dtype, threads, kernel.
+
         """)
 
     @OptionGroup var common: CommonOptions
@@ -218,6 +223,6 @@ struct Stats: ToolCommand {
             let wide = dims[0] <= count / max(1, dims[0])
             rows.append([wide ? "max |QQᵀ − I|" : "max |QᵀQ − I|", fmt(orthError, 3)])
         }
-        print(table(["", ""], rows).split(separator: "\n").dropFirst(2).joined(separator: "\n").trailingSpacesRemoved)
+        print(table(["", ""], rows).split(separator: "\n", omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n").trailingSpacesRemoved)
     }
 }

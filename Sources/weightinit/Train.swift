@@ -101,16 +101,28 @@ struct Train: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an MLP on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
         discussion: """
-        Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the
-        output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine
-        schedule, batch 128, 5 epochs, inputs standardized with the training set's statistics, seed 0.
-        A NaN or infinite loss stops the run with an error naming the epoch and step.
-        JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
-        samples_per_second}], test_accuracy, init, activation, hidden (plus diagnostics with --diagnostics).
+        Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the \
+        output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine schedule, \
+        batch 128, 5 epochs, inputs standardized with the training set's statistics, seed 0.
+
+        --init takes auto, a scheme name (as in stats), normal:STD, truncated-normal:STD or sparse:STD, or one of \
+        the data-based and architecture-based schemes (lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; \
+        fixup and rezero for --architecture residual). Every option is checked before the data loads, and the \
+        memory the model needs is estimated and compared with the memory available before anything is allocated.
+
+        Each epoch's row is printed (and flushed) as soon as it completes. A NaN or infinite loss stops the run \
+        with an error naming the epoch and step. Ctrl-C prints what completed and exits with 130.
+
+        JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds, \
+        samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with \
+        --diagnostics).
+
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
-          weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
+          weightinit train --init normal:0.1 --epochs 2
+          weightinit train --init zeros --epochs 1 --diagnostics
+
         """)
 
     /// The most epochs accepted (a bound on the run time a typo can cause).
