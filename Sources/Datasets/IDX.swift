@@ -242,7 +242,7 @@ public struct IDXArray: Sendable, Equatable {
         // Data: read at most dataBytes + 1 bytes through a bounded chunk.
         var data = [UInt8]()
         data.reserveCapacity(min(dataBytes, 1 << 26))
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var chunk = [UInt8](repeating: 0, count: min(chunkSize, max(dataBytes + 1, 1 << 16)))   // no 1 MiB buffer for a small file
         while data.count <= dataBytes {
             let want = min(chunk.count, dataBytes + 1 - data.count)
             let n = try chunk.withUnsafeMutableBytes { buffer in

@@ -1,4 +1,5 @@
 import Foundation
+import WeightInit
 
 /// Self-contained SVG charts (no external fonts, scripts or styles).
 enum SVGPlot {
@@ -74,29 +75,29 @@ enum SVGPlot {
     static func fmtc(_ x: Double) -> String { String(format: "%.1f", x) }
 
     /// The `compare` figure: activation std per layer, gradient norm per layer, loss per step.
-    static func compare(report: Compare.Report) -> String {
+    static func compare(report: InitializationComparison.Report) -> String {
         let w = 420.0, h = 380.0, legendH = 26.0 + 18.0 * Double((report.runs.count + 2) / 3)
         let total = 3 * w, height = h + legendH + 40
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(total))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(total)) \(Int(height))\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fafafa\"/>\n"
-        let title = (report.architecture == "residual" ? "Residual MLP 784 → \(report.width), \(report.depth) blocks → 10" : "MLP 784 → \(report.width)×\(report.depth) → 10") + ", \(report.activation), \(report.steps) steps \(report.optimizer) lr \(report.learningRate), seed \(report.seed)"
+        let title = (report.architecture == .residual ? "Residual MLP 784 → \(report.width), \(report.depth) blocks → 10" : "MLP 784 → \(report.width)×\(report.depth) → 10") + ", \(report.activation), \(report.steps) steps \(report.optimizer.rawValue) lr \(report.learningRate), seed \(report.seed)"
         s += "<text x=\"\(Int(total / 2))\" y=\"22\" text-anchor=\"middle\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"16\">\(escape(title))</text>\n"
         let layerX: (Int) -> [Double] = { (1...$0).map(Double.init) }
         s += panel(title: "Activation std at initialization", xLabel: "layer", yLabel: "std of f(Z) (log scale)",
-                   series: report.runs.map { Series(label: $0.init_, x: layerX($0.activationStd.count), y: $0.activationStd) },
+                   series: report.runs.map { Series(label: $0.scheme, x: layerX($0.activationStd.count), y: $0.activationStd) },
                    logY: true, ox: 0, oy: 34, w: w, h: h)
         s += panel(title: "Weight-gradient norm at initialization", xLabel: "layer", yLabel: "‖∂L/∂W‖ (log scale)",
-                   series: report.runs.map { Series(label: $0.init_, x: layerX($0.gradientNorm.count), y: $0.gradientNorm) },
+                   series: report.runs.map { Series(label: $0.scheme, x: layerX($0.gradientNorm.count), y: $0.gradientNorm) },
                    logY: true, ox: w, oy: 34, w: w, h: h)
         s += panel(title: "Training loss", xLabel: "step", yLabel: "cross-entropy",
-                   series: report.runs.map { Series(label: $0.init_, x: $0.lossSteps.map(Double.init), y: $0.loss) },
+                   series: report.runs.map { Series(label: $0.scheme, x: $0.lossSteps.map(Double.init), y: $0.loss) },
                    logY: false, ox: 2 * w, oy: 34, w: w, h: h)
         for (i, r) in report.runs.enumerated() {
             let x = 80 + Double(i % 3) * w, y = h + 56 + Double(i / 3) * 18
             let note = r.divergedAtStep.map { " (diverged at step \($0))" } ?? r.testAccuracy.map { String(format: " (test accuracy %.3f)", $0) } ?? ""
             s += "<line x1=\"\(fmtc(x))\" y1=\"\(fmtc(y - 4))\" x2=\"\(fmtc(x + 24))\" y2=\"\(fmtc(y - 4))\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"3\"/>\n"
-            s += "<text x=\"\(fmtc(x + 30))\" y=\"\(fmtc(y))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\(escape(r.init_ + note))</text>\n"
+            s += "<text x=\"\(fmtc(x + 30))\" y=\"\(fmtc(y))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\(escape(r.scheme + note))</text>\n"
         }
         s += "<text x=\"\(Int(total - 12))\" y=\"\(Int(height - 10))\" text-anchor=\"end\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" fill=\"#666\">Zeros (and values below the axis) are drawn on the bottom edge; infinities and NaN on the top edge. Made by weightinit compare.</text>\n"
         s += "</svg>\n"

@@ -48,44 +48,6 @@ func parseActivation(_ name: String, slope: Float = 0.01) throws -> Activation {
     do { return try Activation(name: name, slope: slope) } catch { throw ValidationError("--activation: \(error)") }
 }
 
-/// Parses an `--init` value: `auto`, a scheme name (with the activation's gain for He), or
-/// `normal:STD`, `truncated-normal:STD` (bounds ±2·STD), `sparse:STD` (sparsity 0.9).
-func parseInit(_ text: String, activation: Activation) throws -> LayerInitialization {
-    if text.lowercased() == "auto" { return .auto }
-    let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
-    do {
-        let canonical = try Initializer.canonicalName(parts[0])
-        var p = SchemeParameters()
-        if parts.count == 2 {
-            guard let std = Double(parts[1]), std.isFinite, std >= 0 else {
-                throw ValidationError("--init \(text): '\(parts[1])' is not a std (a finite number ≥ 0)")
-            }
-            switch canonical {
-            case "normal": p.std = std
-            case "truncated-normal": p.std = std; p.a = -2 * std; p.b = 2 * std
-            case "sparse": p.std = std; p.sparsity = 0.9
-            default: throw ValidationError("--init \(text): only normal, truncated-normal and sparse take :STD")
-            }
-            let scheme = try Initializer(name: canonical, parameters: p)
-            try scheme.validate(shape: [2, 2], as: Float.self)     // the values must fit Float (e.g. normal:1e39 does not)
-            return .all(scheme)
-        }
-        switch canonical {
-        case "he-uniform", "he-normal": p.nonlinearity = activation.nonlinearity   // He is defined with the activation's gain; Xavier and orthogonal keep gain 1 (PyTorch defaults)
-        case "sparse": p.sparsity = 0.9; p.std = 0.01
-        case "normal": p.std = 0.01
-        case "truncated-normal": p.std = 0.02
-        default: break
-        }
-        return .all(try Initializer(name: canonical, parameters: p))
-    } catch let e as InitializationError {
-        if case let .unknownName(_, name, _) = e {
-            throw ValidationError("--init: unknown scheme '\(name)'; valid: \(ModelFactory.allInitNames.joined(separator: ", ")), or normal:STD, truncated-normal:STD, sparse:STD")
-        }
-        throw ValidationError("--init \(text): \(e.description)")
-    }
-}
-
 /// Parses `--optimizer`.
 func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> Optimizer.Kind {
     switch name.lowercased() {
@@ -164,8 +126,10 @@ struct Train: ToolCommand {
         let hiddenSizes = try parseHidden(hidden)
         guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
         let act = try parseActivation(activation, slope: slope)
-        guard ["mlp", "residual"].contains(architecture.lowercased()) else { throw ValidationError("--architecture must be mlp or residual, got '\(architecture)'") }
-        let residual = architecture.lowercased() == "residual"
+        let arch: NetworkArchitecture
+        do { arch = try NetworkArchitecture(name: architecture) } catch {
+            throw ValidationError("--architecture must be \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: " or ")), got '\(architecture)'")
+        }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
         guard (1...Train.maximumEpochs).contains(epochs) else { throw ValidationError("--epochs must be in 1…\(Train.maximumEpochs), got \(epochs)") }
@@ -184,7 +148,7 @@ struct Train: ToolCommand {
         }
         try cfg.validate()
         _ = try Optimizer(cfg.optimizer, weightDecay: cfg.weightDecay)     // momentum and weight decay
-        try ModelFactory.validateInit(initName, residual: residual, hidden: hiddenSizes, activation: act)
+        try ModelFactory.validateInit(initName, architecture: arch, hidden: hiddenSizes, activation: act)
 
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
@@ -195,16 +159,22 @@ struct Train: ToolCommand {
         guard !stepsPerEpoch.multipliedReportingOverflow(by: epochs).overflow else {
             throw ValidationError("--epochs \(epochs) × \(stepsPerEpoch) steps per epoch does not fit in a 64-bit step count")
         }
-        try ModelFactory.requireMemory(residual: residual, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
+        try ModelFactory.requireMemory(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
                                        batch: max(min(batchSize, train.count), min(cfg.evaluationBatchSize, max(train.count, test.count)), min(1024, train.count)),
                                        optimizer: cfg.optimizer)
-        let built = try ModelFactory.build(architecture: architecture, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
+        let built: ModelFactory.Built
+        do {
+            built = try ModelFactory.build(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
                                            classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+        } catch let e as ModelFactoryError {
+            if case .calibrationFailed = e { throw CommandError(e.description) }
+            throw ValidationError("--init \(e.description)")
+        } catch let e as InitializationError { throw ValidationError(e.description) }
         let model = built.model
         let trainer = try Trainer(model: model, configuration: cfg)
         let initLabel = built.label
         if !common.json {
-            print("\(residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
+            print("\(arch == .residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDERR_FILENO) == 1)

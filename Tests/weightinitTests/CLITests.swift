@@ -171,15 +171,15 @@ final class SVGChecker: NSObject, XMLParserDelegate {
 
 @Suite("compare SVG")
 struct SVGTests {
-    func report() -> Compare.Report {
-        let run1 = Compare.Run(init_: "he-normal <&>", preactivationStd: [1, 0.9, 1.1], activationStd: [0.8, 0.7, 0.9], activationMean: [0.3, 0.3, 0.3],
+    func report() -> InitializationComparison.Report {
+        let run1 = InitializationComparison.Run(scheme: "he-normal <&>", preactivationStd: [1, 0.9, 1.1], activationStd: [0.8, 0.7, 0.9], activationMean: [0.3, 0.3, 0.3],
                                saturatedFraction: [nil, nil, nil], deadFraction: [0, 0, 0.1], gradientNorm: [1, 2, 3], loss: [2.3, 1.5, 0.9],
                                lossSteps: [1, 2, 3], finalTrainLoss: 0.9, testAccuracy: 0.7, divergedAtStep: nil, seconds: 1)
-        let run2 = Compare.Run(init_: "normal:1", preactivationStd: [10, 1e10, .infinity], activationStd: [5, 1e12, .nan], activationMean: [0, 0, 0],
+        let run2 = InitializationComparison.Run(scheme: "normal:1", preactivationStd: [10, 1e10, .infinity], activationStd: [5, 1e12, .nan], activationMean: [0, 0, 0],
                                saturatedFraction: [nil, nil, nil], deadFraction: [0, 0, 0], gradientNorm: [0, 1e30, .infinity], loss: [],
                                lossSteps: [], finalTrainLoss: nil, testAccuracy: nil, divergedAtStep: 1, seconds: 0.1)
-        return Compare.Report(runs: [run1, run2], architecture: "mlp", depth: 2, width: 4, activation: "relu", steps: 3, batchSize: 2,
-                              learningRate: 0.1, optimizer: "sgd", seed: 0)
+        return InitializationComparison.Report(runs: [run1, run2], architecture: .mlp, depth: 2, width: 4, activation: "relu", steps: 3, batchSize: 2,
+                              learningRate: 0.1, optimizer: .sgd, seed: 0)
     }
 
     @Test("the plot is well-formed XML with three panels, a legend, and escaped labels, even with zeros, NaN and infinities")
