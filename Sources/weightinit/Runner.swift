@@ -76,7 +76,7 @@ enum Runner {
         // Help, --version and other ArgumentParser errors (raised by the built-in commands that
         // parseAsRoot returns) are ArgumentParser's to print.
         if !(command is any ToolCommand) || error is CleanExit || error is ExitCode
-            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            || (!(error is ValidationError) && String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")) {
             fflush(nil)
             WeightInitCommand.exit(withError: error)
         }
