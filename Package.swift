@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "CFillKernels", path: "Sources/CFillKernels"),
         .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
         .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
-        .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers"]),
+        .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers", "Datasets", "TensorFiles"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),
         // safetensors and .npy (validated mmap readers, streaming writers) and the one atomic output writer.
         .target(name: "TensorFiles"),
@@ -48,7 +48,7 @@ let package = Package(
         ),
         .testTarget(name: "MatrixModuleTests", dependencies: ["MatrixModule"]),
         .testTarget(name: "InitializersTests", dependencies: ["Initializers", "MatrixModule"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets", "TensorFiles"], exclude: ["python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], exclude: ["python"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),

@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh || exit 1
+# Python (numpy, safetensors, optional torch) for the interop tests; they skip and say so without it.
+if [ -z "${WEIGHTINIT_PYTHON:-}" ]; then
+  WEIGHTINIT_PYTHON="$(scripts/setup-python.sh)"
+  export WEIGHTINIT_PYTHON
+fi
 logs=.build/test-logs
 mkdir -p "$logs"
 build_log="$logs/build.log" test_log="$logs/test.log"

@@ -15,21 +15,17 @@ struct DataOptions: ParsableArguments {
 
     func load() throws -> (train: LabeledData, test: LabeledData) {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
-        var train = try MNISTDataset.load(directory: data, split: .train, limit: limit)
-        var test = try MNISTDataset.load(directory: data, split: .test)
+        let (train, test): (LabeledData, LabeledData)
+        do { (train, test) = try LabeledData.mnist(directory: data, trainLimit: limit, standardize: standardize) } catch let e as DatasetError {
+            if case let .invalidParameter(name, value, _) = e, standardize {
+                throw CommandError("\(data): the training images cannot be standardized (\(name) = \(value): they all have the same value); pass --no-standardize to use them as they are")
+            }
+            throw e
+        }
         guard train.features == test.features else {
             throw CommandError("\(data): the training images have \(train.features) pixels, the test images \(test.features); both splits must have the same image size")
         }
-        if standardize {
-            let stats = train.statistics()
-            guard stats.std.isFinite, stats.std > 0, stats.mean.isFinite else {
-                throw CommandError("\(data): the training images all have the same value (mean \(stats.mean), std \(stats.std)), so they cannot be standardized; pass --no-standardize to use them as they are")
-            }
-            train = try train.standardized(using: stats)
-            test = try test.standardized(using: stats)
-        }
-        return (try LabeledData(features: train.features, inputs: train.images, labels: train.labels),
-                try LabeledData(features: test.features, inputs: test.images, labels: test.labels))
+        return (train, test)
     }
 }
 
@@ -46,6 +42,24 @@ func parseHidden(_ text: String) throws -> [Int] {
 /// Parses an activation name (the `Activation.names` list; `stats` accepts the same names).
 func parseActivation(_ name: String, slope: Float = 0.01) throws -> Activation {
     do { return try Activation(name: name, slope: slope) } catch { throw ValidationError("--activation: \(error)") }
+}
+
+/// Parses `--bias-init`: `zeros`, `constant:V`, `uniform:LOW:HIGH` or `normal:STD` (mean 0).
+func parseBiasInit(_ text: String) throws -> Initializer {
+    let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    let values = parts.dropFirst().map { Double($0) }
+    func bad() -> ValidationError {
+        ValidationError("--bias-init must be zeros, constant:VALUE, uniform:LOW:HIGH or normal:STD with finite numbers (LOW < HIGH, STD ≥ 0), got '\(text)'")
+    }
+    guard values.allSatisfy({ $0 != nil && $0!.isFinite }) else { throw bad() }
+    let v = values.map { $0! }
+    switch (parts[0], v.count) {
+    case ("zeros", 0): return .zeros
+    case ("constant", 1): return .constant(v[0])
+    case ("uniform", 2) where v[0] < v[1]: return .uniform(low: v[0], high: v[1])
+    case ("normal", 1) where v[0] >= 0: return .normal(mean: 0, std: v[0])
+    default: throw bad()
+    }
 }
 
 /// Parses `--optimizer`.
@@ -79,11 +93,18 @@ struct Train: ToolCommand {
         samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with \
         --diagnostics).
 
+        --save FILE writes the trained model as safetensors (PyTorch names and layouts); --checkpoint DIR \
+        writes a checkpoint every --checkpoint-every steps, and --resume continues that run. With those \
+        options the JSON adds saved, checkpoint and resumed_at_global_step.
+
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
           weightinit train --init normal:0.1 --epochs 2
           weightinit train --init zeros --epochs 1 --diagnostics
+          weightinit train --save model.safetensors
+          weightinit train --checkpoint run1 --checkpoint-every 50
+          weightinit train --checkpoint run1 --checkpoint-every 50 --resume
 
         """)
 
@@ -99,6 +120,14 @@ struct Train: ToolCommand {
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
+    @Option(help: "Initialize the whole model with a named recipe instead of --init: pytorch-default, keras-default, he, xavier, lecun, … (the recipes of weightinit init), matched against the PyTorch parameter names (0.weight, 0.bias, …; see --summary). Keys are per parameter name, so the bytes equal weightinit init --like of the saved model.") var recipe: String?
+    @Option(help: "Initialize the whole model with a JSON rules file (the format of weightinit init --rules: ordered name globs and/or roles → initializer, first match wins).") var rules: String?
+    @Option(name: .customLong("bias-init"), help: "Bias initializer for --architecture mlp: zeros (default), or a scheme without fans: constant:VALUE, uniform:LOW:HIGH, normal:STD.") var biasInit: String = "zeros"
+    @Flag(help: "Print the model's layers (PyTorch module name, shapes, parameters, init scheme) before training.") var summary = false
+    @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load with model.load_state_dict(safetensors.torch.load_file(FILE))). Written atomically.") var save: String?
+    @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
+    @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads.") var resume = false
     @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -117,13 +146,44 @@ struct Train: ToolCommand {
     struct Report: Encodable {
         var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
-        enum CodingKeys: String, CodingKey { case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed }
+        var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?
+        enum CodingKeys: String, CodingKey {
+            case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep
+        }
     }
 
     func run() throws {
         // Every option is checked before the data loads (bad values: exit 64).
         common.apply()
         let hiddenSizes = try parseHidden(hidden)
+        let biasScheme = try parseBiasInit(biasInit)
+        var initRecipe: InitRecipe?
+        if recipe != nil || rules != nil {
+            guard recipe == nil || rules == nil else { throw ValidationError("give --recipe or --rules, not both") }
+            guard initName.lowercased() == "auto" else { throw ValidationError("give --init or --recipe/--rules, not both (got --init \(initName))") }
+            guard biasInit.lowercased() == "zeros" else { throw ValidationError("--bias-init does not combine with --recipe/--rules (the recipe covers biases)") }
+            do {
+                if let rules {
+                    let data: Data
+                    do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw ValidationError("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                    initRecipe = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
+                } else {
+                    initRecipe = try InitRecipe.named(recipe!)
+                }
+            } catch let e as RecipeError { throw ValidationError("\(e)") }
+        }
+        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR (the directory of the run to continue)") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
+        if let save {
+            do { _ = try OutputFile.resolve(save) } catch { throw ValidationError("--save \(save): \(error)") }   // refused before training, not after
+        }
+        var checkpoints: CheckpointSchedule?
+        if let checkpoint {
+            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch { throw ValidationError("--checkpoint: \(error)") }
+            if checkpoints!.exists && !resume {
+                throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
+            }
+        }
         guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
         let act = try parseActivation(activation, slope: slope)
         let arch: NetworkArchitecture
@@ -149,6 +209,7 @@ struct Train: ToolCommand {
         try cfg.validate()
         _ = try Optimizer(cfg.optimizer, weightDecay: cfg.weightDecay)     // momentum and weight decay
         try ModelFactory.validateInit(initName, architecture: arch, hidden: hiddenSizes, activation: act)
+        if biasScheme != .zeros && arch != .mlp { throw ValidationError("--bias-init applies to --architecture mlp (residual networks keep zero biases)") }
 
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
@@ -165,17 +226,36 @@ struct Train: ToolCommand {
         let built: ModelFactory.Built
         do {
             built = try ModelFactory.build(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
-                                           classes: 10, activation: act, initName: initName, train: train, seed: common.seed, threads: common.threads)
+                                           classes: 10, activation: act, initName: initName, bias: biasScheme, train: train,
+                                           seed: common.seed, threads: common.threads)
         } catch let e as ModelFactoryError {
             if case .calibrationFailed = e { throw CommandError(e.description) }
             throw ValidationError("--init \(e.description)")
         } catch let e as InitializationError { throw ValidationError(e.description) }
         let model = built.model
+        var initLabel = built.label
+        if let initRecipe {
+            do { try model.initialize(recipe: initRecipe, seed: common.seed, threads: common.threads) } catch let e as RecipeError { throw ValidationError("\(e)") }
+            initLabel = "recipe \(initRecipe.name)"
+        }
         let trainer = try Trainer(model: model, configuration: cfg)
-        let initLabel = built.label
         if !common.json {
             print("\(arch == .residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
+        }
+        if summary && !common.json { print(model.summary()) }
+        var resumedAt: Int?
+        if let checkpoints, resume {
+            let stale = checkpoints.removeStaleTemporaryFiles()
+            if !stale.isEmpty && !common.json { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
+            if checkpoints.exists {
+                do { try trainer.resume(from: checkpoints.path) } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
+                let p = trainer.position
+                resumedAt = p.globalStep
+                if !common.json { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
+            } else if !common.json {
+                status("no checkpoint in \(checkpoints.directory) yet: starting from the beginning")
+            }
         }
         let bar = ProgressBar(enabled: !common.json && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
@@ -185,7 +265,18 @@ struct Train: ToolCommand {
                 .trailingSpacesRemoved
         }
         var printedHeader = false
-        var completed: [EpochReport] = []
+        func printHeader() {
+            guard !printedHeader else { return }
+            if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
+            print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
+        }
+        if !common.json && !trainer.reports.isEmpty {       // epochs finished before the resume
+            printHeader()
+            for r in trainer.reports {
+                print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
+                           String(format: "%.0f", r.samplesPerSecond)]))
+            }
+        }
         func report(_ reports: [EpochReport], testAccuracy: Double?) -> Report {
             Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
                                                    testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
@@ -193,18 +284,17 @@ struct Train: ToolCommand {
                                                    updateRatio: $0.updateRatio) },
                    testAccuracy: testAccuracy ?? reports.last?.testAccuracy, init_: initLabel,
                    activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
-                   parameters: model.parameterCount, seed: common.seed)
+                   parameters: model.parameterCount, seed: common.seed, saved: save, checkpoint: checkpoints?.path,
+                   resumedAtGlobalStep: resumedAt)
         }
-        PartialResult.record(report([], testAccuracy: nil), summary: "no epoch of \(epochs) completed")
-        let reports = try trainer.fit(train: train, test: test, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
+        var completed = trainer.reports
+        PartialResult.record(report(completed, testAccuracy: nil), summary: "no epoch of \(epochs) completed in this run")
+        let reports = try trainer.fit(train: train, test: test, checkpoints: checkpoints, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
             completed.append(r)
             PartialResult.record(report(completed, testAccuracy: nil),
                                  summary: "completed \(r.epoch) of \(epochs) epochs (rows above); test accuracy after epoch \(r.epoch): \(fmt(r.testAccuracy))")
             guard !common.json else { return }
-            if !printedHeader {
-                if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
-                print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
-            }
+            printHeader()
             print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
                        String(format: "%.0f", r.samplesPerSecond)]))
             if let d = r.diagnostics {
@@ -213,6 +303,10 @@ struct Train: ToolCommand {
             }
         })
         bar.finish()
+        if let save {
+            try model.save(to: save)
+            if !common.json { status("saved \(model.parameters.count) tensors (\(model.parameterCount) parameters) to \(save)") }
+        }
         if common.json {
             try printJSON(report(reports, testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy))
             return

@@ -6,7 +6,7 @@ import Testing
 // with lstat before and after each run, and IDX fixtures assembled byte by byte here.
 
 /// The built `weightinit` binary (debug build beside the test bundle).
-func weightinitBinary() throws -> URL {
+func hardeningToolBinary() throws -> URL {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let candidates = [Bundle.main.bundleURL.appendingPathComponent("weightinit"),
                       Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("weightinit"),
@@ -31,7 +31,7 @@ struct ToolRun {
 func runBounded(_ args: [String], in directory: String? = nil, timeout: Double = 60, environment: [String: String] = [:],
                 interruptAfter: Double? = nil, interruptWhen: ((String) -> Bool)? = nil) throws -> ToolRun {
     let p = Process()
-    p.executableURL = try weightinitBinary()
+    p.executableURL = try hardeningToolBinary()
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env["WEIGHTINIT_NO_RELAUNCH"] = "1"

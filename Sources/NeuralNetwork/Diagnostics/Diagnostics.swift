@@ -40,6 +40,13 @@ public enum Diagnostics {
         _ = try loss.loss(logits: logits, labels: labels)
         _ = try model.backward(loss.gradient)
         if let residual = model as? ResidualMLP { return residual.blockStatistics() }
+        if let cnn = model as? ConvolutionalNetwork {
+            return cnn.layers.filter { !$0.parameterSlots.isEmpty }.enumerated().compactMap { i, layer in
+                if let c = layer as? Conv2D { return summarize(c, index: i) }
+                if let d = layer as? Dense { return summarize(d, index: i) }
+                return nil
+            }
+        }
         return model.denseLayers.enumerated().map { i, layer in summarize(layer, index: i) }
     }
 
@@ -68,6 +75,40 @@ public enum Diagnostics {
         return LayerStatistics(layer: index, fanIn: layer.inputSize, fanOut: layer.outputSize, activation: layer.activation.name,
                                preactivationMean: zm, preactivationStd: zs, activationMean: ym, activationStd: ys,
                                saturatedFraction: saturated, deadFraction: dead.map { y.columns == 0 ? 0 : Double($0) / Double(y.columns) },
+                               deadUnits: dead, gradientNorm: layer.weightGradient.frobeniusNorm(), weightStd: meanStd(layer.weight).1)
+    }
+
+    /// Statistics of one convolution from its last forward and backward pass: fans are the
+    /// group-aware `fan_in = (C/G)·kh·kw` and `fan_out = (O/G)·kh·kw`; a unit is an output
+    /// channel (dead when it is exactly 0 at every position of every sample).
+    public static func summarize(_ layer: Conv2D, index: Int) -> LayerStatistics {
+        let z = layer.preactivation, y = layer.output
+        let (zm, zs) = meanStd(z), (ym, ys) = meanStd(y)
+        var saturated: Double?
+        if layer.activation.saturates, y.count > 0 {
+            let act = layer.activation
+            let n = y.withUnsafeBufferPointer { p in p.reduce(0) { c, v in
+                let hit: Bool
+                if case .sigmoid = act { hit = v < 0.01 || v > 0.99 } else { hit = abs(v) > 0.99 }
+                return c + (hit ? 1 : 0)
+            } }
+            saturated = Double(n) / Double(y.count)
+        }
+        var dead: Int?
+        let channels = layer.outputChannels, plane = layer.geometry.outputPlane
+        if layer.activation.canDie {
+            var alive = [Bool](repeating: false, count: channels)
+            y.withUnsafeBufferPointer { p in
+                for r in 0..<y.rows { for c in 0..<channels where !alive[c] {
+                    for i in 0..<plane where p[(r * channels + c) * plane + i] != 0 { alive[c] = true; break }
+                } }
+            }
+            dead = alive.filter { !$0 }.count
+        }
+        let fans = layer.fans
+        return LayerStatistics(layer: index, fanIn: fans.fanIn, fanOut: fans.fanOut, activation: layer.activation.name,
+                               preactivationMean: zm, preactivationStd: zs, activationMean: ym, activationStd: ys,
+                               saturatedFraction: saturated, deadFraction: dead.map { Double($0) / Double(channels) },
                                deadUnits: dead, gradientNorm: layer.weightGradient.frobeniusNorm(), weightStd: meanStd(layer.weight).1)
     }
 

@@ -60,6 +60,7 @@ public struct LayerRatioCalibration: Sendable {
                 layer.weight.scale(by: Float(beta))
             }
         }
+        for layer in model.denseLayers { layer.initializationLabel = (layer.initializationLabel ?? "as given") + " + layer-ratio" }
         return history
     }
 }
@@ -127,6 +128,7 @@ public struct MetaInit: Sendable {
             }
         }
         history.append(current)
+        for layer in layers { layer.initializationLabel = (layer.initializationLabel ?? "as given") + " + metainit" }
         return history
     }
 

@@ -114,6 +114,7 @@ public struct LSUV: Sendable {
                     (mean, variance) = LSUV.moments(layer.preactivation)
                 }
             }
+            if !last || includeOutputLayer { layer.initializationLabel = (layer.initializationLabel ?? "as given") + " + lsuv" }
             records.append(CalibrationRecord(layer: i, iterations: iterations, variance: variance, mean: mean,
                                              converged: abs(variance - 1) <= tolerance, skippedUnits: 0))
             h = z
@@ -167,6 +168,9 @@ public struct DataDependentInitialization: Sendable {
                     layer.bias[c] = Float((Double(layer.bias[c]) - mu) / sigma)
                 }
                 z = try layer.forward(h)
+            }
+            if i < model.layers.count - 1 || includeOutputLayer {
+                layer.initializationLabel = (layer.initializationLabel ?? "as given") + " + data-dependent"
             }
             let (m, v) = LSUV.moments(layer.preactivation)
             records.append(CalibrationRecord(layer: i, iterations: 1, variance: v, mean: m, converged: abs(v - 1) < 0.1, skippedUnits: skipped))

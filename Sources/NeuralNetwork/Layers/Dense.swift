@@ -42,6 +42,12 @@ public final class Dense {
     /// Learning-rate multiplier for the bias; `nil` (default) uses `learningRateScale`.
     public var biasLearningRateScale: Double?
 
+    /// How the parameters were initialized, for `summary()`: set by `initialize(with:bias:key:)`
+    /// to the weight scheme's name (plus `", bias <name>"` when the bias is not zeros);
+    /// data-based methods (LSUV, data-dependent, layer-ratio, MetaInit) append what they did.
+    /// `nil` for a layer never initialized through `initialize` (zeros, or set by hand).
+    public var initializationLabel: String?
+
     /// Input features (`fanIn`).
     public var inputSize: Int { weight.columns }
     /// Output features (`fanOut`).
@@ -71,6 +77,8 @@ public final class Dense {
         try weightInitializer.fill(&weight, key: key, threads: threads)
         let n = bias.count
         try biasInitializer.fill(&bias, shape: [n], key: key.folding(in: 1), threads: threads)
+        let biasName = biasInitializer.name
+        initializationLabel = weightInitializer.name + (biasName == "zeros" ? "" : ", bias \(biasName)")
     }
 
     /// Number of parameters, `out·in + out`.

@@ -160,14 +160,20 @@ public enum ModelFactory {
     ///   names → `.all(scheme)`.
     ///
     /// Weights are drawn from `seed` as the model types document; `threads` is passed to the fills
-    /// (results do not depend on it).
+    /// (results do not depend on it). `bias` (default zeros) initializes the MLP's biases
+    /// (`Sequential(…, bias:)`); another bias initializer with `.residual` is an error.
     /// - Throws: `ModelFactoryError.schemeNeedsArchitecture`, `.calibrationFailed` (MLP
     ///   calibrations); `InitializationError` for an unknown scheme name; `TrainingError` for bad
     ///   sizes; `DataInitializationError` from a residual calibration.
     public static func build(architecture: NetworkArchitecture, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int,
-                             activation: Activation, initName: String, train: LabeledData, seed: UInt64, threads: Int?) throws -> Built {
+                             activation: Activation, initName: String, bias: Initializer = .zeros, train: LabeledData, seed: UInt64,
+                             threads: Int?) throws -> Built {
         let name = initName.lowercased()
         try check(scheme: initName, architecture: architecture)
+        if bias != .zeros && architecture != .mlp {
+            throw TrainingError.invalidHyperparameter(name: "bias initializer (\(bias.name))", value: 0,
+                                                      rule: "applies to architecture mlp only (residual networks keep zero biases)")
+        }
         let clock = ContinuousClock()
         func seconds(since t0: ContinuousClock.Instant) -> Double {
             let d = clock.now - t0
@@ -199,7 +205,7 @@ public enum ModelFactory {
             let sizes = [inputs] + hidden + [classes]
             switch name {
             case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
-                let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, seed: seed, threads: threads)
+                let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, bias: bias, seed: seed, threads: threads)
                 let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
                 let t0 = clock.now
                 do {
@@ -217,7 +223,7 @@ public enum ModelFactory {
                 return Built(model: model, label: name, calibrationSeconds: seconds(since: t0))
             default:
                 let li = try layerInitialization(named: initName, activation: activation)
-                let model = try Sequential(sizes: sizes, activation: activation, initialization: li, seed: seed, threads: threads)
+                let model = try Sequential(sizes: sizes, activation: activation, initialization: li, bias: bias, seed: seed, threads: threads)
                 let label = name == "auto" ? "auto (" + (0..<model.layers.count).map { model.initializer(for: $0, li).name }.joined(separator: ", ") + ")" : initName
                 return Built(model: model, label: label, calibrationSeconds: 0)
             }

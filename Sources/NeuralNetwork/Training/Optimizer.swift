@@ -53,6 +53,15 @@ public final class Optimizer {
     private var second: [[Float]] = []
     private var steps = 0
 
+    /// Which buffers of `State` the algorithm reads (checkpoints store these), with PyTorch's names: `["momentum_buffer"]`
+    /// for SGD with momentum, `["exp_avg", "exp_avg_sq"]` for Adam and AdamW, `[]` for plain SGD.
+    public var stateBufferNames: [String] {
+        switch kind {
+        case let .sgd(momentum, _): return momentum == 0 ? [] : ["momentum_buffer"]
+        case .adam, .adamW: return ["exp_avg", "exp_avg_sq"]
+        }
+    }
+
     /// - Throws: `TrainingError.invalidHyperparameter` for momentum outside [0, 1), betas outside
     ///   [0, 1), a non-positive epsilon or a negative/non-finite weight decay, or Nesterov without momentum.
     public init(_ kind: Kind, weightDecay: Double = 0) throws {

@@ -82,6 +82,39 @@ public struct TrainingProgress: Sendable {
     }
 }
 
+/// Where a run is: the schedule position and the data-order position, the part of a checkpoint
+/// that says which step comes next.
+///
+/// The data order of epoch `e` is a pure function of `(seed, e)` (`Trainer.order`), so the
+/// data-order generator's position is `(epoch, step · batchSize)`: the next batch is positions
+/// `step·B ..< min((step+1)·B, count)` of epoch `epoch`'s order. Nothing here depends on the number
+/// of processes (no per-rank state).
+public struct TrainingPosition: Sendable, Codable, Equatable {
+    /// The epoch in progress (1-based); `epochs + 1` when the run is complete.
+    public var epoch: Int
+    /// Steps of `epoch` already taken, `0...stepsPerEpoch` (`stepsPerEpoch` = taken, not yet evaluated).
+    public var step: Int
+    /// Steps taken since the start of the run: the learning-rate schedule's position.
+    public var globalStep: Int
+    /// A position; the default is the start of a run (epoch 1, step 0, global step 0).
+    public init(epoch: Int = 1, step: Int = 0, globalStep: Int = 0) { self.epoch = epoch; self.step = step; self.globalStep = globalStep }
+}
+
+/// The running sums of the epoch in progress (its report's train loss and accuracy), kept in
+/// checkpoints so that a resumed epoch reports what the uninterrupted one would.
+public struct EpochAccumulators: Sendable, Codable, Equatable {
+    /// Σ batch loss × batch size over the steps taken.
+    public var lossSum: Double = 0
+    /// Correctly classified training examples so far.
+    public var correct: Int = 0
+    /// Training examples seen so far.
+    public var seen: Int = 0
+    /// The last finite batch loss of the run (named by `nonFiniteLoss`).
+    public var lastFiniteLoss: Float?
+    /// Empty sums (the start of an epoch).
+    public init() {}
+}
+
 /// Mini-batch training of a `Sequential` classifier with softmax cross-entropy.
 ///
 /// Each epoch visits the training set in a fresh order — a Fisher–Yates shuffle driven by
@@ -89,6 +122,12 @@ public struct TrainingProgress: Sendable {
 /// function of `(seed, epoch)` — in batches of `batchSize` with a partial last batch, then
 /// evaluates on the test set. A NaN or infinite loss stops the run with
 /// `TrainingError.nonFiniteLoss` naming the epoch, the step and the last finite loss.
+///
+/// **Resuming.** The trainer's whole state is `position`, `accumulators`, `reports`, the
+/// optimizer's `state` and the model's parameters; `checkpoint()` captures it and
+/// `restore(_:)` puts it back, and a restored run ends with weights bitwise equal to an
+/// uninterrupted one (same machine, BLAS kernel and thread count). `fit(…, checkpoints:)` writes
+/// checkpoint files as it goes; `fit(…, maxSteps:)` stops early and a later `fit` continues.
 public final class Trainer {
     /// The model being trained.
     public let model: any NetworkModel
@@ -96,6 +135,17 @@ public final class Trainer {
     public let optimizer: Optimizer
     /// Per-layer statistics at initialization, when `diagnostics` is on.
     public private(set) var initialDiagnostics: [LayerStatistics]?
+    /// The next step of the run (epoch 1, step 0 for a new trainer).
+    public internal(set) var position = TrainingPosition()
+    /// Running sums of the epoch in progress.
+    public internal(set) var accumulators = EpochAccumulators()
+    /// The reports of the epochs completed so far in this run (including those before a resume).
+    public internal(set) var reports: [EpochReport] = []
+    /// Mean-update-ratio sums of the epoch in progress (diagnostics only; not checkpointed).
+    var ratioSums: [Double] = []
+    /// Number of training examples the restored checkpoint was taken with (checked by `fit`).
+    var restoredDataShape: (count: Int, features: Int)?
+
 
     /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer.
     public init(model: any NetworkModel, configuration: TrainingConfiguration) throws {
@@ -164,18 +214,30 @@ public final class Trainer {
         return (total / Double(data.count), Double(correct) / Double(data.count))
     }
 
-    /// Trains for `configuration.epochs` epochs.
+    /// Trains until `configuration.epochs` epochs are complete, from `position` (the start for a
+    /// new trainer, the checkpoint's position after `restore`).
     /// - Parameters:
+    ///   - checkpoints: where and how often to write checkpoint files (default none). A checkpoint
+    ///     is written every `every` global steps, after each epoch's evaluation, and at the end.
+    ///   - maxSteps: take at most this many steps in this call, then return (the run continues
+    ///     with the next `fit`); nil (default) runs to the end.
     ///   - progress: called after every step (on the calling thread).
     ///   - epochEnded: called with each epoch's report as soon as it is complete.
-    /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes, `.emptyTrainingSet`,
-    ///   epochs × steps per epoch overflowing `Int`), `MatrixError`.
-    public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil,
-                    epochEnded: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
-        try model.withoutInputGradient { try fitAll(train: train, test: test, progress: progress, epochEnded: epochEnded) }
+    /// - Returns: the reports of every epoch completed in the run so far (`reports`).
+    /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes, `maxSteps < 0`, `.emptyTrainingSet`,
+    ///   epochs × steps per epoch overflowing `Int`, data of another
+    ///   size than the restored checkpoint's), `MatrixError`, and from writing checkpoints
+    ///   `ModelFileError` / the file layer's errors.
+    public func fit(train: LabeledData, test: LabeledData, checkpoints: CheckpointSchedule? = nil, maxSteps: Int? = nil,
+                    progress: ((TrainingProgress) -> Void)? = nil, epochEnded: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
+        if let maxSteps, maxSteps < 0 { throw TrainingError.invalidHyperparameter(name: "maxSteps", value: Double(maxSteps), rule: "must be ≥ 0") }
+        return try model.withoutInputGradient {
+            try fitAll(train: train, test: test, checkpoints: checkpoints, maxSteps: maxSteps, progress: progress, epochEnded: epochEnded)
+        }
     }
 
-    func fitAll(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)?, epochEnded: ((EpochReport) -> Void)?) throws -> [EpochReport] {
+    func fitAll(train: LabeledData, test: LabeledData, checkpoints: CheckpointSchedule?, maxSteps: Int?,
+                progress: ((TrainingProgress) -> Void)?, epochEnded: ((EpochReport) -> Void)?) throws -> [EpochReport] {
         guard train.features == model.inputSize else {
             throw TrainingError.shapeMismatch("the training data has \(train.features) features per sample, the model expects \(model.inputSize)")
         }
@@ -183,6 +245,10 @@ public final class Trainer {
             throw TrainingError.shapeMismatch("the test data has \(test.features) features per sample, the training data \(train.features)")
         }
         guard train.count > 0 else { throw TrainingError.emptyTrainingSet }
+        if let restored = restoredDataShape, restored.count != train.count || restored.features != train.features {
+            throw TrainingError.shapeMismatch("the checkpoint was taken training on \(restored.count) examples of \(restored.features) features; this run has \(train.count) of \(train.features)")
+        }
+        restoredDataShape = (train.count, train.features)
         let cfg = configuration
         let stepsPerEpoch = (train.count - 1) / cfg.batchSize + 1
         let (totalSteps, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: cfg.epochs)
@@ -192,52 +258,68 @@ public final class Trainer {
         var batch = Matrix<Float>(rows: 0, columns: train.features)
         var labels: [Int32] = []
         var loss = SoftmaxCrossEntropy()
-        var reports: [EpochReport] = []
-        var lastFinite: Float?
-        var globalStep = 0
-        if cfg.diagnostics { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
-        for epoch in 1...max(1, cfg.epochs) where cfg.epochs > 0 {
+        var stepsThisCall = 0
+        var lastWritten = -1
+        func writeCheckpoint() throws {
+            guard let checkpoints, lastWritten != position.globalStep || position.step == 0 else { return }
+            try checkpoint(trainCount: train.count, features: train.features).write(to: checkpoints.path)
+            lastWritten = position.globalStep
+        }
+        if cfg.diagnostics && position.globalStep == 0 && position.epoch == 1 { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
+        let parameters = model.parameters
+        let weights = parameters.filter { $0.slot.decays }
+        if ratioSums.count != weights.count { ratioSums = [Double](repeating: 0, count: weights.count) }
+        while position.epoch <= cfg.epochs {
+            let epoch = position.epoch
             let t0 = Date()
+            let startSeen = accumulators.seen
             let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
-            var lossSum = 0.0, correct = 0, seen = 0
-            let parameters = model.parameters
-            let weights = parameters.filter { $0.slot.decays }
-            var ratioSums = [Double](repeating: 0, count: weights.count)
-            for step in 0..<stepsPerEpoch {
+            while position.step < stepsPerEpoch {
+                if let maxSteps, stepsThisCall >= maxSteps { return reports }
+                let step = position.step
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
                 let logits = try model.forward(batch)
                 let l = try loss.loss(logits: logits, labels: labels[...])
-                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: lastFinite) }
-                lastFinite = l
+                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                accumulators.lastFiniteLoss = l
                 try model.backward(loss.gradient)
                 let before = cfg.diagnostics ? weights.map(\.values) : []
-                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
+                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps))
                 if cfg.diagnostics {
                     for (i, w) in weights.enumerated() {
                         let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }
                         ratioSums[i] += norm > 0 ? change / norm : 0
                     }
                 }
-                globalStep += 1
-                lossSum += Double(l) * Double(e - s); correct += loss.correct; seen += e - s
+                position.step += 1; position.globalStep += 1; stepsThisCall += 1
+                accumulators.lossSum += Double(l) * Double(e - s); accumulators.correct += loss.correct; accumulators.seen += e - s
+                if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
                 if let progress {
                     let dt = Date().timeIntervalSince(t0)
-                    progress(TrainingProgress(epoch: epoch, step: step + 1, stepsPerEpoch: stepsPerEpoch, runningLoss: lossSum / Double(seen),
-                                              samplesPerSecond: dt > 0 ? Double(seen) / dt : 0))
+                    progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                                              runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
+                                              samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
                 }
             }
             let seconds = Date().timeIntervalSince(t0)
             let (testLoss, testAccuracy) = try evaluate(test)
-            var report = EpochReport(epoch: epoch, trainLoss: seen > 0 ? lossSum / Double(seen) : 0,
-                                     trainAccuracy: seen > 0 ? Double(correct) / Double(seen) : 0,
+            let seen = accumulators.seen
+            var report = EpochReport(epoch: epoch, trainLoss: seen > 0 ? accumulators.lossSum / Double(seen) : 0,
+                                     trainAccuracy: seen > 0 ? Double(accumulators.correct) / Double(seen) : 0,
                                      testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds,
-                                     samplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0)
+                                     samplesPerSecond: seconds > 0 ? Double(seen - startSeen) / seconds : 0)
             if cfg.diagnostics {
                 report.diagnostics = try diagnose(test.count > 0 ? test : train)
                 report.updateRatio = ratioSums.map { $0 / Double(max(1, stepsPerEpoch)) }
             }
             reports.append(report)
+            let lastFinite = accumulators.lastFiniteLoss
+            accumulators = EpochAccumulators()
+            accumulators.lastFiniteLoss = lastFinite
+            ratioSums = [Double](repeating: 0, count: weights.count)
+            position = TrainingPosition(epoch: epoch + 1, step: 0, globalStep: position.globalStep)
+            try writeCheckpoint()
             epochEnded?(report)
         }
         return reports

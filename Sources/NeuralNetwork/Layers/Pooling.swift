@@ -1,0 +1,312 @@
+import MatrixModule
+
+/// Max pooling over `kh×kw` windows of every channel (PyTorch `nn.MaxPool2d`, floor mode,
+/// dilation 1; padding counts as −∞ so it is never chosen).
+///
+/// - Shapes: input `[batch, C·H·W]` (NCHW), output `[batch, C·OH·OW]`,
+///   `OH = ⌊(H + 2·ph − kh)/sh⌋ + 1` (likewise `OW`); stride defaults to the kernel size.
+/// - Ties: the FIRST maximal element in row-major window order (top row first, left to right)
+///   wins — a strict `>` scan — and gets the whole gradient; the choice is kept (`argmax`) from
+///   forward for backward. NaN inputs are never chosen over a number (a window of only NaN
+///   picks its first element).
+/// - Backward: `dX[argmax] += dY` (overlapping windows accumulate).
+public final class MaxPool2D: Layer {
+    /// Window, stride, padding and output size.
+    public let geometry: WindowGeometry
+    public var computesInputGradient = true
+    /// Output of the last forward pass.
+    public private(set) var output = Matrix<Float>(rows: 0, columns: 0)
+    /// For each output element, the flat index `ih·W + iw` of the chosen input in its channel plane.
+    public private(set) var argmax: [Int32] = []
+    private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
+
+    /// - Parameters: `kernelSize` `(kh, kw)`; `stride` defaults to `kernelSize`; `padding` zeros
+    ///   per side `(ph, pw)`, each at most half the kernel (PyTorch's rule).
+    /// - Throws: `TrainingError.invalidHyperparameter` for sizes < 1, padding above half the
+    ///   kernel, or a window larger than the padded input.
+    public init(channels: Int, inputHeight: Int, inputWidth: Int, kernelSize: (Int, Int), stride: (Int, Int)? = nil,
+                padding: (Int, Int) = (0, 0)) throws {
+        geometry = try WindowGeometry(channels: channels, height: inputHeight, width: inputWidth, kernel: kernelSize,
+                                      stride: stride ?? kernelSize, dilation: (1, 1),
+                                      padding: .explicit(height: padding.0, width: padding.1), layer: "MaxPool2D", maxPadHalfKernel: true)
+    }
+
+    /// Square window `k`, stride `stride ?? k`, padding `padding`.
+    public convenience init(channels: Int, inputHeight: Int, inputWidth: Int, kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+        try self.init(channels: channels, inputHeight: inputHeight, inputWidth: inputWidth, kernelSize: (kernelSize, kernelSize),
+                      stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    public var inputShape: [Int] { [geometry.channels, geometry.height, geometry.width] }
+    public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
+    public var parameterSlots: [ParameterSlot] { [] }
+    public func withParameter<R, E: Error>(_ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        preconditionFailure("MaxPool2D has no parameters (slot \(slot))")
+    }
+    public var torchModuleCount: Int { 1 }
+    public var layerDescription: String { "MaxPool2D \(geometry.kernelHeight)×\(geometry.kernelWidth) s\(geometry.strideHeight)" }
+
+    @discardableResult
+    public func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        let g = geometry, c = g.channels, hw = g.inputPlane, p = g.outputPlane
+        guard x.columns == c * hw else {
+            throw .shapeMismatch(operation: "MaxPool2D.forward", lhs: "X \(x.shapeDescription)", rhs: "expects \(c)×\(g.height)×\(g.width) columns")
+        }
+        let n = x.rows
+        if output.rows != n {
+            output = Matrix(rows: n, columns: c * p)
+            argmax = [Int32](repeating: 0, count: n * c * p)
+            inputGradient = Matrix(rows: n, columns: c * hw)
+        }
+        x.withUnsafeBufferPointer { xp in
+            output.withUnsafeMutableBufferPointer { yp in
+                argmax.withUnsafeMutableBufferPointer { ap in
+                    for plane in 0..<(n * c) {
+                        let src = xp.baseAddress! + plane * hw
+                        for i in 0..<g.outputHeight {
+                            for j in 0..<g.outputWidth {
+                                var best = -Float.infinity, at = -1
+                                for ki in 0..<g.kernelHeight {
+                                    let ih = i * g.strideHeight - g.padTop + ki
+                                    if ih < 0 || ih >= g.height { continue }
+                                    for kj in 0..<g.kernelWidth {
+                                        let iw = j * g.strideWidth - g.padLeft + kj
+                                        if iw < 0 || iw >= g.width { continue }
+                                        let v = src[ih * g.width + iw]
+                                        if at < 0 || v > best || (best.isNaN && !v.isNaN) { best = v; at = ih * g.width + iw }
+                                    }
+                                }
+                                let o = plane * p + i * g.outputWidth + j
+                                yp[o] = best; ap[o] = Int32(at)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.rows == output.rows, outputGradient.columns == output.columns else {
+            throw .shapeMismatch(operation: "MaxPool2D.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+        }
+        guard computesInputGradient else { return Matrix(rows: output.rows, columns: 0) }
+        let g = geometry, hw = g.inputPlane, p = g.outputPlane, planes = output.rows * g.channels
+        inputGradient.fill(with: 0)
+        outputGradient.withUnsafeBufferPointer { dy in
+            argmax.withUnsafeBufferPointer { ap in
+                inputGradient.withUnsafeMutableBufferPointer { dx in
+                    for plane in 0..<planes {
+                        for o in 0..<p { dx[plane * hw + Int(ap[plane * p + o])] += dy[plane * p + o] }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Average pooling over `kh×kw` windows (PyTorch `nn.AvgPool2d`, floor mode,
+/// `count_include_pad=True`: the divisor is always `kh·kw`, padded zeros included).
+///
+/// - Shapes as `MaxPool2D`; stride defaults to the kernel size; padding at most half the kernel.
+/// - Forward `Y = (1/(kh·kw))·Σ_window X`; backward spreads `dY/(kh·kw)` over the window.
+public final class AvgPool2D: Layer {
+    public let geometry: WindowGeometry
+    public var computesInputGradient = true
+    public private(set) var output = Matrix<Float>(rows: 0, columns: 0)
+    private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
+
+    /// - Throws: as `MaxPool2D.init`.
+    public init(channels: Int, inputHeight: Int, inputWidth: Int, kernelSize: (Int, Int), stride: (Int, Int)? = nil,
+                padding: (Int, Int) = (0, 0)) throws {
+        geometry = try WindowGeometry(channels: channels, height: inputHeight, width: inputWidth, kernel: kernelSize,
+                                      stride: stride ?? kernelSize, dilation: (1, 1),
+                                      padding: .explicit(height: padding.0, width: padding.1), layer: "AvgPool2D", maxPadHalfKernel: true)
+    }
+
+    /// Square window `k`, stride `stride ?? k`, padding `padding`.
+    public convenience init(channels: Int, inputHeight: Int, inputWidth: Int, kernelSize: Int, stride: Int? = nil, padding: Int = 0) throws {
+        try self.init(channels: channels, inputHeight: inputHeight, inputWidth: inputWidth, kernelSize: (kernelSize, kernelSize),
+                      stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    public var inputShape: [Int] { [geometry.channels, geometry.height, geometry.width] }
+    public var outputShape: [Int] { [geometry.channels, geometry.outputHeight, geometry.outputWidth] }
+    public var parameterSlots: [ParameterSlot] { [] }
+    public func withParameter<R, E: Error>(_ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        preconditionFailure("AvgPool2D has no parameters (slot \(slot))")
+    }
+    public var torchModuleCount: Int { 1 }
+    public var layerDescription: String { "AvgPool2D \(geometry.kernelHeight)×\(geometry.kernelWidth) s\(geometry.strideHeight)" }
+
+    @discardableResult
+    public func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        let g = geometry, c = g.channels, hw = g.inputPlane, p = g.outputPlane
+        guard x.columns == c * hw else {
+            throw .shapeMismatch(operation: "AvgPool2D.forward", lhs: "X \(x.shapeDescription)", rhs: "expects \(c)×\(g.height)×\(g.width) columns")
+        }
+        let n = x.rows
+        if output.rows != n { output = Matrix(rows: n, columns: c * p); inputGradient = Matrix(rows: n, columns: c * hw) }
+        let scale = 1 / Float(g.kernelHeight * g.kernelWidth)
+        x.withUnsafeBufferPointer { xp in
+            output.withUnsafeMutableBufferPointer { yp in
+                for plane in 0..<(n * c) {
+                    let src = xp.baseAddress! + plane * hw
+                    for i in 0..<g.outputHeight {
+                        for j in 0..<g.outputWidth {
+                            var s: Float = 0
+                            for ki in 0..<g.kernelHeight {
+                                let ih = i * g.strideHeight - g.padTop + ki
+                                if ih < 0 || ih >= g.height { continue }
+                                for kj in 0..<g.kernelWidth {
+                                    let iw = j * g.strideWidth - g.padLeft + kj
+                                    if iw >= 0 && iw < g.width { s += src[ih * g.width + iw] }
+                                }
+                            }
+                            yp[plane * p + i * g.outputWidth + j] = s * scale
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.rows == output.rows, outputGradient.columns == output.columns else {
+            throw .shapeMismatch(operation: "AvgPool2D.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+        }
+        guard computesInputGradient else { return Matrix(rows: output.rows, columns: 0) }
+        let g = geometry, hw = g.inputPlane, p = g.outputPlane, planes = output.rows * g.channels
+        let scale = 1 / Float(g.kernelHeight * g.kernelWidth)
+        inputGradient.fill(with: 0)
+        outputGradient.withUnsafeBufferPointer { dy in
+            inputGradient.withUnsafeMutableBufferPointer { dxp in
+                for plane in 0..<planes {
+                    let dx = dxp.baseAddress! + plane * hw
+                    for i in 0..<g.outputHeight {
+                        for j in 0..<g.outputWidth {
+                            let v = dy[plane * p + i * g.outputWidth + j] * scale
+                            for ki in 0..<g.kernelHeight {
+                                let ih = i * g.strideHeight - g.padTop + ki
+                                if ih < 0 || ih >= g.height { continue }
+                                for kj in 0..<g.kernelWidth {
+                                    let iw = j * g.strideWidth - g.padLeft + kj
+                                    if iw >= 0 && iw < g.width { dx[ih * g.width + iw] += v }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Global average pooling `[C, H, W] → [C]`: `Y[n, c] = (1/(H·W))·Σ X[n, c, ·, ·]` (PyTorch
+/// `nn.AdaptiveAvgPool2d(1)` followed by `nn.Flatten()`, hence two `torch.nn.Sequential` entries).
+public final class GlobalAveragePool: Layer {
+    public let channels: Int, height: Int, width: Int
+    public var computesInputGradient = true
+    public private(set) var output = Matrix<Float>(rows: 0, columns: 0)
+    private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
+
+    /// - Throws: `TrainingError.invalidHyperparameter` for sizes < 1.
+    public init(channels: Int, inputHeight: Int, inputWidth: Int) throws {
+        for (n, v) in [("channels", channels), ("input height", inputHeight), ("input width", inputWidth)] where v < 1 {
+            throw TrainingError.invalidHyperparameter(name: "GlobalAveragePool \(n)", value: Double(v), rule: "must be ≥ 1")
+        }
+        self.channels = channels; height = inputHeight; width = inputWidth
+    }
+
+    public var inputShape: [Int] { [channels, height, width] }
+    public var outputShape: [Int] { [channels] }
+    public var parameterSlots: [ParameterSlot] { [] }
+    public func withParameter<R, E: Error>(_ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        preconditionFailure("GlobalAveragePool has no parameters (slot \(slot))")
+    }
+    public var torchModuleCount: Int { 2 }
+    public var layerDescription: String { "GlobalAveragePool" }
+
+    @discardableResult
+    public func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        let hw = height * width
+        guard x.columns == channels * hw else {
+            throw .shapeMismatch(operation: "GlobalAveragePool.forward", lhs: "X \(x.shapeDescription)", rhs: "expects \(channels)×\(height)×\(width) columns")
+        }
+        if output.rows != x.rows { output = Matrix(rows: x.rows, columns: channels); inputGradient = Matrix(rows: x.rows, columns: channels * hw) }
+        let scale = 1 / Double(hw)
+        x.withUnsafeBufferPointer { xp in
+            output.withUnsafeMutableBufferPointer { yp in
+                for plane in 0..<(x.rows * channels) {
+                    var s = 0.0
+                    for i in 0..<hw { s += Double(xp[plane * hw + i]) }
+                    yp[plane] = Float(s * scale)
+                }
+            }
+        }
+        return output
+    }
+
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.rows == output.rows, outputGradient.columns == channels else {
+            throw .shapeMismatch(operation: "GlobalAveragePool.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+        }
+        guard computesInputGradient else { return Matrix(rows: output.rows, columns: 0) }
+        let hw = height * width, scale = 1 / Float(hw)
+        outputGradient.withUnsafeBufferPointer { dy in
+            inputGradient.withUnsafeMutableBufferPointer { dx in
+                for plane in 0..<(output.rows * channels) {
+                    let v = dy[plane] * scale
+                    for i in 0..<hw { dx[plane * hw + i] = v }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Flattens `[C, H, W]` to `[C·H·W]` (PyTorch `nn.Flatten()`). The batch matrix already holds
+/// each sample row-major, so forward and backward return their argument unchanged.
+public final class Flatten: Layer {
+    public let inputShape: [Int]
+    public var computesInputGradient = true
+
+    /// - Throws: `TrainingError.invalidHyperparameter` for an empty shape or a size < 1.
+    public init(inputShape: [Int]) throws {
+        guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 >= 1 }) else {
+            throw TrainingError.invalidHyperparameter(name: "Flatten input shape", value: Double(inputShape.min() ?? 0), rule: "needs ≥ 1 dimension, each ≥ 1 (got \(inputShape))")
+        }
+        self.inputShape = inputShape
+    }
+
+    public var outputShape: [Int] { [inputShape.reduce(1, *)] }
+    public var parameterSlots: [ParameterSlot] { [] }
+    public func withParameter<R, E: Error>(_ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        preconditionFailure("Flatten has no parameters (slot \(slot))")
+    }
+    public var torchModuleCount: Int { 1 }
+    public var layerDescription: String { "Flatten" }
+
+    @discardableResult
+    public func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard x.columns == inputShape.reduce(1, *) else {
+            throw .shapeMismatch(operation: "Flatten.forward", lhs: "X \(x.shapeDescription)", rhs: "expects \(inputShape.reduce(1, *)) columns")
+        }
+        return x
+    }
+
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.columns == inputShape.reduce(1, *) else {
+            throw .shapeMismatch(operation: "Flatten.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "expects \(inputShape.reduce(1, *)) columns")
+        }
+        return computesInputGradient ? outputGradient : Matrix(rows: outputGradient.rows, columns: 0)
+    }
+}
