@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "TensorFiles", targets: ["TensorFiles"]),
+        // MPI (Open MPI): communicators, sharded initialization, data-parallel training. Not part of the
+        // umbrella product: the core products build on machines without libopenmpi-dev.
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "weightinit", targets: ["weightinit"]),
     ],
     dependencies: [
@@ -30,6 +33,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Open MPI through pkg-config ompi-c; imported by the Distributed target only.
+        .systemLibrary(
+            name: "COpenMPI",
+            path: "Modules/COpenMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
         // Philox4x32-10 and the distribution kernels, with per-function `target` attributes chosen at run time.
         .target(name: "CFillKernels", path: "Sources/CFillKernels"),
         .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
@@ -39,10 +49,12 @@ let package = Package(
         // safetensors and .npy (validated mmap readers, streaming writers) and the one atomic output writer.
         .target(name: "TensorFiles"),
         .target(name: "WeightInit", dependencies: ["MatrixModule", "Initializers", "NeuralNetwork", "Datasets", "TensorFiles"]),
+        .target(name: "Distributed", dependencies: ["COpenMPI", "MatrixModule", "Initializers", "NeuralNetwork", "Datasets", "TensorFiles"]),
         .executableTarget(
             name: "weightinit",
             dependencies: [
                 "WeightInit",
+                "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +63,9 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Initializers", "MatrixModule", "Datasets", "TensorFiles"], exclude: ["python"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"], exclude: ["python"]),
+        // Run by the Distributed tests under mpirun (sharded fills, collectives, failures, training).
+        .executableTarget(name: "DistributedHarness", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork", "TensorFiles"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Initializers", "MatrixModule", "NeuralNetwork", "TensorFiles"]),
         .testTarget(name: "weightinitTests", dependencies: ["weightinit", "WeightInit"]),
     ]
 )

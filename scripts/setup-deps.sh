@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages WeightInit needs, only when missing:
-#   libopenblas-dev liblapacke-dev zlib1g-dev (build) and dataset-fashion-mnist (real data).
+#   libopenblas-dev liblapacke-dev zlib1g-dev (build), libopenmpi-dev openmpi-bin (the Distributed
+#   target and mpirun for its tests) and dataset-fashion-mnist (real data).
 set -euo pipefail
-needed=(libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist)
+needed=(libopenblas-dev liblapacke-dev zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,7 +18,12 @@ if ! "$py" -c "import numpy, safetensors" 2>/dev/null; then
 fi
 if ! "$py" -c "import torch" 2>/dev/null && [ -n "${PIP_FIND_LINKS:-}" ] && ls "$PIP_FIND_LINKS"/torch-*.whl >/dev/null 2>&1; then
   echo "setup-python: installing torch from $PIP_FIND_LINKS (optional)" >&2
-  "$py" -m pip install -q --no-index --find-links "$PIP_FIND_LINKS" torch >>"$log" 2>&1 || echo "setup-python: torch not installed (optional; see $log)" >&2
+  # The wheel itself from the directory; its dependencies (filelock, sympy, …) from PyPI when the
+  # directory lacks them.
+  whl="$(ls "$PIP_FIND_LINKS"/torch-*.whl | head -1)"
+  "$py" -m pip install -q --no-index --find-links "$PIP_FIND_LINKS" torch >>"$log" 2>&1 \
+    || "$py" -m pip install -q "$whl" >>"$log" 2>&1 \
+    || echo "setup-python: torch not installed (optional; see $log)" >&2
 fi
 "$py" -c "import numpy, safetensors" 2>/dev/null && echo "$(pwd)/$py"
 exit 0

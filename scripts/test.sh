@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build, run the whole suite (Swift Testing).
+# The test command: install what is missing, check that the core products cannot reach MPI, build,
+# run the whole suite (Swift Testing; the Distributed tests start mpirun on loopback themselves).
 # Prints a short summary; the full build and test logs are kept in .build/test-logs/ and shown
 # (their failing part) when something fails. The last line of a run is Swift Testing's own
 # summary ("Test run with N tests in M suites passed after … seconds."), which CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh || exit 1
+scripts/check-mpi-isolation.sh || exit 1
 # Python (numpy, safetensors, optional torch) for the interop tests; they skip and say so without it.
 if [ -z "${WEIGHTINIT_PYTHON:-}" ]; then
   WEIGHTINIT_PYTHON="$(scripts/setup-python.sh)"

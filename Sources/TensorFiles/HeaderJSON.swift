@@ -1,43 +1,10 @@
-// A strict JSON (RFC 8259) reader for safetensors headers that keeps key order and duplicate
-// keys (Foundation's JSONSerialization silently keeps one of two equal keys, which a header
-// validator must reject), and a writer that escapes strings as serde_json does (the reference
+// A strict JSON (RFC 8259) reader for safetensors headers, driven by the caller (no document
+// tree: memory stays proportional to what the header declares, values of unknown fields are
+// validated and skipped), that sees every key in order, duplicates included (Foundation's
+// JSONSerialization silently keeps one of two equal keys, which a header validator must reject),
+// and a writer that escapes strings as serde_json does (the reference
 // implementation's serializer): `"` `\` and control characters only, `\b \f \n \r \t`, other
 // controls as `\u00xx`, everything else (including non-ASCII) as raw UTF-8.
-
-/// A parsed JSON value; objects keep their members in file order, duplicates included.
-/// One member of a JSON object.
-struct JSONMember {
-    let key: String
-    let value: JSONValue
-}
-
-indirect enum JSONValue {
-    case object([JSONMember])
-    case array([JSONValue])
-    case string(String)
-    /// The number's text as written (validated against the JSON grammar).
-    case number(String)
-    case bool(Bool)
-    case null
-
-    /// The number as a non-negative integer that fits Int, if it is one (no sign, fraction or
-    /// exponent: what serde reads into `usize`).
-    var nonNegativeInt: Int? {
-        guard case let .number(t) = self, !t.isEmpty, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        return Int(t)
-    }
-
-    var typeName: String {
-        switch self {
-        case .object: return "object"
-        case .array: return "array"
-        case .string: return "string"
-        case .number: return "number"
-        case .bool: return "boolean"
-        case .null: return "null"
-        }
-    }
-}
 
 /// A syntax error at a byte offset of the header.
 struct JSONSyntaxError: Error {
@@ -45,7 +12,7 @@ struct JSONSyntaxError: Error {
     let message: String
 }
 
-/// Parses one JSON value followed only by whitespace. Nesting deeper than `maxDepth` is an error.
+/// Reads JSON from bytes, one value at a time. Nesting deeper than `maxDepth` is an error.
 struct JSONReader {
     let bytes: UnsafeRawBufferPointer
     var i = 0
@@ -53,66 +20,109 @@ struct JSONReader {
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
-        var r = JSONReader(bytes)
-        let v = try r.value(depth: 0)
-        r.skipSpace()
-        if r.i != bytes.count { throw JSONSyntaxError(offset: r.i, message: "unexpected bytes after the JSON value") }
-        return v
-    }
-
     mutating func skipSpace() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
     }
 
     func fail(_ m: String) -> JSONSyntaxError { JSONSyntaxError(offset: i, message: m) }
 
-    mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+    /// The next non-space byte, without consuming it (nil at the end).
+    mutating func peek() -> UInt8? {
         skipSpace()
-        guard i < bytes.count else { throw fail("unexpected end of header") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            i += 1
-            var members: [JSONMember] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-            while true {
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-                let k = try string()
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                i += 1
-                let v = try value(depth: depth + 1)
-                members.append(JSONMember(key: k, value: v))
-                skipSpace()
-                guard i < bytes.count else { throw fail("unexpected end of header") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-                throw fail("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            i += 1
-            var items: [JSONValue] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            while true {
-                items.append(try value(depth: depth + 1))
-                skipSpace()
-                guard i < bytes.count else { throw fail("unexpected end of header") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-                throw fail("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""):
-            return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        default:
-            return .number(try number())
+        return i < bytes.count ? bytes[i] : nil
+    }
+
+    /// The JSON type the next value starts with (for error messages), from its first byte.
+    mutating func nextTypeName() -> String {
+        switch peek() {
+        case UInt8(ascii: "{"): return "object"
+        case UInt8(ascii: "["): return "array"
+        case UInt8(ascii: "\""): return "string"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "boolean"
+        case UInt8(ascii: "n"): return "null"
+        case nil: return "nothing"
+        default: return "number"
         }
+    }
+
+    /// Consumes `c` (after spaces) or throws.
+    mutating func expect(_ c: UInt8) throws {
+        guard peek() == c else { throw fail("expected '\(Character(Unicode.Scalar(c)))'") }
+        i += 1
+    }
+
+    /// Iterates the members of an object: calls `member` with each key, positioned at its
+    /// value, which `member` must consume.
+    mutating func forEachMember(depth: Int, _ member: (inout JSONReader, String) throws -> Void) throws {
+        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+        try expect(UInt8(ascii: "{"))
+        if peek() == UInt8(ascii: "}") { i += 1; return }
+        while true {
+            guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let k = try string()
+            try expect(UInt8(ascii: ":"))
+            guard peek() != nil else { throw fail("unexpected end of header") }
+            try member(&self, k)
+            switch peek() {
+            case UInt8(ascii: ","): i += 1
+            case UInt8(ascii: "}"): i += 1; return
+            default: throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Iterates the elements of an array: calls `element` positioned at each, which must consume it.
+    mutating func forEachElement(depth: Int, _ element: (inout JSONReader) throws -> Void) throws {
+        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+        try expect(UInt8(ascii: "["))
+        if peek() == UInt8(ascii: "]") { i += 1; return }
+        while true {
+            try element(&self)
+            switch peek() {
+            case UInt8(ascii: ","): i += 1
+            case UInt8(ascii: "]"): i += 1; return
+            default: throw fail("expected ',' or ']'")
+            }
+        }
+    }
+
+    /// Validates and skips one value of any type without building it.
+    mutating func skipValue(depth: Int) throws {
+        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+        switch peek() {
+        case nil: throw fail("unexpected end of header")
+        case UInt8(ascii: "{"): try forEachMember(depth: depth) { r, _ in try r.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["): try forEachElement(depth: depth) { r in try r.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try number()
+        }
+    }
+
+    /// Reads a number; returns it as an Int when it is a non-negative integer (no sign,
+    /// fraction or exponent) that fits Int, else nil with `text` set to the number's text.
+    mutating func nonNegativeInt() throws -> (Int?, String) {
+        let r = try number()
+        var v = 0
+        var ok = true
+        for k in r {
+            let c = bytes[k]
+            guard c >= 48 && c <= 57 else { ok = false; break }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int(c - 48))
+            if o1 || o2 { ok = false; break }
+            v = a
+        }
+        let text = r.count <= 40 ? String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self) : "(a \(r.count)-digit number)"
+        return (ok ? v : nil, text)
+    }
+
+    /// At the end of the value: only whitespace may follow.
+    mutating func expectEnd() throws {
+        skipSpace()
+        if i != bytes.count { throw fail("unexpected bytes after the JSON value") }
     }
 
     mutating func literal(_ word: String) throws {
@@ -122,7 +132,8 @@ struct JSONReader {
         }
     }
 
-    mutating func number() throws -> String {
+    /// Consumes a number (RFC 8259 grammar) and returns its byte range.
+    mutating func number() throws -> Range<Int> {
         let start = i
         func digit(_ j: Int) -> Bool { j < bytes.count && bytes[j] >= 48 && bytes[j] <= 57 }
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
@@ -139,7 +150,7 @@ struct JSONReader {
             guard digit(i) else { throw fail("invalid number: digit expected in exponent") }
             while digit(i) { i += 1 }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+        return start..<i
     }
 
     mutating func hex4() throws -> UInt32 {

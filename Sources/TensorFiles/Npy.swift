@@ -213,6 +213,12 @@ public final class NpyFile: @unchecked Sendable {
         }
     }
 
+    /// Releases the resident pages of data bytes `range` (offsets relative to the data), as
+    /// `SafetensorsFile.releasePages(of:_:)` does.
+    public func releasePages(_ range: Range<Int>) {
+        mapping.releasePages((header.dataOffset + range.lowerBound)..<(header.dataOffset + range.upperBound))
+    }
+
     /// The values as Float in C (row-major) order, as `numpy.load(path).ravel(order='C')` gives
     /// them: Fortran-order files are transposed while reading.
     /// - Throws: `.mismatch` for a non-floating-point dtype.

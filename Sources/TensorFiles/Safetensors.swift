@@ -408,6 +408,17 @@ final class ReadMapping: @unchecked Sendable {
     deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : count) }
+
+    /// Drops the whole pages inside `range` (absolute offsets) from this process's resident
+    /// set (`madvise(MADV_DONTNEED)`; the mapping is private and never written, so the pages are
+    /// read again from the file if touched). Offsets outside the mapping are clamped.
+    func releasePages(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Swift.max(0, range.lowerBound) + page - 1) / page * page
+        let hi = Swift.min(count, range.upperBound) / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED) }
+    }
 }
 
 /// A safetensors file opened for reading: the header is validated, the data stays on disk,
@@ -439,6 +450,10 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The largest header the reference implementation accepts (`MAX_HEADER_SIZE`).
     public static let maxHeaderLength = 100_000_000
 
+    /// The most dimensions a shape may have: 64, numpy's limit (`NPY_MAXDIMS`). Stricter than
+    /// the reference, which sets none; it bounds the memory a header can make the reader use.
+    public static let maxRank = 64
+
     /// Opens and validates `path`.
     /// - Throws: `TensorFileError` (see the type's rules).
     public init(path: String) throws {
@@ -461,74 +476,94 @@ public final class SafetensorsFile: @unchecked Sendable {
         dataStart = 8 + hlen
         let header = UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])
         guard String(validating: header, as: UTF8.self) != nil else { throw err(.headerNotText, nil, "header is not valid UTF-8") }
-        let json: JSONValue
-        do { json = try JSONReader.parse(header) } catch let e as JSONSyntaxError {
-            throw err(.headerSyntax, nil, "invalid JSON at header byte \(e.offset): \(e.message)")
-        }
-        guard case let .object(members) = json else { throw err(.headerStructure, nil, "header is a JSON \(json.typeName), not an object") }
         var meta: [(String, String)]? = nil
         var names = Set<String>()
         var locs: [TensorLocation] = []
-        locs.reserveCapacity(min(members.count, hlen / 16 + 1))
-        for member in members {
-            let name = member.key, value = member.value
-            guard names.insert(name).inserted else { throw err(.duplicateName, name, "the name occurs more than once in the header") }
-            if name == "__metadata__" {
-                guard case let .object(m) = value else { throw err(.invalidMetadata, nil, "__metadata__ is a JSON \(value.typeName), not an object of strings") }
-                var pairs: [(String, String)] = []
-                var keys = Set<String>()
-                for mm in m {
-                    let k = mm.key, v = mm.value
-                    guard case let .string(s) = v else { throw err(.invalidMetadata, nil, "__metadata__['\(k)'] is a \(v.typeName), not a string") }
-                    guard keys.insert(k).inserted else { throw err(.invalidMetadata, nil, "__metadata__ key '\(k)' occurs twice") }
-                    pairs.append((k, s))
+        let start = dataStart, dataSize = fileSize - dataStart
+        var r = JSONReader(header)
+        do {
+            guard r.peek() == UInt8(ascii: "{") else {
+                throw err(.headerStructure, nil, "header is a JSON \(r.nextTypeName()), not an object")
+            }
+            try r.forEachMember(depth: 0) { r, name in
+                guard names.insert(name).inserted else { throw err(.duplicateName, name, "the name occurs more than once in the header") }
+                if name == "__metadata__" {
+                    guard r.peek() == UInt8(ascii: "{") else {
+                        throw err(.invalidMetadata, nil, "__metadata__ is a JSON \(r.nextTypeName()), not an object of strings")
+                    }
+                    var pairs: [(String, String)] = []
+                    var keys = Set<String>()
+                    try r.forEachMember(depth: 1) { r, k in
+                        guard r.peek() == UInt8(ascii: "\"") else {
+                            throw err(.invalidMetadata, nil, "__metadata__['\(k)'] is a JSON \(r.nextTypeName()), not a string")
+                        }
+                        guard keys.insert(k).inserted else { throw err(.invalidMetadata, nil, "__metadata__ key '\(k)' occurs twice") }
+                        pairs.append((k, try r.string()))
+                    }
+                    meta = pairs
+                    return
                 }
-                meta = pairs
-                continue
-            }
-            guard case let .object(fields) = value else { throw err(.headerStructure, name, "entry is a \(value.typeName), not an object") }
-            var dtypeV: JSONValue?, shapeV: JSONValue?, offV: JSONValue?
-            var fieldNames = Set<String>()
-            for f in fields {
-                let k = f.key, v = f.value
-                guard fieldNames.insert(k).inserted else { throw err(.headerStructure, name, "field '\(k)' occurs twice") }
-                switch k {
-                case "dtype": dtypeV = v
-                case "shape": shapeV = v
-                case "data_offsets": offV = v
-                default: break // the reference (serde without deny_unknown_fields) ignores other fields
+                guard r.peek() == UInt8(ascii: "{") else { throw err(.headerStructure, name, "entry is a JSON \(r.nextTypeName()), not an object") }
+                var dtypeText: String?, shape: [Int]?, offsets: [Int]?
+                var fieldNames = Set<String>()
+                try r.forEachMember(depth: 1) { r, k in
+                    guard fieldNames.insert(k).inserted else { throw err(.headerStructure, name, "field '\(k)' occurs twice") }
+                    switch k {
+                    case "dtype":
+                        guard r.peek() == UInt8(ascii: "\"") else { throw err(.unknownDtype, name, "dtype is a JSON \(r.nextTypeName()), not a string") }
+                        dtypeText = try r.string()
+                    case "shape":
+                        guard r.peek() == UInt8(ascii: "[") else { throw err(.invalidShape, name, "shape is a JSON \(r.nextTypeName()), not an array") }
+                        var dims: [Int] = []
+                        try r.forEachElement(depth: 2) { r in
+                            guard r.nextTypeName() == "number" else { throw err(.invalidShape, name, "shape entry is a JSON \(r.nextTypeName()), not an integer") }
+                            let (v, text) = try r.nonNegativeInt()
+                            guard let v else { throw err(.invalidShape, name, "shape entry \(text) is not a non-negative integer that fits Int") }
+                            guard dims.count < SafetensorsFile.maxRank else {
+                                throw err(.invalidShape, name, "shape has more than \(SafetensorsFile.maxRank) dimensions")
+                            }
+                            dims.append(v)
+                        }
+                        shape = dims
+                    case "data_offsets":
+                        guard r.peek() == UInt8(ascii: "[") else { throw err(.invalidOffsets, name, "data_offsets is a JSON \(r.nextTypeName()), not an array") }
+                        var offs: [Int] = []
+                        try r.forEachElement(depth: 2) { r in
+                            guard r.nextTypeName() == "number" else { throw err(.invalidOffsets, name, "data_offsets entry is a JSON \(r.nextTypeName()), not an integer") }
+                            let (v, text) = try r.nonNegativeInt()
+                            guard let v else { throw err(.invalidOffsets, name, "data_offsets entry \(text) is not a non-negative integer that fits Int") }
+                            guard offs.count < 2 else { throw err(.invalidOffsets, name, "data_offsets has more than two entries") }
+                            offs.append(v)
+                        }
+                        offsets = offs
+                    default:
+                        try r.skipValue(depth: 2) // the reference (serde without deny_unknown_fields) ignores other fields
+                    }
                 }
-            }
-            guard let dtypeV else { throw err(.headerStructure, name, "missing field 'dtype'") }
-            guard let shapeV else { throw err(.headerStructure, name, "missing field 'shape'") }
-            guard let offV else { throw err(.headerStructure, name, "missing field 'data_offsets'") }
-            guard case let .string(dts) = dtypeV else { throw err(.unknownDtype, name, "dtype is a \(dtypeV.typeName), not a string") }
-            guard let dtype = DType(rawValue: dts) else {
-                throw err(.unknownDtype, name, "dtype \"\(dts)\" is not one of \(DType.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard case let .array(dims) = shapeV else { throw err(.invalidShape, name, "shape is a \(shapeV.typeName), not an array") }
-            var shape: [Int] = []
-            shape.reserveCapacity(dims.count)
-            for d in dims {
-                guard let v = d.nonNegativeInt else {
-                    let text: String
-                    if case let .number(t) = d { text = t } else { text = d.typeName }
-                    throw err(.invalidShape, name, "shape entry \(text) is not a non-negative integer that fits Int")
+                guard let dtypeText else { throw err(.headerStructure, name, "missing field 'dtype'") }
+                guard let shape else { throw err(.headerStructure, name, "missing field 'shape'") }
+                guard let offsets else { throw err(.headerStructure, name, "missing field 'data_offsets'") }
+                guard let dtype = DType(rawValue: dtypeText) else {
+                    throw err(.unknownDtype, name, "dtype \"\(dtypeText)\" is not one of \(DType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
-                shape.append(v)
+                guard let count = checkedCount(shape) else { throw err(.countOverflow, name, "element count of shape \(shape) overflows Int") }
+                let (bytesNeeded, o) = count.multipliedReportingOverflow(by: dtype.size)
+                guard !o else { throw err(.countOverflow, name, "\(count) elements × \(dtype.size) bytes overflows Int") }
+                guard offsets.count == 2 else { throw err(.invalidOffsets, name, "data_offsets must be [begin, end], got \(offsets.count) entries") }
+                let b = offsets[0], e = offsets[1]
+                guard b <= e else { throw err(.invalidOffsets, name, "data_offsets [\(b), \(e)]: begin > end") }
+                guard e - b == bytesNeeded else {
+                    throw err(.byteLengthMismatch, name, "data_offsets [\(b), \(e)] hold \(e - b) bytes; shape \(shape) of \(dtype) needs \(bytesNeeded)")
+                }
+                guard e <= dataSize else {
+                    throw err(.dataSizeMismatch, name, "data_offsets [\(b), \(e)] end beyond the data section's \(dataSize) bytes")
+                }
+                locs.append(TensorLocation(spec: TensorSpec(name: name, dtype: dtype, shape: shape), count: count,
+                                           dataOffset: b, byteCount: bytesNeeded, fileOffset: start + b))
             }
-            guard let count = checkedCount(shape) else { throw err(.countOverflow, name, "element count of shape \(shape) overflows Int") }
-            let (bytesNeeded, o) = count.multipliedReportingOverflow(by: dtype.size)
-            guard !o else { throw err(.countOverflow, name, "\(count) elements × \(dtype.size) bytes overflows Int") }
-            guard case let .array(offs) = offV, offs.count == 2, let b = offs[0].nonNegativeInt, let e = offs[1].nonNegativeInt else {
-                throw err(.invalidOffsets, name, "data_offsets must be [begin, end] with non-negative integers")
-            }
-            guard b <= e else { throw err(.invalidOffsets, name, "data_offsets [\(b), \(e)]: begin > end") }
-            guard e - b == bytesNeeded else {
-                throw err(.byteLengthMismatch, name, "data_offsets [\(b), \(e)] hold \(e - b) bytes; shape \(shape) of \(dtype) needs \(bytesNeeded)")
-            }
-            locs.append(TensorLocation(spec: TensorSpec(name: name, dtype: dtype, shape: shape), count: count,
-                                       dataOffset: b, byteCount: bytesNeeded, fileOffset: dataStart + b))
+            try r.expectEnd()
+        } catch let e as JSONSyntaxError {
+            throw err(.headerSyntax, nil, "invalid JSON at header byte \(e.offset): \(e.message)")
         }
         // Offsets are data-section relative; ties (zero-size tensors) keep header order.
         locs = locs.enumerated().sorted { x, y in
@@ -541,7 +576,6 @@ public final class SafetensorsFile: @unchecked Sendable {
             if l.dataOffset < end { throw err(.overlap, l.name, "starts at data byte \(l.dataOffset), inside the previous tensor (which ends at \(end))") }
             end = l.dataOffset + l.byteCount
         }
-        let dataSize = fileSize - dataStart
         guard end == dataSize else {
             throw err(.dataSizeMismatch, locs.last?.name, end < dataSize
                       ? "tensors end at data byte \(end); the file's data section has \(dataSize) bytes (\(dataSize - end) trailing bytes)"
@@ -581,6 +615,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         try withExtendedLifetime(mapping) {
             try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[location.fileOffset..<(location.fileOffset + location.byteCount)]))
         }
+    }
+
+    /// Releases the resident pages of bytes `range` of the tensor at `location` (offsets
+    /// relative to the tensor, as `TensorSummary.of(_:dtype:threads:consumed:)` reports them):
+    /// streaming readers call it so that reading a 10 GB file keeps a small resident set.
+    /// The data stays readable (pages are read again from the file when touched).
+    public func releasePages(of location: TensorLocation, _ range: Range<Int>) {
+        mapping.releasePages((location.fileOffset + range.lowerBound)..<(location.fileOffset + range.upperBound))
     }
 
     /// The tensor's values converted to Float (F32 exact, F16/BF16 exact, F64 rounded).

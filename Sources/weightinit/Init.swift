@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Synchronization
 import WeightInit
@@ -58,6 +59,9 @@ struct Init: ToolCommand {
     @Flag(help: "Compute the output's SHA-256 (with the system's sha256sum) for --json and the last line of the table.")
     var sha256 = false
 
+    @Flag(help: "Write the file from every rank of an MPI job: `mpirun -np N weightinit init … --out F.safetensors` (also on when OMPI_COMM_WORLD_SIZE is set). Every rank computes the same header, rank 0 creates the temporary file beside --out and renames it once every rank has written its rows of every tensor; --out must be on a file system every rank sees. The bytes equal the single-process file for any N (orthogonal tensors: on machines with the same OpenBLAS kernel and thread count). Only rank 0 prints.")
+    var distributed = false
+
     func validate() throws {
         let sources = [spec, like, preset].compactMap { $0 }
         guard sources.count == 1 else { throw ValidationError("give exactly one of --spec, --like, --preset (got \(sources.count))") }
@@ -80,6 +84,8 @@ struct Init: ToolCommand {
         var parameters: Int; var tensors: Int; var bytes: Int; var dataBytes: Int
         var seconds: Double; var fillSeconds: Double; var gbps: Double; var fsync: Bool; var sha256: String?
         var log: String?
+        /// Ranks that wrote the file (absent for a single-process run).
+        var worldSize: Int?
     }
 
     /// Invalid values found after parsing (spec, preset, rules): message on stderr, exit 64.
@@ -89,6 +95,62 @@ struct Init: ToolCommand {
     }
 
     func run() throws {
+        guard distributed || DistributedLaunch.isLaunchedByMPI() else { return try runLocal(communicator: nil) }
+        let comm = try DistributedLaunch.communicator(requested: true)
+        do { try runLocal(communicator: comm) } catch {
+            guard comm.size > 1 else { throw error }
+            comm.abort(code: (error as? ExitCode) == ExitCode(64) ? 64 : 1, message: "\(error)")
+        }
+    }
+
+    /// Every rank writes its rows of every tensor into the one file (`ShardedSafetensors`); the
+    /// per-parameter statistics are merged over the ranks; rank 0 prints.
+    func runSharded(_ comm: any Communicator, plan: [PlannedParameter], specs: [TensorSpec], model: ModelSpec,
+                    recipeName: String, source: String, start: Double) throws {
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        let threads = common.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+        var index: [String: Int] = [:]
+        for (i, p) in plan.enumerated() { index[p.spec.name] = i }
+        let byName = index
+        let collected = StatisticsCollector()
+        let fillStart = now()
+        do {
+            try ShardedSafetensors.write(path: out, tensors: specs, communicator: comm, durable: fsync, threads: threads) { t, rows, bytes in
+                let i = byName[t.name]!
+                let s = try ModelFill.fillRows(plan[i], rows: rows, into: bytes)
+                collected.add(tensor: i, firstRow: rows.lowerBound, s)
+            }
+        } catch let e as RecipeError { throw invalid(e.description) }
+        catch let e as TensorFileError { throw invalid("--out \(out): \(e)") }
+        let fillSeconds = now() - fillStart
+        // Per-parameter statistics over all ranks: (finite count, mean, M2, min, max, non-finite)
+        // per tensor, merged in row order (Chan et al.'s pairwise update).
+        var mine = [Double](); mine.reserveCapacity(plan.count * 6)
+        for i in 0..<plan.count { mine += collected.merged(tensor: i) }
+        let all = try comm.allGatherV(mine, counts: [Int](repeating: mine.count, count: comm.size))
+        guard comm.isRoot else { return }
+        let parameterCount: Int = plan.count
+        let stats: [Observed] = (0..<parameterCount).map { (i: Int) -> Observed in
+            var n = 0.0, mean = 0.0, m2 = 0.0, lo = Double.infinity, hi = -Double.infinity, bad = 0.0
+            for r in 0..<comm.size {
+                let b = r * mine.count + 6 * i
+                let (c, m, q) = (all[b], all[b + 1], all[b + 2])
+                lo = Swift.min(lo, all[b + 3]); hi = Swift.max(hi, all[b + 4]); bad += all[b + 5]
+                guard c > 0 else { continue }
+                let total = n + c, delta = m - mean
+                mean += delta * c / total; m2 += q + delta * delta * n * c / total; n = total
+            }
+            return Observed(mean: n > 0 ? mean : 0, std: n > 0 ? (m2 / n).squareRoot() : 0,
+                            min: n > 0 ? lo : 0, max: n > 0 ? hi : 0, nonFinite: Int(bad))
+        }
+        let seconds = now() - start
+        let fileBytes = try SafetensorsLayout(tensors: specs, file: out).fileSize
+        try report(plan: plan, stats: stats, model: model, recipeName: recipeName, source: source, threads: threads, fileBytes: fileBytes,
+                   seconds: seconds, fillSeconds: fillSeconds, worldSize: comm.size)
+    }
+
+    /// The whole command; with a communicator the file is written by every rank (`runSharded`).
+    func runLocal(communicator: (any Communicator)?) throws {
         let start = now()
         let threads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let dtypeOverride = try dtype.map { (s: String) throws -> ParameterDType in try ParameterDType(name: s) }
@@ -151,6 +213,9 @@ struct Init: ToolCommand {
 
         // 3. The file: layout, sized temporary file, every tensor filled in place.
         let specs = plan.map { TensorSpec(name: $0.spec.name, dtype: DType(rawValue: $0.spec.dtype.rawValue)!, shape: $0.spec.shape) }
+        if let comm = communicator {
+            return try runSharded(comm, plan: plan, specs: specs, model: model, recipeName: recipeName, source: source, start: start)
+        }
         let writer: SafetensorsWriter
         do { writer = try SafetensorsWriter(path: out, tensors: specs) } catch { throw CommandError("--out \(out): \(error)") }
         let stats: [ObservedStatistics]
@@ -175,7 +240,18 @@ struct Init: ToolCommand {
         let fillSeconds = now() - fillStart
         do { try writer.commit(durable: fsync) } catch { throw CommandError("--out \(out): \(error)") }
         let seconds = now() - start
-        let fileBytes = writer.layout.fileSize
+        try report(plan: plan, stats: stats.map { Observed(mean: $0.mean, std: $0.std, min: $0.min, max: $0.max, nonFinite: $0.nonFinite) },
+                   model: model, recipeName: recipeName, source: source, threads: threads, fileBytes: writer.layout.fileSize,
+                   seconds: seconds, fillSeconds: fillSeconds, worldSize: nil)
+    }
+
+    /// The log file, the table or the JSON summary.
+    /// Observed statistics of one parameter as the log reports them.
+    struct Observed { var mean: Double; var std: Double; var min: Double; var max: Double; var nonFinite: Int }
+
+    func report(plan: [PlannedParameter], stats: [Observed], model: ModelSpec, recipeName: String, source: String, threads: Int,
+                fileBytes: Int, seconds: Double, fillSeconds: Double, worldSize: Int?) throws {
+        let dataBytes = try model.byteCount()
 
         // 4. The log.
         let entries = zip(plan, stats).map { p, s in
@@ -198,7 +274,7 @@ struct Init: ToolCommand {
         if common.json {
             try printJSON(Summary(out: out, recipe: recipeName, source: source, seed: common.seed, threads: threads, parameters: parameters,
                                   tensors: plan.count, bytes: fileBytes, dataBytes: dataBytes, seconds: seconds, fillSeconds: fillSeconds,
-                                  gbps: gbps, fsync: fsync, sha256: digest, log: log))
+                                  gbps: gbps, fsync: fsync, sha256: digest, log: log, worldSize: worldSize))
         } else {
             let rows = entries.map { e in
                 [e.name, e.shape.map(String.init).joined(separator: "x"), e.dtype, e.rule, e.scheme,
@@ -206,7 +282,7 @@ struct Init: ToolCommand {
                  fmt(e.expectedStd), e.expectedBound.map { fmt($0) } ?? "-", fmt(e.observedStd), fmt(e.observedMin), fmt(e.observedMax)]
             }
             print(table(["parameter", "shape", "dtype", "rule", "scheme", "fan_in", "fan_out", "gain", "expected_std", "bound", "std", "min", "max"], rows))
-            print("\(plan.count) tensors, \(parameters) parameters, \(fileBytes) bytes → \(out) in \(fmt(seconds, 3)) s (\(fmt(gbps, 2)) GB/s, \(threads) threads\(fsync ? ", fsync" : ""))"
+            print("\(plan.count) tensors, \(parameters) parameters, \(fileBytes) bytes → \(out) in \(fmt(seconds, 3)) s (\(fmt(gbps, 2)) GB/s, \(worldSize.map { "\($0) ranks × " } ?? "")\(threads) threads\(fsync ? ", fsync" : ""))"
                   + (digest.map { ", sha256 \($0)" } ?? ""))
         }
     }
@@ -264,5 +340,31 @@ final class ByteProgressBar: Sendable {
         guard enabled else { return }
         draw(total)
         FileHandle.standardError.write(Data("\n".utf8))
+    }
+}
+
+/// Statistics of the row chunks a rank filled (from several threads), merged in row order.
+final class StatisticsCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var parts: [Int: [(Int, ObservedStatistics)]] = [:]
+
+    func add(tensor: Int, firstRow: Int, _ s: ObservedStatistics) {
+        lock.lock(); parts[tensor, default: []].append((firstRow, s)); lock.unlock()
+    }
+
+    /// `[finite count, mean, M2, min, max, non-finite]` of this rank's rows of `tensor`
+    /// (min +inf and max −inf when it has none).
+    func merged(tensor: Int) -> [Double] {
+        lock.lock(); defer { lock.unlock() }
+        var n = 0.0, mean = 0.0, m2 = 0.0, lo = Double.infinity, hi = -Double.infinity, bad = 0.0
+        for (_, s) in (parts[tensor] ?? []).sorted(by: { $0.0 < $1.0 }) {
+            let c = Double(s.count - s.nonFinite)
+            bad += Double(s.nonFinite)
+            guard c > 0 else { continue }
+            lo = min(lo, s.min); hi = max(hi, s.max)
+            let total = n + c, delta = s.mean - mean
+            mean += delta * c / total; m2 += s.std * s.std * c + delta * delta * n * c / total; n = total
+        }
+        return [n, mean, m2, lo, hi, bad]
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import WeightInit
 
@@ -138,6 +139,8 @@ struct Train: ToolCommand {
     @Option(help: "Learning-rate schedule: cosine (to 0 over the run), constant, or step (×0.1 after every epoch).") var schedule: String = "cosine"
     @Option(parsing: .unconditional, help: "Linear warm-up steps.") var warmup: Int = 0
     @Flag(help: "Print per-layer statistics at initialization and after each epoch.") var diagnostics = false
+    @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N weightinit train --distributed …` (also on when OMPI_COMM_WORLD_SIZE is set). Every rank builds the same model from the same seed (checked with a checksum at start), takes its contiguous slice of every global batch of --batch-size samples, and the gradients are all-reduced, so the run follows single-process training with the same global batch. Only rank 0 prints and writes files; a failure on any rank ends every rank.") var distributed = false
+    @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB for --distributed (PyTorch DDP's bucket_cap_mb).") var bucketMb: Double = 25
 
     struct EpochJSON: Encodable {
         var epoch: Int; var trainLoss: Double; var trainAccuracy: Double; var testLoss: Double; var testAccuracy: Double
@@ -147,14 +150,40 @@ struct Train: ToolCommand {
         var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
         var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?
+        var worldSize: Int = 1; var allreduce: AllReduceJSON?
         enum CodingKeys: String, CodingKey {
             case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep
+            case worldSize, allreduce
+        }
+    }
+    /// Gradient all-reduce cost of a --distributed run.
+    struct AllReduceJSON: Encodable { var bucketBytes: Int; var callsPerStep: Int; var bytesPerStep: Int; var secondsPerStep: Double }
+
+    func run() throws {
+        // Under mpirun every rank runs this; a failure on one rank must end all of them.
+        guard distributed || DistributedLaunch.isLaunchedByMPI() else { return try runTraining(communicator: nil) }
+        let comm = try DistributedLaunch.communicator(requested: true)
+        do { try runTraining(communicator: comm) } catch {
+            guard comm.size > 1 else { throw error }
+            comm.abort(code: error is ValidationError ? 64 : 1, message: "\(error)")
         }
     }
 
-    func run() throws {
+    /// Schemes whose bytes depend on the machine (LAPACK QR) or on calibration passes: under
+    /// --distributed rank 0's parameters are broadcast to the other ranks after they are built.
+    static let broadcastInits: Set<String> = ["orthogonal", "delta-orthogonal", "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit"]
+
+    func runTraining(communicator comm: (any Communicator)?) throws {
+        let isRoot = comm?.isRoot ?? true
+        let quiet = common.json || !isRoot
+        func print(_ items: Any...) { if !quiet { Swift.print(items.map { "\($0)" }.joined(separator: " ")) } }
         // Every option is checked before the data loads (bad values: exit 64).
-        common.apply()
+        if common.threads != nil { common.apply() }
+        else if comm != nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil,
+                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
+            // Ranks sharing a machine share its cores: cores / ranks-per-machine BLAS threads each.
+            BLASBackend.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / local)
+        }
         let hiddenSizes = try parseHidden(hidden)
         let biasScheme = try parseBiasInit(biasInit)
         var initRecipe: InitRecipe?
@@ -196,6 +225,9 @@ struct Train: ToolCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
         if let limit = dataOptions.limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
+        guard bucketMb.isFinite, bucketMb >= 0.001, bucketMb <= 2048 else { throw ValidationError("--bucket-mb must be in 0.001…2048 (MiB), got \(bucketMb)") }
+        if comm != nil && diagnostics { throw ValidationError("--diagnostics is not available with --distributed (run one process)") }
+        if comm != nil && checkpoint != nil { throw ValidationError("--checkpoint is not available with --distributed yet (use --save, written by rank 0)") }
         var cfg = TrainingConfiguration()
         cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = learningRate; cfg.weightDecay = weightDecay
         cfg.optimizer = try parseOptimizer(optimizer, momentum: momentum, nesterov: nesterov)
@@ -211,7 +243,7 @@ struct Train: ToolCommand {
         try ModelFactory.validateInit(initName, architecture: arch, hidden: hiddenSizes, activation: act)
         if biasScheme != .zeros && arch != .mlp { throw ValidationError("--bias-init applies to --architecture mlp (residual networks keep zero biases)") }
 
-        if !common.json { status("loading \(dataOptions.data) …") }
+        if !quiet { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         let stepsPerEpoch = (train.count - 1) / batchSize + 1
         if case .step = cfg.schedule.decay {
@@ -238,26 +270,37 @@ struct Train: ToolCommand {
             do { try model.initialize(recipe: initRecipe, seed: common.seed, threads: common.threads) } catch let e as RecipeError { throw ValidationError("\(e)") }
             initLabel = "recipe \(initRecipe.name)"
         }
-        let trainer = try Trainer(model: model, configuration: cfg)
-        if !common.json {
+        var dataParallel: DataParallelTrainer?
+        if let comm {
+            do { dataParallel = try DataParallelTrainer(model: model, configuration: cfg, communicator: comm, bucketBytes: Int(bucketMb * 1_048_576)) }
+            catch { throw ValidationError("\(error)") }
+            if Train.broadcastInits.contains(initName.lowercased()) { try dataParallel!.broadcastParameters() }
+            try dataParallel!.verifyIdenticalModels(train: train, test: test)
+        }
+        let trainer: Trainer
+        do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
+        if let comm, !quiet {
+            Swift.print("data-parallel over \(comm.size) rank\(comm.size == 1 ? "" : "s") (global batch \(batchSize), about \(batchSize / comm.size) samples per rank), gradient buckets of \(fmt(bucketMb, 3)) MiB")
+        }
+        if !quiet {
             print("\(arch == .residual ? "residual MLP" : "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
             print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
         }
-        if summary && !common.json { print(model.summary()) }
+        if summary && !quiet { print(model.summary()) }
         var resumedAt: Int?
         if let checkpoints, resume {
             let stale = checkpoints.removeStaleTemporaryFiles()
-            if !stale.isEmpty && !common.json { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
+            if !stale.isEmpty && !quiet { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
             if checkpoints.exists {
                 do { try trainer.resume(from: checkpoints.path) } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
                 let p = trainer.position
                 resumedAt = p.globalStep
-                if !common.json { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
-            } else if !common.json {
+                if !quiet { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
+            } else if !quiet {
                 status("no checkpoint in \(checkpoints.directory) yet: starting from the beginning")
             }
         }
-        let bar = ProgressBar(enabled: !common.json && isatty(STDERR_FILENO) == 1)
+        let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
         let widths = [5, 10, 9, 9, 8, 7, 9]
         func row(_ cells: [String]) -> String {
@@ -270,30 +313,27 @@ struct Train: ToolCommand {
             if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
             print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
         }
-        if !common.json && !trainer.reports.isEmpty {       // epochs finished before the resume
+        if !quiet && !trainer.reports.isEmpty {       // epochs finished before the resume
             printHeader()
             for r in trainer.reports {
                 print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
                            String(format: "%.0f", r.samplesPerSecond)]))
             }
         }
-        func report(_ reports: [EpochReport], testAccuracy: Double?) -> Report {
-            Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
-                                                   testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
-                                                   samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
-                                                   updateRatio: $0.updateRatio) },
-                   testAccuracy: testAccuracy ?? reports.last?.testAccuracy, init_: initLabel,
-                   activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
-                   parameters: model.parameterCount, seed: common.seed, saved: save, checkpoint: checkpoints?.path,
-                   resumedAtGlobalStep: resumedAt)
-        }
+        struct Completed: Encodable { var epochs: [EpochJSON] }
         var completed = trainer.reports
-        PartialResult.record(report(completed, testAccuracy: nil), summary: "no epoch of \(epochs) completed in this run")
-        let reports = try trainer.fit(train: train, test: test, checkpoints: checkpoints, progress: { p in bar.update(p, epochs: cfg.epochs) }, epochEnded: { r in
+        func record(_ summary: String) {
+            PartialResult.record(Completed(epochs: completed.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
+                                                                             testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
+                                                                             samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
+                                                                             updateRatio: $0.updateRatio) }), summary: summary)
+        }
+        record("no epoch of \(epochs) completed in this run")
+        let progress: (TrainingProgress) -> Void = { p in bar.update(p, epochs: cfg.epochs) }
+        let epochEnded: (EpochReport) -> Void = { r in
             completed.append(r)
-            PartialResult.record(report(completed, testAccuracy: nil),
-                                 summary: "completed \(r.epoch) of \(epochs) epochs (rows above); test accuracy after epoch \(r.epoch): \(fmt(r.testAccuracy))")
-            guard !common.json else { return }
+            record("completed \(r.epoch) of \(epochs) epochs (rows above); test accuracy after epoch \(r.epoch): \(fmt(r.testAccuracy))")
+            guard !quiet else { return }
             printHeader()
             print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
                        String(format: "%.0f", r.samplesPerSecond)]))
@@ -301,14 +341,31 @@ struct Train: ToolCommand {
                 print("  diagnostics after epoch \(r.epoch) (mean ‖ΔW‖/‖W‖ per step: \(r.updateRatio?.map { fmt($0, 3) }.joined(separator: ", ") ?? "-")):")
                 print(diagnosticsTable(d).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }
-        })
+        }
+        let reports = try dataParallel.map { try $0.fit(train: train, test: test, progress: progress, epochEnded: epochEnded) }
+            ?? trainer.fit(train: train, test: test, checkpoints: checkpoints, progress: progress, epochEnded: epochEnded)
         bar.finish()
-        if let save {
+        guard isRoot else { return }
+        let allreduce = dataParallel.map { dp in
+            let st = dp.allReduceStatistics
+            return AllReduceJSON(bucketBytes: dp.bucketBytes, callsPerStep: st.steps > 0 ? st.calls / st.steps : 0, bytesPerStep: st.bytesPerStep, secondsPerStep: st.secondsPerStep)
+        }
+        if let a = allreduce, !quiet {
+            print("gradient all-reduce: \(a.callsPerStep) bucket\(a.callsPerStep == 1 ? "" : "s"), \(a.bytesPerStep) bytes and \(fmt(a.secondsPerStep * 1000, 3)) ms per step")
+        }
+        if let save {          // every rank holds the same parameters: rank 0 writes them
             try model.save(to: save)
-            if !common.json { status("saved \(model.parameters.count) tensors (\(model.parameterCount) parameters) to \(save)") }
+            if !quiet { status("saved \(model.parameters.count) tensors (\(model.parameterCount) parameters) to \(save)") }
         }
         if common.json {
-            try printJSON(report(reports, testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy))
+            try printJSON(Report(epochs: reports.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
+                                                               testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
+                                                               samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
+                                                               updateRatio: $0.updateRatio) },
+                                 testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy, init_: initLabel,
+                                 activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
+                                 parameters: model.parameterCount, seed: common.seed, saved: save, checkpoint: checkpoints?.path,
+                                 resumedAtGlobalStep: resumedAt, worldSize: comm?.size ?? 1, allreduce: allreduce))
             return
         }
         if let last = reports.last { print("\ntest accuracy: \(fmt(last.testAccuracy))") }

@@ -29,7 +29,7 @@ struct WeightInitCommand: ParsableCommand {
           weightinit compare --depth 30 --plot relu.svg
         """,
         version: version,
-        subcommands: [Doctor.self, Stats.self, Train.self, Compare.self, Init.self, Bench.self])
+        subcommands: [Doctor.self, Stats.self, Train.self, Compare.self, Init.self, Inspect.self, Bench.self])
 }
 
 /// Options shared by every subcommand.

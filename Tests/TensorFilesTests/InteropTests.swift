@@ -66,14 +66,6 @@ struct InteropTests {
             return
         }
         let s = try Scratch(); defer { s.cleanup() }
-        let (st, out, err) = try runPython(python, [interopScript, "write", s.dir])
-        guard st == 0 else {
-            print("interop: SKIPPED (reference side failed: \(err.suffix(400)))")
-            return
-        }
-        print("interop: python \(python); reference \(out.trimmingCharacters(in: .whitespacesAndNewlines))")
-        let torchLeg = FileManager.default.fileExists(atPath: s.path("ref_bf16.safetensors"))
-
         // Our files.
         for (name, tensors, meta) in interopSafetensors {
             let w = try SafetensorsWriter(path: s.path("ours_\(name).safetensors"),
@@ -89,10 +81,23 @@ struct InteropTests {
             if dt.isFloatingPoint { try Npy.write(path: s.path("ours_\(name).npy"), dtype: dt, shape: shape, floats: interopValues(n)) }
             else { try Npy.write(path: s.path("ours_\(name).npy"), dtype: dt, shape: shape) { interopFillRaw(dt, $0) } }
         }
-        if torchLeg {
+        do {
             try SafetensorsWriter.write(path: s.path("ours_bf16.safetensors"), tensors: [
                 (name: "g", dtype: .BF16, shape: [6], values: interopValues(6)), (name: "f", dtype: .F32, shape: [3], values: interopValues(3))])
         }
+
+        // One Python run: write the reference files, then read ours (safetensors load_file,
+        // json + frombuffer, numpy.load, torch) and compare every value with the formula.
+        let (st, out, err) = try runPython(python, [interopScript, "run", s.dir])
+        let lines = out.split(separator: "\n").map(String.init)
+        guard let legs = lines.first, legs.hasPrefix("legs:") else {
+            print("interop: SKIPPED (reference side failed: \(err.suffix(400)))")
+            return
+        }
+        print("interop: python \(python); reference \(legs)")
+        #expect(st == 0, "python check of our files failed: \(err.suffix(800))")
+        print("interop leg python-reads-ours: \(lines.dropFirst().filter { $0.hasPrefix("ok") }.count) files ok")
+        let torchLeg = FileManager.default.fileExists(atPath: s.path("ref_bf16.safetensors"))
 
         // Leg 1: byte identity (cmp).
         var compared: [String] = []
@@ -103,11 +108,6 @@ struct InteropTests {
             compared.append(f)
         }
         print("interop leg cmp: \(compared.count) files byte-identical to the reference writers: \(compared.joined(separator: " "))")
-
-        // Leg 2: Python reads ours (safetensors load_file, json + frombuffer, numpy.load, torch).
-        let (cs, cout, cerr) = try runPython(python, [interopScript, "check", s.dir])
-        #expect(cs == 0, "python check failed: \(cerr.suffix(800))")
-        print("interop leg python-reads-ours: \(cout.split(separator: "\n").count) files ok")
 
         // Leg 3: we read Python's files.
         for (name, tensors, meta) in interopSafetensors {

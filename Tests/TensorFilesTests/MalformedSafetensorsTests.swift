@@ -38,7 +38,13 @@ struct MalformedSafetensorsTests {
         ("the same name twice", rawSafetensors(#"{"a":{\#(f32x2),"data_offsets":[0,8]},"a":{\#(f32x2),"data_offsets":[8,16]}}"#, dataBytes: 16), .duplicateName, "a"),
         ("__metadata__ with a number value", rawSafetensors(#"{"__metadata__":{"format":1}}"#, dataBytes: 0), .invalidMetadata, nil),
         ("__metadata__ an array", rawSafetensors(#"{"__metadata__":["pt"]}"#, dataBytes: 0), .invalidMetadata, nil),
-        ("nesting 100 deep", rawSafetensors("{\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}", dataBytes: 0), .headerSyntax, nil),
+        ("nesting 100 deep in an ignored field", rawSafetensors(#"{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0],"x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}}", dataBytes: 0), .headerSyntax, nil),
+        ("entry an array", rawSafetensors(#"{"a":[1]}"#, dataBytes: 0), .headerStructure, "a"),
+        ("65 dimensions", rawSafetensors(#"{"a":{"dtype":"U8","shape":["# + Array(repeating: "1", count: 65).joined(separator: ",") + #"],"data_offsets":[0,1]}}"#, dataBytes: 1), .invalidShape, "a"),
+        ("three data_offsets", rawSafetensors(#"{"a":{\#(f32x2),"data_offsets":[0,8,8]}}"#, dataBytes: 8), .invalidOffsets, "a"),
+        ("dtype a number", rawSafetensors(#"{"a":{"dtype":4,"shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8), .unknownDtype, "a"),
+        ("field given twice", rawSafetensors(#"{"a":{\#(f32x2),"data_offsets":[0,8],"shape":[2]}}"#, dataBytes: 8), .headerStructure, "a"),
+        ("metadata key twice", rawSafetensors(#"{"__metadata__":{"k":"1","k":"2"}}"#, dataBytes: 0), .invalidMetadata, nil),
     ]
 
     @Test("each defect is a typed error naming its rule and tensor; memory stays small")

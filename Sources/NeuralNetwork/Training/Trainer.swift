@@ -68,6 +68,14 @@ public struct EpochReport: Sendable, Codable {
     public var diagnostics: [LayerStatistics]?
     /// Mean ‖ΔW‖/‖W‖ per layer over the epoch's steps (with `diagnostics`).
     public var updateRatio: [Double]?
+
+    /// A report from its values (trainers outside this module, e.g. data-parallel training).
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double, seconds: Double,
+                samplesPerSecond: Double, diagnostics: [LayerStatistics]? = nil, updateRatio: [Double]? = nil) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy; self.testLoss = testLoss
+        self.testAccuracy = testAccuracy; self.seconds = seconds; self.samplesPerSecond = samplesPerSecond
+        self.diagnostics = diagnostics; self.updateRatio = updateRatio
+    }
 }
 
 /// Progress of a run, reported after every step.

@@ -1,6 +1,7 @@
 """Reference side of the TensorFiles interop tests (run by Tests/TensorFilesTests/InteropTests.swift).
 
-usage: interop.py write DIR   -- write the reference files (numpy.save, safetensors.numpy.save_file,
+usage: interop.py run DIR     -- write, then check (one interpreter start: importing torch is slow)
+       interop.py write DIR   -- write the reference files (numpy.save, safetensors.numpy.save_file,
                                  safetensors.torch.save_file for BF16 when torch imports) into DIR
        interop.py check DIR   -- read the files the Swift side wrote (ours_*) with numpy / safetensors
                                  and compare every value with the formula; print one line per file
@@ -97,7 +98,7 @@ def check(d):
         want = arr(s, t)
         assert a.dtype == want.dtype and a.shape == want.shape and np.array_equal(a, want), name
         print(f"ok {name}.npy")
-    if torch is not None and os.path.exists(os.path.join(d, "ours_bf16.safetensors")):
+    if torch is not None:
         from safetensors.torch import load_file as torch_load
         g = torch_load(os.path.join(d, "ours_bf16.safetensors"))
         assert torch.equal(g["g"], torch.from_numpy(values(6)).to(torch.bfloat16))
@@ -105,4 +106,7 @@ def check(d):
 
 
 if __name__ == "__main__":
-    {"write": write, "check": check}[sys.argv[1]](sys.argv[2])
+    def run(d):
+        write(d)
+        check(d)
+    {"write": write, "check": check, "run": run}[sys.argv[1]](sys.argv[2])
