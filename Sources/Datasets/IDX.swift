@@ -178,6 +178,10 @@ public struct IDXArray: Sendable, Equatable {
 
     private static let chunkSize = 1 << 20
 
+    /// At most how much of a gzip stream is inflated past the announced data to tell trailing
+    /// data from a corrupt stream: the announced size, at least 1 MiB, at most 64 MiB.
+    static let maximumTrailingDrainBytes = 1 << 26
+
     private static func decode(from raw: RawByteSource, name: String, maximumDataBytes: Int) throws -> IDXArray {
         // Sniff the gzip magic on the raw bytes.
         var sniff = [UInt8](repeating: 0, count: 2)
@@ -238,7 +242,7 @@ public struct IDXArray: Sendable, Equatable {
         // Data: read at most dataBytes + 1 bytes through a bounded chunk.
         var data = [UInt8]()
         data.reserveCapacity(min(dataBytes, 1 << 26))
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var chunk = [UInt8](repeating: 0, count: min(chunkSize, max(dataBytes + 1, 1 << 16)))   // no 1 MiB buffer for a small file
         while data.count <= dataBytes {
             let want = min(chunk.count, dataBytes + 1 - data.count)
             let n = try chunk.withUnsafeMutableBytes { buffer in
@@ -248,6 +252,17 @@ public struct IDXArray: Sendable, Equatable {
             data.append(contentsOf: chunk[0..<n])
         }
         if data.count > dataBytes {
+            // A corrupt deflate stream can inflate to more bytes than the header announces before
+            // zlib reaches the check that fails: drain (bounded) so that it is reported as corrupt.
+            if source is GzipByteSource {
+                var drained = 0
+                let limit = max(1 << 20, min(dataBytes, maximumTrailingDrainBytes))
+                while drained < limit {
+                    let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if n == 0 { break }
+                    drained += n
+                }
+            }
             throw DatasetError.trailingData(path: name, expectedBytes: expectedTotal)
         }
         if data.count < dataBytes {
@@ -568,6 +583,13 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .corruptGzip(path, message):
             return "\(path): corrupt gzip stream: \(message)"
         case let .directoryNotFound(path):
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return "\(path): is a file, not a directory; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
+            }
+            if path != MNISTDataset.defaultDirectory {
+                return "\(path): data directory not found; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
+            }
             return "\(path): data directory not found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR"
         case let .missingFile(directory, candidates):
             return "\(directory): none of \(candidates.joined(separator: ", ")) found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR"

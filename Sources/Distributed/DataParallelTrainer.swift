@@ -132,7 +132,7 @@ public final class DataParallelTrainer {
         let all = Array(0..<data.count)
         while start < mine.upperBound {
             let end = min(mine.upperBound, start + configuration.evaluationBatchSize)
-            Trainer.gather(data, all[start..<end], into: &batch, labels: &labels)
+            try Trainer.gather(data, all[start..<end], into: &batch, labels: &labels)
             let logits = try model.forward(batch)
             sums[0] += Double(try loss.loss(logits: logits, labels: labels[...])) * Double(end - start)
             sums[1] += Double(loss.correct)
@@ -178,7 +178,7 @@ public final class DataParallelTrainer {
         var globalStep = 0
         for epoch in 1...max(1, cfg.epochs) where cfg.epochs > 0 {
             let t0 = Date()
-            let order = Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
+            let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
             var lossSum = 0.0, correct = 0.0, seen = 0
             for step in 0..<stepsPerEpoch {
                 let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
@@ -186,7 +186,7 @@ public final class DataParallelTrainer {
                 let mine = RowPartition.rows(globalBatch, rank: rank, worldSize: worldSize)
                 var localLoss: Float = 0, localCorrect = 0
                 if !mine.isEmpty {
-                    Trainer.gather(train, order[(s + mine.lowerBound)..<(s + mine.upperBound)], into: &batch, labels: &labels)
+                    try Trainer.gather(train, order[(s + mine.lowerBound)..<(s + mine.upperBound)], into: &batch, labels: &labels)
                     let logits = try model.forward(batch)
                     localLoss = try loss.loss(logits: logits, labels: labels[...])
                     localCorrect = loss.correct

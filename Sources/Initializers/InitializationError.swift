@@ -1,3 +1,5 @@
+import MatrixModule
+
 /// Errors thrown by initializers, fans and gains. Each names the offending value and the
 /// rule; `description` is a sentence a user can act on.
 public enum InitializationError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -26,10 +28,14 @@ public enum InitializationError: Error, Equatable, Sendable, CustomStringConvert
     /// Values the scheme would produce exceed the element type's finite range (e.g. a constant
     /// of 1e300 in Float): `limit` is the type's largest finite value.
     case notRepresentable(name: String, value: Double, type: String, limit: Double)
+    /// An element count that overflows `Int`, or a tensor that does not fit in the memory
+    /// available to the process (see `SizeError`).
+    case size(SizeError)
 
     public var description: String {
         switch self {
-        case let .invalidParameter(name, value, rule): return "\(name) = \(value) is invalid: \(rule)"
+        case let .invalidParameter(name, value, rule): return "\(name) = \(CheckedSize.describeValue(value)) is invalid: \(rule)"
+        case let .size(error): return error.description
         case let .emptyRange(name, low, high): return "\(name): the lower bound \(low) must be < the upper bound \(high)"
         case let .noProbabilityMass(a, b, mean, std):
             if std == 0 { return "truncation bounds [\(a), \(b)] do not contain the mean \(mean) of N(\(mean), 0²)" }

@@ -20,14 +20,19 @@ public enum Initializer: Sendable, Hashable, Codable {
     case zeros
     /// All ones.
     case ones
-    /// Every element equal to `value` (`nn.init.constant_`).
+    /// Every element equal to `value` (`nn.init.constant_`). Accepts finite values that fit the
+    /// element type; PyTorch also accepts NaN and ±inf.
     case constant(Double)
-    /// `U[low, high)` (`nn.init.uniform_`, defaults 0 and 1).
+    /// `U[low, high)` (`nn.init.uniform_`, defaults 0 and 1). Accepts finite `low < high` with a
+    /// finite width; PyTorch also accepts `low == high` (a constant), which is rejected here.
     case uniform(low: Double = 0, high: Double = 1)
     /// `N(mean, std²)`, untruncated (`nn.init.normal_`). `std = 0` fills `mean` exactly.
+    /// Accepts finite `mean` and finite `std ≥ 0` (PyTorch: `std ≥ 0`, so it also takes `std = inf`).
     case normal(mean: Double = 0, std: Double = 1)
     /// `N(mean, std²)` conditioned on the ABSOLUTE bounds `[a, b]` — PyTorch `trunc_normal_`,
-    /// defaults `a = −2`, `b = 2` (so with std 0.02 the cut has no effect).
+    /// defaults `a = −2`, `b = 2` (so with std 0.02 the cut has no effect). Accepts finite
+    /// `a < b` within 37.5σ of the mean; PyTorch does not check `a < b` and only warns when the
+    /// mean is more than 2σ outside `[a, b]`.
     case truncatedNormal(mean: Double = 0, std: Double = 1, a: Double = -2, b: Double = 2)
     /// A normal truncated at `mean ± k·σ_parent` whose standard deviation AFTER truncation is
     /// `std`: `σ_parent = std / √(1 − 2kφ(k)/(2Φ(k)−1))`. k = 2 is Keras/JAX's truncated
@@ -37,7 +42,8 @@ public enum Initializer: Sendable, Hashable, Codable {
     case varianceScaling(VarianceScaling)
     /// A (semi-)orthogonal matrix times `gain` (Saxe et al. 2014), Haar-distributed via QR of a
     /// Gaussian matrix with the sign fix (Mezzadri 2007). Tensors with > 2 dimensions are
-    /// flattened to `[shape[0], product of the rest]` (PyTorch `orthogonal_`).
+    /// flattened to `[shape[0], product of the rest]` (PyTorch `orthogonal_`). Accepts any
+    /// finite gain (negative flips the signs), as PyTorch, which also takes non-finite gains.
     case orthogonal(gain: Double = 1)
     /// The identity (`nn.init.eye_`) times `gain`, for 2-D tensors of any shape: ones on the
     /// main diagonal `(i, i)`, `i < min(rows, columns)`.
@@ -52,6 +58,8 @@ public enum Initializer: Sendable, Hashable, Codable {
     case deltaOrthogonal(gain: Double = 1)
     /// Sparse (Martens 2010; PyTorch `sparse_`): `N(0, std²)` with exactly
     /// `⌈sparsity·rows⌉` zeros in every column of a 2-D tensor, the zero rows chosen from the key.
+    /// Accepts `sparsity` in `[0, 1)` and finite `std ≥ 0`; PyTorch also takes `sparsity = 1` (all
+    /// zeros) and does not check the range.
     case sparse(sparsity: Double, std: Double = 0.01)
 
     // MARK: Presets (each is exactly a `VarianceScaling` triple)
@@ -252,12 +260,8 @@ extension Initializer {
                                                 threads: Int? = nil) throws(InitializationError) {
         try validate()
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
-        var total = 1
-        for d in shape {
-            let (p, o) = total.multipliedReportingOverflow(by: d)
-            guard !o else { throw .countMismatch(shape: shape, expected: Int.max, count: shard.count) }
-            total = p
-        }
+        let total: Int
+        do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
         let firstDim = shape.first ?? 1
         guard rows.lowerBound >= 0, rows.upperBound <= firstDim else {
             throw .invalidParameter(name: "rows.upperBound", value: Double(rows.upperBound), rule: "rows \(rows) must lie in 0..<\(firstDim)")
@@ -285,6 +289,21 @@ extension Initializer {
         case let .sparse(sparsity, std):
             try SparseFill.fill(shard, rows: shape[0], columns: shape[1], rowRange: rows, sparsity: sparsity, std: std, key: key, threads: threads)
         }
+    }
+
+    /// Checks, without filling anything, that this scheme can fill a tensor of `shape` with
+    /// elements of type `S`: the hyper-parameters (`validate()`), the shape (fans, dimensions)
+    /// and that the values fit `S` (e.g. `normal(std: 1e39)` does not fit `Float`). Use it to
+    /// reject a request before loading data or allocating.
+    /// - Throws: the `InitializationError` that `fill(_:shape:…)` would throw.
+    public func validate<S: InitializerScalar>(shape: [Int], as type: S.Type, layout: KernelLayout = .outInSpatial,
+                                              groups: Int = 1) throws(InitializationError) {
+        try validate()
+        if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
+        let total: Int
+        do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
+        if total == 0 { return }
+        try Initializer.checkRepresentable(try plan(shape: shape, layout: layout, groups: groups), S.self)
     }
 
     /// Fills a matrix in place; it is a dense weight `[out, in]` unless `layout` says otherwise
@@ -335,10 +354,16 @@ extension Initializer {
     }
 
     /// A new `rows × columns` matrix filled with this scheme (dense `[out, in]` by default).
+    /// - Throws: as `fill(_:shape:…)`; `.size` when `rows × columns` overflows `Int` or does not
+    ///   fit in the memory available (checked before anything is allocated).
     public func matrix<S: InitializerScalar>(rows: Int, columns: Int, of type: S.Type = S.self, layout: KernelLayout = .outInSpatial,
                                              key: RandomKey, threads: Int? = nil) throws(InitializationError) -> Matrix<S> {
         guard rows >= 0, columns >= 0 else { throw .invalidParameter(name: "rows/columns", value: Double(min(rows, columns)), rule: "must be ≥ 0") }
-        var m = Matrix<S>(rows: rows, columns: columns)
+        var m: Matrix<S>
+        do { m = try Matrix<S>.zeros(rows: rows, columns: columns) } catch {
+            if case let .size(e) = error { throw .size(e) }
+            throw .invalidParameter(name: "rows/columns", value: Double(min(rows, columns)), rule: "must be ≥ 0")
+        }
         try fill(&m, layout: layout, key: key, threads: threads)
         return m
     }

@@ -55,7 +55,11 @@ extension Initializer {
     public init(name: String, parameters p: SchemeParameters = SchemeParameters()) throws(InitializationError) {
         // The presets fold the gain into a variance-scaling scale (gain²); check it here so an
         // error names the gain, not the scale.
-        if let g = p.gain { try requireFinite("gain", g) }
+        if let g = p.gain {
+            try requireFinite("gain", g)
+            guard (g * g).isFinite else { throw .invalidParameter(name: "gain", value: g, rule: "gain² must be finite (|gain| ≤ 1.3e154)") }
+        }
+        try p.nonlinearity?.validate()
         let gain = p.gain ?? p.nonlinearity?.gain ?? 1
         switch try Initializer.canonicalName(name) {
         case "zeros": self = .zeros

@@ -106,6 +106,18 @@ public enum Nonlinearity: Sendable, Hashable, Codable {
         return total
     }
 
+    /// Checks the parameter a user can set: the leaky-ReLU negative slope and ELU's alpha must
+    /// be finite. (PyTorch's `calculate_gain` accepts any number; an infinite slope gives gain 0
+    /// there, and a NaN one a NaN gain — both rejected here.)
+    /// - Throws: `InitializationError.invalidParameter` naming `negative slope` or `alpha`.
+    public func validate() throws(InitializationError) {
+        switch self {
+        case let .leakyReLU(slope): try requireFinite("negative slope", slope)
+        case let .elu(alpha): try requireFinite("alpha", alpha)
+        default: break
+        }
+    }
+
     /// Canonical names accepted by `init(name:parameter:)`.
     public static let names = ["linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                                "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "gelu", "silu", "swish",

@@ -25,6 +25,10 @@ public struct VarianceScaling: Sendable, Hashable, Codable {
     public var distribution: Distribution
 
     /// A variance-scaling scheme; defaults are Keras's (`scale` 1, fan_in, truncated normal).
+    /// Accepts finite `scale ≥ 0` (0 gives zeros); Keras requires `scale > 0`. The Glorot/He
+    /// presets pass `gain²`: any finite gain with a finite square (|gain| ≤ 1.3e154), the sign
+    /// ignored; PyTorch's `xavier_normal_`/`kaiming_normal_` reject a negative gain through
+    /// `normal_`'s `std ≥ 0` check and its `*_uniform_` variants through `uniform_`'s `from ≤ to`.
     public init(scale: Double = 1, mode: FanMode = .fanIn, distribution: Distribution = .truncatedNormal) {
         self.scale = scale; self.mode = mode; self.distribution = distribution
     }

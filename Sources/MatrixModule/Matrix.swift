@@ -45,9 +45,12 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable, Codable {
         self.init(rows: rows, columns: columns, repeating: 0)
     }
 
-    /// A `rows × columns` matrix with every element equal to `value`.
+    /// A `rows × columns` matrix with every element equal to `value`. Negative dimensions and an
+    /// element count that overflows `Int` are programming errors (precondition); sizes that come
+    /// from outside go through `zeros(rows:columns:)`, which throws instead.
     public init(rows: Int, columns: Int, repeating value: Scalar) {
         precondition(rows >= 0 && columns >= 0, "Matrix dimensions must be ≥ 0, got \(rows)×\(columns)")
+        precondition(!rows.multipliedReportingOverflow(by: columns).overflow, "Matrix \(rows)×\(columns): element count overflows Int")
         self.rows = rows
         self.columns = columns
         self._elements = [Scalar](repeating: value, count: rows * columns)
@@ -81,9 +84,25 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable, Codable {
         self._elements = elements
     }
 
+    /// A `rows × columns` matrix of zeros, with the sizes checked: the checked form of
+    /// `init(rows:columns:)` for sizes that come from outside.
+    /// - Throws: `MatrixError.negativeDimension` for a negative dimension, `MatrixError.size`
+    ///   when `rows × columns × MemoryLayout<Scalar>.size` overflows `Int` or exceeds the memory
+    ///   available to the process (`CheckedSize.availableMemory()`).
+    public static func zeros(rows: Int, columns: Int) throws(MatrixError) -> Matrix {
+        guard rows >= 0, columns >= 0 else { throw .negativeDimension(rows: rows, columns: columns) }
+        do {
+            let bytes = try CheckedSize.byteCount([rows, columns], elementBytes: MemoryLayout<Scalar>.stride, what: "matrix \(rows)×\(columns)")
+            try CheckedSize.requireMemory(bytes, what: "matrix \(rows)×\(columns)")
+        } catch { throw .size(error) }
+        return Matrix(rows: rows, columns: columns)
+    }
+
     /// The `n × n` identity matrix.
-    public static func identity(_ n: Int) -> Matrix {
-        var m = Matrix(rows: n, columns: n)
+    /// - Throws: `MatrixError.negativeDimension` for `n < 0`, `MatrixError.size` when `n²`
+    ///   elements overflow or do not fit in memory (as `zeros(rows:columns:)`).
+    public static func identity(_ n: Int) throws(MatrixError) -> Matrix {
+        var m = try zeros(rows: n, columns: n)
         for i in 0..<n { m._elements[i * n + i] = 1 }
         return m
     }

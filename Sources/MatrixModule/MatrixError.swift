@@ -18,6 +18,8 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     /// LAPACK returned `info ≠ 0`: negative means argument `-info` was illegal, positive
     /// means the algorithm failed (e.g. eigenvalues did not converge).
     case lapackFailure(routine: String, info: Int)
+    /// A size that overflows `Int` or does not fit in the memory available (see `SizeError`).
+    case size(SizeError)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(operation): \(detail)"
         case let .dimensionTooLarge(operation, value):
             return "\(operation): dimension \(value) exceeds the 32-bit BLAS/LAPACK limit \(Int32.max)"
+        case let .size(error):
+            return error.description
         case let .lapackFailure(routine, info):
             return info < 0
                 ? "\(routine): argument \(-info) was illegal (info = \(info))"

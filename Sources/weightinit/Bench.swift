@@ -3,25 +3,42 @@ import Foundation
 import WeightInit
 
 /// `weightinit bench`: the machine's limits and this package against them, in one process.
-struct Bench: ParsableCommand {
+struct Bench: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure memset bandwidth and raw cblas_sgemm, and this package against them (ratios in one process).",
         discussion: """
-        Sections: memset bandwidth (2-thread memset of 64 MiB, already touched); fill (every scheme at 256², 1024²,
-        4096² Float and uniform/normal/truncated 4096² Double, GB/s and ratio to memset, checksums across 1/2/8
-        threads, peak-memory growth of in-place fills; at 4096² each fill repetition is preceded by a timed memset of
-        the same buffer and the ratio uses that memset, since this kind of VM's memory bandwidth drifts); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs
-        the same product through Matrix, n = 256…2048, median of several runs after a warm-up, GFLOP/s = 2n³/time);
-        dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and forward+backward); train (samples/s of the
-        default MLP on synthetic data, and the cost of LSUV on it); model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, 32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with forward = 2·N·O·OH·OW·(C/G)·kh·kw flops and forward+backward = 3× that, against one raw cblas_sgemm of the layer's forward shape [O/G, (C/G)·kh·kw]·[(C/G)·kh·kw, N·OH·OW]; and the default CNN's training samples/s on synthetic data); backend. --only picks sections. Times are wall-clock medians;
-        the machine may be noisy, so compare ratios measured in the same run. The 256² and 1024² fills fit in the caches
-        while memset is measured on 64 MiB, so their ratios can exceed 1; only the 4096² ratios compare like with like.
-        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, conv, backend (sections
-        left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, threads, seconds, gbps,
-        ratio_to_memset, memset_gbps (the memset the ratio uses), checksums_equal_across_threads (1/2/8 threads, 4096²
-        of the main random schemes). An orthogonal row: shape, seconds, qr_seconds, ratio_to_qr, single_thread_seconds (1 fill thread, OpenBLAS 1 thread), identical_across_blas_threads (bytes for OpenBLAS 1/2/4 threads), max_orthogonality_error, passes, condition_estimate. A gemm row: n,
-        gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, forward_gflops, forward_backward_gflops and the
-        times in microseconds.
+        Sections: memset bandwidth (a 2-thread memset of 64 MiB, already touched); fill (every scheme at 256², \
+        1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
+        1/2/8 threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone, single-threaded \
+        time, bytes across OpenBLAS thread counts); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
+        forward+backward); train (samples/s of the default MLP on synthetic data, and the cost of LSUV on it); \
+        model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
+        page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, \
+        32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with \
+        forward = 2·N·O·OH·OW·(C/G)·kh·kw flops and forward+backward = 3× that, against one raw cblas_sgemm of the \
+        layer's forward shape; and the default CNN's training samples/s on synthetic data); backend. --only \
+        picks sections.
+
+        Tables go to stdout when every section has run (progress on stderr). Times are wall-clock medians; the \
+        machine may be noisy, so compare ratios measured in the same run. At 4096² each fill repetition is \
+        preceded by a timed memset of the same buffer and the ratio uses that memset, since a VM's memory \
+        bandwidth drifts. The 256² and 1024² fills fit in the caches while memset is measured on 64 MiB, so their \
+        ratios can exceed 1; only the 4096² ratios compare like with like.
+
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, \
+        conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
+        threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
+        checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
+        shape, seconds, qr_seconds, ratio_to_qr, single_thread_seconds (1 fill thread, OpenBLAS 1 thread), \
+        identical_across_blas_threads (bytes for OpenBLAS 1/2/4 threads), max_orthogonality_error, passes, \
+        condition_estimate. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
+        forward_gflops, forward_backward_gflops and the times in microseconds.
+
+        Examples:
+          weightinit bench --quick
+          weightinit bench --only gemm,dense --json
+          weightinit bench --only model-init,conv
         """)
 
     @OptionGroup var common: CommonOptions
@@ -70,18 +87,21 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let fillThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let heap = wants("fill") ? try FillBench.allocationCheck(threads: fillThreads, seed: common.seed) : [:]
-        if !common.json && !heap.isEmpty {
-            status("peak memory growth during an in-place 4096² Float fill (64 MiB): " + heap.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) B" }.joined(separator: ", "))
-        }
+
         let memset = FillBench.measureMemset(bytes: 64 << 20, threads: fillThreads, repetitions: quick ? 5 : 9)
-        if !common.json { status("memset: \(fmt(memset, 2)) GB/s (64 MiB, \(fillThreads) threads)") }
-        let fills = !wants("fill") ? nil : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: !common.json)
-        let orth = !wants("orthogonal") ? nil : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: !common.json)
+        func section(_ name: String) { if !common.json { status("bench: \(name) …") } }
+        section("fill")
+        let fills = !wants("fill") ? nil : try FillBench.run(quick: quick, threads: fillThreads, memsetGBps: memset, seed: common.seed, verbose: false)
+        if wants("orthogonal") { section("orthogonal") }
+        let orth = !wants("orthogonal") ? nil : try FillBench.runOrthogonal(quick: quick, threads: fillThreads, seed: common.seed, verbose: false)
+        if wants("gemm") { section("gemm") }
         let gemm = wants("gemm") ? benchGemm() : nil
+        if wants("dense") { section("dense") }
         let dense = wants("dense") ? try benchDense() : nil
+        if wants("train") { section("train") }
         let train = wants("train") ? try benchTrain() : nil
         let modelInit = wants("model-init")
             ? try ModelInitBench.run(quick: quick, threads: fillThreads, seed: common.seed, directory: benchDirectory ?? NSTemporaryDirectory(), verbose: !common.json)
@@ -93,13 +113,49 @@ struct Bench: ParsableCommand {
                                              threads: BLASBackend.threads, fillThreads: fillThreads),
                             fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)
         if common.json { try printJSON(report); return }
-        print("\nbackend: OpenBLAS \(report.backend.openblasVersion), core \(report.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(report.backend.threads) BLAS threads")
+        printTables(report, check: check)
+    }
+
+    /// The results as tables on stdout (numbers right-aligned).
+    func printTables(_ r: Report, check: BLASBackend.KernelCheck) {
+        print("memset: \(fmt(r.memsetGbps, 2)) GB/s (64 MiB, \(r.backend.fillThreads) threads)")
+        if let fill = r.fill {
+            print("\nfill (GB/s of tensor bytes written; ratio = GB/s ÷ memset GB/s):")
+            print(table(["scheme", "shape", "dtype", "ms", "GB/s", "ratio", "memset GB/s", "1/2/8 threads"], fill.map { f in
+                [f.scheme, f.shape, f.dtype, fmt(f.seconds * 1e3, 3), fmt(f.gbps, 2), fmt(f.ratioToMemset, 3), fmt(f.memsetGbps, 1),
+                 f.checksumsEqualAcrossThreads.map { $0 ? "equal" : "DIFFER" } ?? "-"]
+            }, rightAligned: [3, 4, 5, 6]))
+        }
+        if let heap = r.fillPeakMemoryGrowthBytes, !heap.isEmpty {
+            print("\npeak memory growth during an in-place 4096² Float fill (64 MiB):")
+            print(table(["scheme", "bytes"], heap.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }, rightAligned: [1]))
+        }
+        if let orth = r.orthogonal {
+            print("\northogonal vs the LAPACK QR alone:")
+            print(table(["shape", "orthogonal s", "QR s", "ratio"], orth.map { [$0.shape, fmt($0.seconds, 3), fmt($0.qrSeconds, 3), fmt($0.ratioToQr, 3)] },
+                        rightAligned: [1, 2, 3]))
+        }
+        if let gemm = r.gemm {
+            print("\ngemm: raw cblas_sgemm vs Matrix.gemm (C = A·B):")
+            print(table(["n", "cblas GFLOP/s", "Matrix GFLOP/s", "ratio"], gemm.map { ["\($0.n)", fmt($0.gflopsCblas, 1), fmt($0.gflopsMatrix, 1), fmt($0.ratio, 3)] },
+                        rightAligned: [0, 1, 2, 3]))
+        }
+        if let dense = r.dense {
+            print("\ndense (batch 128, ReLU; forward = 2·B·in·out flops, forward+backward = 3× that):")
+            print(table(["layer", "forward GFLOP/s", "forward µs", "fwd+bwd GFLOP/s", "fwd+bwd µs"], dense.map {
+                [$0.layer, fmt($0.forwardGflops, 1), fmt($0.forwardMicroseconds, 1), fmt($0.forwardBackwardGflops, 1), fmt($0.forwardBackwardMicroseconds, 1)]
+            }, rightAligned: [1, 2, 3, 4]))
+        }
+        if let t = r.train {
+            print("\ntrain: default MLP \(fmt(t.samplesPerSecond, 0)) samples/s (batch \(t.batch), \(t.steps) steps, \(t.threads) BLAS threads)")
+            if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
+        }
+        print("\nbackend: OpenBLAS \(r.backend.openblasVersion), core \(r.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(r.backend.threads) BLAS threads")
     }
 
     /// Dense layers at batch 128: forward (1 gemm) and forward+backward (3 gemms), ReLU.
     func benchDense() throws -> [DenseResult] {
         var out: [DenseResult] = []
-        if !common.json { status("dense (batch 128, ReLU; forward = 2·B·in·out flops, forward+backward = 3× that):") }
         for (i, o) in [(784, 256), (1024, 1024), (4096, 4096)] {
             let batch = 128
             let layer = Dense(inputSize: i, outputSize: o, activation: .relu)
@@ -122,7 +178,6 @@ struct Bench: ParsableCommand {
             let d = DenseResult(layer: "\(i)→\(o)", batch: batch, forwardGflops: flops / median(f) / 1e9, forwardBackwardGflops: 3 * flops / median(fb) / 1e9,
                                 forwardMicroseconds: median(f) * 1e6, forwardBackwardMicroseconds: median(fb) * 1e6)
             out.append(d)
-            if !common.json { status("  \(d.layer): forward \(fmt(d.forwardGflops, 1)) GFLOP/s (\(fmt(d.forwardMicroseconds, 1)) µs), forward+backward \(fmt(d.forwardBackwardGflops, 1)) GFLOP/s (\(fmt(d.forwardBackwardMicroseconds, 1)) µs)") }
         }
         return out
     }
@@ -158,17 +213,12 @@ struct Bench: ParsableCommand {
         let lsuv = now() - l0
         let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
                             threads: BLASBackend.threads, lsuvSeconds: lsuv)
-        if !common.json {
-            status("train: default MLP \(fmt(sps, 0)) samples/s (batch \(batch), \(steps) steps, \(BLASBackend.threads) BLAS threads)")
-            status("LSUV on the default MLP, batch 1024: \(fmt(lsuv * 1e3, 1)) ms")
-        }
         return r
     }
 
     func benchGemm() -> [GemmResult] {
         let sizes = [256, 512, 1024, 2048]
         var results: [GemmResult] = []
-        if !common.json { status("gemm: raw cblas_sgemm vs Matrix.gemm (same buffers' sizes, C = A·B)") }
         for n in sizes {
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(n)
             func next() -> Float {
@@ -195,7 +245,6 @@ struct Bench: ParsableCommand {
             let r = GemmResult(n: n, gflopsCblas: flops / median(rawTimes) / 1e9, gflopsMatrix: flops / median(matTimes) / 1e9,
                                ratio: median(rawTimes) / median(matTimes))
             results.append(r)
-            if !common.json { status("  n=\(n): cblas \(fmt(r.gflopsCblas, 1)) GFLOP/s, Matrix \(fmt(r.gflopsMatrix, 1)) GFLOP/s, ratio \(fmt(r.ratio, 3))  (\(reps) runs)") }
         }
         return results
     }

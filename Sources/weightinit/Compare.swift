@@ -3,29 +3,35 @@ import Foundation
 import WeightInit
 
 /// `weightinit compare`: why initialization matters, on real data.
-struct Compare: ParsableCommand {
+struct Compare: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare initialization schemes on one deep network: per-layer signal and gradient statistics at initialization, then short training runs on the same data, batches and seed.",
         discussion: """
-        The network is an MLP with --depth hidden layers of --width units (784 → width × depth → 10), or with
-        --architecture residual a residual MLP of --depth blocks, on Fashion-MNIST (standardized). For every scheme in --inits it measures, on one batch of 1024 at
-        initialization, each layer's pre-activation std, activation mean/std, saturated fraction
-        (sigmoid/tanh), dead fraction (ReLU) and the gradient norm of its weights after one backward
-        pass; then trains --steps SGD steps (same batches for every scheme), logging the loss, and reports
-        the final training loss (on 10 000 training samples) and the test accuracy.
+        The network is an MLP with --depth hidden layers of --width units (784 → width × depth → 10), or with \
+        --architecture residual a residual MLP of --depth blocks, on Fashion-MNIST (standardized). For every \
+        scheme in --inits it measures, on one batch of 1024 at initialization, each layer's pre-activation std, \
+        activation mean/std, saturated fraction (sigmoid/tanh), dead fraction (ReLU) and the gradient norm of its \
+        weights after one backward pass; then trains --steps SGD steps (same batches for every scheme), logging \
+        the loss, and reports the final training loss (on 10 000 training samples) and the test accuracy.
 
-        The optimizer defaults to plain SGD on purpose: Adam normalizes every update by the gradient's
-        own scale, which hides vanishing and exploding gradients — exactly what this command shows.
+        The optimizer defaults to plain SGD on purpose: Adam normalizes every update by the gradient's own \
+        scale, which hides vanishing and exploding gradients — exactly what this command shows.
 
-        Scheme names as in `weightinit stats` (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros,
-        …); `normal` uses std 0.01 unless written normal:STD (e.g. normal:1 to see explosion).
-        Examples:
-          weightinit compare --depth 30 --activation relu --inits he-normal,xavier-normal,normal --plot relu.svg
-          weightinit compare --depth 20 --activation tanh --inits xavier-uniform,he-normal,normal:1 --steps 200
-          weightinit compare --architecture cnn --depth 16 --width 8 --activation tanh --inits delta-orthogonal,dirac,he-normal,xavier-normal,orthogonal --steps 100
-        JSON keys: runs [{init, preactivation_std, activation_std, activation_mean, saturated_fraction,
-        dead_fraction, gradient_norm (per layer), loss (per logged step), loss_steps, final_train_loss,
+        Scheme names as in stats (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …) and the \
+        special schemes of train (lsuv, fixup, …); normal uses std 0.01 unless written normal:STD (e.g. \
+        normal:1 to see explosion). Every option, every scheme and the output paths are checked before the data \
+        loads, and the memory the networks need is estimated before any is built. Ctrl-C prints the schemes that completed and \
+        exits with 130.
+
+        JSON keys: runs [{init, preactivation_std, activation_std, activation_mean, saturated_fraction, \
+        dead_fraction, gradient_norm (per layer), loss (per logged step), loss_steps, final_train_loss, \
         test_accuracy, diverged_at_step}], depth, width, activation, steps.
+
+        Examples:
+          weightinit compare --depth 30 --inits he-normal,xavier-normal,normal
+          weightinit compare --depth 30 --plot relu.svg --csv relu-csv
+          weightinit compare --depth 20 --activation tanh --inits xavier-uniform,normal:1
+          weightinit compare --architecture cnn --depth 16 --width 8 --steps 100
         """)
 
     @OptionGroup var common: CommonOptions
@@ -74,29 +80,38 @@ struct Compare: ParsableCommand {
     func validate() throws { _ = try comparison() }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let comparison = try comparison()
         if let plot { try checkWritable(plot) }
         if let csv { try checkDirectory(csv) }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         var bar = ProgressBar(enabled: false)
+        var completed: [InitializationComparison.Run] = []
         let report: Report
         do {
             report = try comparison.run(train: train, test: test) { event in
                 switch event {
                 case let .started(label, _, _):
                     if !common.json { status("\(label): initializing \(cnn ? "\(depth) conv layers" : residual ? "\(depth) residual blocks" : "\(depth + 1) layers") …") }
-                    bar = ProgressBar(enabled: !common.json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
-                case let .step(_, step, steps, loss):
-                    bar.update(TrainingProgress(epoch: 1, step: step, stepsPerEpoch: steps, runningLoss: loss, samplesPerSecond: 0), epochs: 1)
+                    bar = ProgressBar(enabled: !common.json && isatty(STDERR_FILENO) == 1)
+                case let .step(label, step, steps, loss):
+                    bar.draw(prefix: "\(label): step", done: step, total: steps, suffix: "loss \(fmt(loss))")
                 case let .diverged(label, step):
                     if !common.json { status("\(label): the loss became non-finite at step \(step) — this scheme diverged") }
-                case .finished: break
+                case let .finished(run):
+                    completed.append(run)
+                    PartialResult.record(Report(runs: completed, architecture: comparison.configuration.architecture, depth: depth, width: width,
+                                                activation: comparison.configuration.activation.name, steps: steps, batchSize: batchSize,
+                                                learningRate: learningRate, optimizer: comparison.configuration.optimizer, seed: common.seed),
+                                         summary: "completed \(completed.count) of \(comparison.configuration.schemes.count) schemes (\(completed.map(\.scheme).joined(separator: ", ")))")
                 }
             }
         } catch let e as ModelFactoryError { throw CommandError(e.description)
-        } catch let e as InitializationComparisonError { throw CommandError(e.description) }
+        } catch let e as InitializationComparisonError {
+            if case .invalidData = e { throw CommandError("\(dataOptions.data): \(e.description)") }
+            throw ValidationError(e.description)
+        }
         if let plot {
             try writeAtomically(SVGPlot.compare(report: report), to: plot)
             if !common.json { status("wrote \(plot)") }
@@ -142,44 +157,5 @@ struct Compare: ParsableCommand {
         for r in report.runs { for (s, l) in zip(r.lossSteps, r.loss) { loss += "\(r.scheme),\(s),\(l)\n" } }
         try writeAtomically(layers, to: (directory as NSString).appendingPathComponent("layers.csv"))
         try writeAtomically(loss, to: (directory as NSString).appendingPathComponent("loss.csv"))
-    }
-}
-
-/// Fails early (before minutes of work) when `path` cannot be written as a file: its directory must
-/// exist and be writable, and `path` itself must not be a directory or an unwritable file.
-func checkWritable(_ path: String) throws {
-    let dir = (path as NSString).deletingLastPathComponent
-    let d = dir.isEmpty ? "." : dir
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: d) else {
-        throw ValidationError("cannot write \(path): directory '\(d)' does not exist or is not writable")
-    }
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-        guard !isDir.boolValue else { throw ValidationError("cannot write \(path): it is a directory") }
-        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("cannot write \(path): the file is not writable") }
-    }
-}
-
-/// Fails early when `path` cannot serve as an output directory (exists but is not a writable
-/// directory, or cannot be created because its parent is not writable).
-func checkDirectory(_ path: String) throws {
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-        guard isDir.boolValue else { throw ValidationError("--csv \(path): exists and is not a directory") }
-        guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("--csv \(path): directory is not writable") }
-        return
-    }
-    let parent = (path as NSString).deletingLastPathComponent
-    let p = parent.isEmpty ? "." : parent
-    guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: p) else {
-        throw ValidationError("--csv \(path): cannot create it, '\(p)' does not exist or is not writable")
-    }
-}
-
-/// Writes `text` to a temporary file beside `path` and renames it: never a half-written file.
-func writeAtomically(_ text: String, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
-        throw CommandError("cannot write \(path): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
     }
 }

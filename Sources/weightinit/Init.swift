@@ -5,7 +5,7 @@ import Synchronization
 import WeightInit
 
 /// `weightinit init`: a whole model initialized by a recipe straight into a safetensors file.
-struct Init: ParsableCommand {
+struct Init: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Initialize a whole model by a recipe straight into a safetensors file.",
         discussion: """

@@ -4,7 +4,7 @@ import WeightInit
 
 /// `weightinit inspect`: per-tensor statistics of a safetensors or .npy file, and which classic
 /// initialization scheme each weight looks like.
-struct Inspect: ParsableCommand {
+struct Inspect: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Per-tensor statistics of a safetensors or .npy file, and the classic scheme each weight looks like.",
         discussion: """

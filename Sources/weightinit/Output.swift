@@ -4,13 +4,10 @@ import WeightInit
 
 /// Prints `value` as one JSON object on stdout (snake_case keys, sorted).
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let data = try encoder.encode(value)
+    fflush(nil)
+    var data = try jsonEncoder().encode(value)
+    data.append(0x0A)
     FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write("\n".data(using: .utf8)!)
 }
 
 /// Writes a progress or status line to standard error (never stdout, so `--json` stays clean).
@@ -25,12 +22,16 @@ func fmt(_ x: Double, _ digits: Int = 4) -> String {
     return String(format: "%.\(digits)f", x)
 }
 
-/// A left-aligned text table.
-func table(_ header: [String], _ rows: [[String]]) -> String {
+/// A text table: columns separated by two spaces, left-aligned except the columns in
+/// `rightAligned` (numbers); no line ends in spaces.
+func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
-        cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        cells.enumerated().map { i, cell in
+            let pad = String(repeating: " ", count: max(0, (i < widths.count ? widths[i] : 0) - cell.count))
+            return rightAligned.contains(i) ? pad + cell : cell + pad
+        }.joined(separator: "  ").trailingSpacesRemoved
     }
     return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
 }
@@ -48,13 +49,16 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// An error from running a command (not from parsing it): printed as `Error: …` without usage.
+/// An error from running a command (not from parsing it): printed as `Error: …`; exit code 1
+/// (a runtime failure) unless `exitCode` says otherwise. Bad values use `ValidationError` (64).
 struct CommandError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let exitCode: Int32
+    init(_ description: String, exitCode: Int32 = ExitStatus.failure) { self.description = description; self.exitCode = exitCode }
 }
 
-/// Runs `body`, turning an `InitializationError` into a `CommandError` that names the rule.
+/// Runs `body`; an `InitializationError` propagates unchanged (`Runner.classify` maps bad
+/// hyper-parameters to exit 64 and LAPACK failures to 1).
 func userFacing<T>(_ body: () throws(InitializationError) -> T) throws -> T {
-    do { return try body() } catch { throw CommandError(error.description) }
+    try body()
 }

@@ -3,20 +3,25 @@ import Foundation
 import WeightInit
 
 /// `weightinit stats`: fill one tensor and compare what it got with what the scheme promises.
-struct Stats: ParsableCommand {
+struct Stats: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fill one tensor with a scheme and report its statistics against what the scheme promises.",
         discussion: """
         Schemes: \(Initializer.schemeNames.joined(separator: ", ")) (aliases: glorot-*, kaiming-*, eye).
-        Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes.
+
+        Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes. \
+        The tensor is at most 2³¹ elements and must fit in the memory available.
+
+        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, \
+        bound (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, \
+        orthogonality_error (orthogonal), dtype, threads, kernel.
+
         Examples:
           weightinit stats --scheme he-normal --shape 256x784
           weightinit stats --scheme xavier-uniform --shape 3x3x1x16 --layout hwio
-          weightinit stats --scheme truncated-normal --std 0.02 --a -0.04 --b 0.04 --shape 1000x1000 --json
+          weightinit stats --scheme truncated-normal --std 0.02 --shape 1000x1000
           weightinit stats --scheme orthogonal --shape 100x100x3x3 --gain 1.4142
-        JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, bound
-        (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, orthogonality_error
-        (orthogonal), dtype, threads, kernel.
+
         """)
 
     @OptionGroup var common: CommonOptions
@@ -28,7 +33,7 @@ struct Stats: ParsableCommand {
     @Option(parsing: .unconditional, help: "Convolution groups (group-aware fan_out; dirac groups).") var groups: Int = 1
     @Option(help: "Fan mode for he-*/variance-scaling: fan-in, fan-out, fan-avg, fan-geo-avg.") var mode: String?
     @Option(parsing: .unconditional, help: "Gain (overrides the activation's gain).") var gain: Double?
-    @Option(help: "Activation whose gain to use, e.g. relu, tanh, leaky_relu, selu, gelu.") var activation: String?
+    @Option(help: "Activation whose gain to use: \(Activation.names.joined(separator: ", ")) (as in train; PyTorch's calculate_gain names such as conv2d, leaky_relu also work).") var activation: String?
     @Option(parsing: .unconditional, help: "Negative slope for leaky_relu (default 0.01).") var slope: Double?
     @Option(parsing: .unconditional, help: "Mean for normal/truncated-normal.") var mean: Double?
     @Option(parsing: .unconditional, help: "Standard deviation for normal/truncated-normal/sparse.") var std: Double?
@@ -122,7 +127,15 @@ struct Stats: ParsableCommand {
             }
             p.distribution = d
         }
-        if let activation { p.nonlinearity = try Nonlinearity(name: activation, parameter: slope.map { "\($0)" }) }
+        if let slope, !slope.isFinite { throw ValidationError("--slope must be finite, got \(slope)") }
+        if let activation {
+            // The activation names of `train` (Activation.names) and PyTorch's calculate_gain names.
+            if let nl = try? Nonlinearity(name: activation, parameter: slope.map { "\($0)" }) { p.nonlinearity = nl }
+            else if let act = try? Activation(name: activation, slope: Float(slope ?? 0.01)) { p.nonlinearity = act.nonlinearity }
+            else {
+                throw ValidationError("--activation: unknown activation '\(activation)'; valid: \(Activation.names.joined(separator: ", ")) (and PyTorch's calculate_gain names: \(Nonlinearity.names.joined(separator: ", ")))")
+            }
+        }
         else if let slope { p.nonlinearity = .leakyReLU(negativeSlope: slope) }
         return try Initializer(name: scheme, parameters: p)
     }
@@ -149,13 +162,13 @@ struct Stats: ParsableCommand {
     }
 
     func run() throws {
-        if let t = common.threads { BLASBackend.threads = t }
+        common.apply()
         let ignored = ignoredOptions()
         if !ignored.isEmpty { status("note: \(scheme) does not use \(ignored.joined(separator: ", ")); ignored") }
         let dims = try Stats.parseShape(shape)
         let lay = try Stats.parseLayout(layout)
         let initializer: Initializer
-        do { initializer = try makeScheme() } catch let e as InitializationError { throw ValidationError(e.description) } catch { throw error }
+        initializer = try makeScheme()     // InitializationError: a bad value, exit 64
         switch dtype.lowercased() {
         case "float32", "float", "f32": try run(initializer, dims, lay, Float.self)
         case "float64", "double", "f64": try run(initializer, dims, lay, Double.self)
@@ -164,14 +177,20 @@ struct Stats: ParsableCommand {
     }
 
     func run<S: InitializerScalar>(_ initializer: Initializer, _ dims: [Int], _ lay: KernelLayout, _ type: S.Type) throws {
-        let count = dims.reduce(1, *)
+        let count = try CheckedSize.elementCount(dims, what: "--shape \(shape)")
+        try initializer.validate(shape: dims, as: S.self, layout: lay, groups: groups)    // before allocating
+        try CheckedSize.requireMemory(try CheckedSize.byteCount(dims, elementBytes: MemoryLayout<S>.stride, what: "--shape \(shape)"),
+                                      what: "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)")
         let threads = common.threads ?? FillThreads.defaultCount
         var buffer = [S](repeating: 0, count: count)
+        let showProgress = !common.json && isatty(STDERR_FILENO) == 1 && count >= 1 << 26
+        if showProgress { status("filling \(count) elements (\(CheckedSize.describeBytes(count * MemoryLayout<S>.stride))) on \(threads) threads …") }
         let t0 = now()
         try userFacing { () throws(InitializationError) in
             try initializer.fill(&buffer, shape: dims, layout: lay, groups: groups, key: RandomKey(seed: common.seed), threads: threads)
         }
         let seconds = now() - t0
+        if showProgress { status("filled in \(fmt(seconds, 3)) s; computing statistics …") }
         let expected = try userFacing { () throws(InitializationError) in try initializer.expectedStatistics(shape: dims, layout: lay, groups: groups) }
         let fans = dims.count >= 2 ? try? Fans(shape: dims, layout: lay, groups: groups) : nil
         let stats = buffer.withUnsafeBufferPointer { TensorStatistics($0) }
@@ -181,7 +200,7 @@ struct Stats: ParsableCommand {
             let rows = dims[0], cols = count / rows
             let w = try Matrix<S>(rows: rows, columns: cols, elements: buffer.map { $0 / S(gain) })
             let gram = rows <= cols ? try w.multiplied(by: w, transposeOther: true) : try w.multiplied(by: w, transposeSelf: true)
-            orthError = try gram.subtracting(.identity(gram.rows)).elements.map { Double(abs($0)) }.max() ?? 0
+            orthError = try gram.subtracting(try .identity(gram.rows)).elements.map { Double(abs($0)) }.max() ?? 0
         }
         let report = Report(scheme: initializer.name == "variance-scaling" ? scheme : (try? Initializer.canonicalName(scheme)) ?? initializer.name,
                             shape: dims, fanIn: fans?.fanIn, fanOut: fans?.fanOut, count: count, mean: stats.mean, std: stats.std,
@@ -199,7 +218,11 @@ struct Stats: ParsableCommand {
             ["checksum", checksum],
             ["time", "\(fmt(seconds * 1e3, 3)) ms on \(threads) threads (\(FillKernel.levelName) kernel)"],
         ]
-        if let orthError { rows.append(["max |QᵀQ − I|", fmt(orthError, 3)]) }
-        print(table(["", ""], rows).split(separator: "\n").dropFirst(2).joined(separator: "\n"))
+        if let orthError {
+            // Wide shapes (rows ≤ columns) have orthonormal rows (Q·Qᵀ = I); tall ones orthonormal columns (Qᵀ·Q = I).
+            let wide = dims[0] <= count / max(1, dims[0])
+            rows.append([wide ? "max |QQᵀ − I|" : "max |QᵀQ − I|", fmt(orthError, 3)])
+        }
+        print(table(["", ""], rows).split(separator: "\n", omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n").trailingSpacesRemoved)
     }
 }

@@ -16,7 +16,17 @@ struct DataOptions: ParsableArguments {
 
     func load() throws -> (train: LabeledData, test: LabeledData) {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
-        return try LabeledData.mnist(directory: data, trainLimit: limit, standardize: standardize)
+        let (train, test): (LabeledData, LabeledData)
+        do { (train, test) = try LabeledData.mnist(directory: data, trainLimit: limit, standardize: standardize) } catch let e as DatasetError {
+            if case let .invalidParameter(name, value, _) = e, standardize {
+                throw CommandError("\(data): the training images cannot be standardized (\(name) = \(value): they all have the same value); pass --no-standardize to use them as they are")
+            }
+            throw e
+        }
+        guard train.features == test.features else {
+            throw CommandError("\(data): the training images have \(train.features) pixels, the test images \(test.features); both splits must have the same image size")
+        }
+        return (train, test)
     }
 }
 
@@ -28,6 +38,11 @@ func parseHidden(_ text: String) throws -> [Int] {
         throw ValidationError("--hidden must be layer widths in 1…65536 separated by commas, e.g. 256,128; got '\(text)'")
     }
     return parts.map { $0! }
+}
+
+/// Parses an activation name (the `Activation.names` list; `stats` accepts the same names).
+func parseActivation(_ name: String, slope: Float = 0.01) throws -> Activation {
+    do { return try Activation(name: name, slope: slope) } catch { throw ValidationError("--activation: \(error)") }
 }
 
 /// Parses `--bias-init`: `zeros`, `constant:V`, `uniform:LOW:HIGH` or `normal:STD` (mean 0).
@@ -59,25 +74,44 @@ func parseOptimizer(_ name: String, momentum: Double, nesterov: Bool) throws -> 
 }
 
 /// `weightinit train`: an MLP on Fashion-MNIST (or any MNIST-format IDX data).
-struct Train: ParsableCommand {
+struct Train: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an MLP, residual MLP or CNN on an IDX data set (default Fashion-MNIST) with the chosen initialization.",
         discussion: """
-        Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the
-        output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine
-        schedule, batch 128, 5 epochs, inputs standardized with the training set's statistics, seed 0.
-        A NaN or infinite loss stops the run with an error naming the epoch and step.
-        JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
-        samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with --diagnostics; saved, checkpoint and resumed_at_global_step with --save, --checkpoint, --resume).
+        Defaults: 784-256-128-10, ReLU, --init auto (He for the ReLU family, Xavier for tanh/sigmoid and the \
+        output layer, LeCun for SELU), SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine schedule, \
+        batch 128, 5 epochs, inputs standardized with the training set's statistics, seed 0.
+
+        --init takes auto, a scheme name (as in stats), normal:STD, truncated-normal:STD or sparse:STD, or one of \
+        the data-based and architecture-based schemes (lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; \
+        fixup and rezero for --architecture residual). Every option is checked before the data loads, and the \
+        memory the model needs is estimated and compared with the memory available before anything is allocated.
+
+        Each epoch's row is printed (and flushed) as soon as it completes. A NaN or infinite loss stops the run \
+        with an error naming the epoch and step. Ctrl-C prints what completed and exits with 130.
+
+        JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds, \
+        samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with \
+        --diagnostics).
+
+        --save FILE writes the trained model as safetensors (PyTorch names and layouts); --checkpoint DIR \
+        writes a checkpoint every --checkpoint-every steps, and --resume continues that run. With those \
+        options the JSON adds saved, checkpoint and resumed_at_global_step.
+
         Examples:
           weightinit train
           weightinit train --activation tanh --init xavier-uniform --epochs 3
           weightinit train --architecture cnn --epochs 5
-          weightinit train --init zeros --epochs 1 --diagnostics     # zero init keeps units identical
-          weightinit train --save model.safetensors                  # torch: nn.Sequential(Linear, ReLU, Linear, ReLU, Linear).load_state_dict(...)
-          weightinit train --checkpoint run1 --checkpoint-every 50   # kill it at any point, then:
+          weightinit train --init normal:0.1 --epochs 2
+          weightinit train --init zeros --epochs 1 --diagnostics
+          weightinit train --save model.safetensors
+          weightinit train --checkpoint run1 --checkpoint-every 50
           weightinit train --checkpoint run1 --checkpoint-every 50 --resume
+
         """)
+
+    /// The most epochs accepted (a bound on the run time a typo can cause).
+    static let maximumEpochs = 100_000
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
@@ -92,11 +126,11 @@ struct Train: ParsableCommand {
     @Option(help: "Initialize the whole model with a JSON rules file (the format of weightinit init --rules: ordered name globs and/or roles → initializer, first match wins).") var rules: String?
     @Option(name: .customLong("bias-init"), help: "Bias initializer for --architecture mlp: zeros (default), or a scheme without fans: constant:VALUE, uniform:LOW:HIGH, normal:STD.") var biasInit: String = "zeros"
     @Flag(help: "Print the model's layers (PyTorch module name, shapes, parameters, init scheme) before training.") var summary = false
-    @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load with model.load_state_dict(safetensors.torch.load_file(FILE))). Written atomically.") var save: String?
+    @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load in PyTorch with load_state_dict(load_file(FILE)) from safetensors.torch). Written atomically.") var save: String?
     @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
     @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
     @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads.") var resume = false
-    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 5
+    @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: String = "sgd"
@@ -114,7 +148,7 @@ struct Train: ParsableCommand {
         var seconds: Double; var samplesPerSecond: Double; var diagnostics: [LayerStatistics]?; var updateRatio: [Double]?
     }
     struct Report: Encodable {
-        var epochs: [EpochJSON]; var testAccuracy: Double; var init_: String; var activation: String; var hidden: [Int]
+        var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
         var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?
         var worldSize: Int = 1; var allreduce: AllReduceJSON?
@@ -144,7 +178,8 @@ struct Train: ParsableCommand {
         let isRoot = comm?.isRoot ?? true
         let quiet = common.json || !isRoot
         func print(_ items: Any...) { if !quiet { Swift.print(items.map { "\($0)" }.joined(separator: " ")) } }
-        if let t = common.threads { BLASBackend.threads = t }
+        // Every option is checked before the data loads (bad values: exit 64).
+        if common.threads != nil { common.apply() }
         else if comm != nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil,
                 let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
             // Ranks sharing a machine share its cores: cores / ranks-per-machine BLAS threads each.
@@ -179,14 +214,18 @@ struct Train: ParsableCommand {
                 throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
             }
         }
-        let act: Activation
-        do { act = try Activation(name: activation, slope: slope) } catch { throw ValidationError("\(error)") }
+        guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
+        let act = try parseActivation(activation, slope: slope)
         let arch: NetworkArchitecture
         do { arch = try NetworkArchitecture(name: architecture) } catch {
             throw ValidationError("--architecture must be \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: " or ")), got '\(architecture)'")
         }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
+        guard (1...Train.maximumEpochs).contains(epochs) else { throw ValidationError("--epochs must be in 1…\(Train.maximumEpochs), got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+        if let limit = dataOptions.limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
         guard bucketMb.isFinite, bucketMb >= 0.001, bucketMb <= 2048 else { throw ValidationError("--bucket-mb must be in 0.001…2048 (MiB), got \(bucketMb)") }
         if comm != nil && diagnostics { throw ValidationError("--diagnostics is not available with --distributed (run one process)") }
         if comm != nil && checkpoint != nil { throw ValidationError("--checkpoint is not available with --distributed yet (use --save, written by rank 0)") }
@@ -200,16 +239,23 @@ struct Train: ParsableCommand {
         case "step": cfg.schedule = LearningRateSchedule(.step(stepSize: 1, gamma: 0.1), warmupSteps: warmup)   // step size set per epoch below
         default: throw ValidationError("--schedule must be cosine, constant or step, got '\(schedule)'")
         }
-        do { try cfg.validate() } catch { throw ValidationError("\(error)") }
-
-        do { try ModelFactory.check(scheme: initName, architecture: arch) } catch { throw ValidationError("--init \(error.description)") }
+        try cfg.validate()
+        _ = try Optimizer(cfg.optimizer, weightDecay: cfg.weightDecay)     // momentum and weight decay
+        try ModelFactory.validateInit(initName, architecture: arch, hidden: hiddenSizes, activation: act)
         if biasScheme != .zeros && arch != .mlp { throw ValidationError("--bias-init applies to --architecture mlp (residual networks keep zero biases)") }
 
         if !quiet { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
+        let stepsPerEpoch = (train.count - 1) / batchSize + 1
         if case .step = cfg.schedule.decay {
-            cfg.schedule = LearningRateSchedule(.step(stepSize: max(1, (train.count + batchSize - 1) / batchSize), gamma: 0.1), warmupSteps: warmup)
+            cfg.schedule = LearningRateSchedule(.step(stepSize: stepsPerEpoch, gamma: 0.1), warmupSteps: warmup)
         }
+        guard !stepsPerEpoch.multipliedReportingOverflow(by: epochs).overflow else {
+            throw ValidationError("--epochs \(epochs) × \(stepsPerEpoch) steps per epoch does not fit in a 64-bit step count")
+        }
+        try ModelFactory.requireMemory(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
+                                       batch: max(min(batchSize, train.count), min(cfg.evaluationBatchSize, max(train.count, test.count)), min(1024, train.count)),
+                                       optimizer: cfg.optimizer)
         let built: ModelFactory.Built
         do {
             built = try ModelFactory.build(architecture: arch, inputs: train.features, hidden: hiddenSizes, width: width, depth: depth,
@@ -256,11 +302,12 @@ struct Train: ParsableCommand {
                 status("no checkpoint in \(checkpoints.directory) yet: starting from the beginning")
             }
         }
-        let bar = ProgressBar(enabled: !quiet && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
+        let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         let header = ["epoch", "train loss", "train acc", "test loss", "test acc", "seconds", "samples/s"]
         let widths = [5, 10, 9, 9, 8, 7, 9]
         func row(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trailingSpacesRemoved
         }
         var printedHeader = false
         func printHeader() {
@@ -275,8 +322,19 @@ struct Train: ParsableCommand {
                            String(format: "%.0f", r.samplesPerSecond)]))
             }
         }
+        struct Completed: Encodable { var epochs: [EpochJSON] }
+        var completed = trainer.reports
+        func record(_ summary: String) {
+            PartialResult.record(Completed(epochs: completed.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
+                                                                             testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
+                                                                             samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
+                                                                             updateRatio: $0.updateRatio) }), summary: summary)
+        }
+        record("no epoch of \(epochs) completed in this run")
         let progress: (TrainingProgress) -> Void = { p in bar.update(p, epochs: cfg.epochs) }
         let epochEnded: (EpochReport) -> Void = { r in
+            completed.append(r)
+            record("completed \(r.epoch) of \(epochs) epochs (rows above); test accuracy after epoch \(r.epoch): \(fmt(r.testAccuracy))")
             guard !quiet else { return }
             printHeader()
             print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
@@ -324,20 +382,39 @@ func diagnosticsTable(_ stats: [LayerStatistics]) -> String {
     })
 }
 
-/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+/// A one-line progress bar on standard error, redrawn at most 10 times a second; shown
+/// whenever standard error is a terminal (so `train … | tee log` still gets feedback).
 final class ProgressBar {
     let enabled: Bool
     private var last = 0.0
     init(enabled: Bool) { self.enabled = enabled }
     func update(_ p: TrainingProgress, epochs: Int) {
         guard enabled else { return }
+        draw(prefix: "epoch \(p.epoch)/\(epochs)", done: p.step, total: p.stepsPerEpoch,
+             suffix: "loss \(fmt(p.runningLoss))  \(String(format: "%.0f", p.samplesPerSecond)) samples/s")
+    }
+    /// Draws `prefix [bar] done/total  suffix`; the line ends when `done == total`.
+    func draw(prefix: String, done: Int, total: Int, suffix: String) {
+        guard enabled else { return }
         let t = now()
-        guard t - last > 0.1 || p.step == p.stepsPerEpoch else { return }
+        guard t - last > 0.1 || done == total else { return }
         last = t
-        let width = 30, filled = width * p.step / max(1, p.stepsPerEpoch)
+        let width = 30, filled = width * min(done, total) / max(1, total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write("\r\u{1B}[Kepoch \(p.epoch)/\(epochs) \(bar) \(p.step)/\(p.stepsPerEpoch)  loss \(fmt(p.runningLoss))  \(String(format: "%.0f", p.samplesPerSecond)) samples/s".data(using: .utf8)!)
-        if p.step == p.stepsPerEpoch { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        FileHandle.standardError.write("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".data(using: .utf8)!)
+        Interrupt.progressLineOpen = true
+        if done == total { FileHandle.standardError.write("\n".data(using: .utf8)!); Interrupt.progressLineOpen = false }
     }
     func finish() {}
+}
+
+extension String {
+    /// The string without spaces at the end of any line (tables never end a line in spaces).
+    var trailingSpacesRemoved: String {
+        split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            var l = Substring(line)
+            while l.last == " " { l = l.dropLast() }
+            return String(l)
+        }.joined(separator: "\n")
+    }
 }

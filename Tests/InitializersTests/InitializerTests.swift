@@ -72,7 +72,6 @@ struct InitializerTests {
     @Test("fillShard: rows 0..<37 + 37..<100 and 0..<50 + 50..<100 equal the whole fill", arguments: 0..<shardCases.count)
     func shards(_ index: Int) throws {
         let (name, ini, shape) = Self.shardCases[index]
-        let key = RandomKey(seed: 808)
         try Self.checkShards(name, ini, shape, Float.self)
         try Self.checkShards(name, ini, shape, Double.self)
     }

@@ -61,8 +61,8 @@ struct CheckpointCLITests {
         let p = Process()
         p.executableURL = try weightinitBinary()
         p.arguments = args
-        FileManager.default.createFile(atPath: log + ".out", contents: nil)
-        FileManager.default.createFile(atPath: log + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: log + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: log + ".err", contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".out"))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".err"))
         try p.run()

@@ -133,10 +133,10 @@ public struct InitializationComparison: Sendable {
             }
             try check((1...1000).contains(depth), "depth", depth, "must be in 1…1000")
             try check((1...16_384).contains(width), "width", width, "must be in 1…16384")
-            try check(steps >= 0, "steps", steps, "must be ≥ 0")
+            try check((0...1_000_000).contains(steps), "steps", steps, "must be in 0…1000000")
             try check(batchSize >= 1, "batch size", batchSize, "must be ≥ 1")
             try check(learningRate.isFinite && learningRate > 0, "learning rate", learningRate, "must be finite and > 0")
-            if let threads { try check((1...1024).contains(threads), "threads", threads, "must be in 1…1024") }
+            if let threads { try check((1...64).contains(threads), "threads", threads, "must be in 1…64") }
             try check((1...65_536).contains(classes), "classes", classes, "must be in 1…65536")
             try check(probeSize >= 1, "probe size", probeSize, "must be ≥ 1")
             try check(evaluationSize >= 1, "evaluation size", evaluationSize, "must be ≥ 1")
@@ -171,7 +171,9 @@ public struct InitializationComparison: Sendable {
                     if canonical == "sparse" { p.sparsity = 0.9 }
                     if canonical == "truncated-normal" { p.a = -2 * std; p.b = 2 * std }
                     label = "\(canonical):\(parts[1])"
-                    initialization = .all(try Initializer(name: canonical, parameters: p))
+                    let scheme = try Initializer(name: canonical, parameters: p)
+                    try scheme.validate(shape: [2, 2], as: Float.self)     // values must fit Float (normal:1e39 does not)
+                    initialization = .all(scheme)
                     return
                 }
                 if ModelFactory.specialSchemes.contains(where: { $0.name == name.lowercased() }) {
@@ -326,7 +328,9 @@ public struct InitializationComparison: Sendable {
     /// (accuracy); `progress` is called on the calling thread (see `Progress`).
     /// - Returns: the report, one run per scheme.
     /// - Throws: `InitializationComparisonError.invalidData` before any work (see
-    ///   `validate(train:test:)`); while running, `ModelFactoryError.calibrationFailed`,
+    ///   `validate(train:test:)`); `SizeError` when one network with its activations would not fit
+    ///   in the memory available (`MemoryEstimate`, checked before any is built); while running,
+    ///   `ModelFactoryError.calibrationFailed`,
     ///   `DataInitializationError` or `TrainingError` from building a network, `MatrixError`.
     public func run(train: LabeledData, test: LabeledData, progress: ((Progress) -> Void)? = nil) throws -> Report {
         try validate(train: train, test: test)
@@ -340,6 +344,13 @@ public struct InitializationComparison: Sendable {
         let evalCount = min(c.evaluationSize, train.count)
         let trainSubset = try LabeledData(features: train.features, inputs: Array(train.inputs[0..<(evalCount * train.features)]),
                                           labels: Array(train.labels[0..<evalCount]))
+        // Memory: one network at a time, with activations for the largest batch it sees.
+        let rows = max(min(c.batchSize, train.count), probeCount, min(1000, max(evalCount, test.count)))
+        let slots = MemoryEstimate.optimizerSlots(c.optimizer.kind)
+        let estimate = c.architecture == .residual
+            ? try MemoryEstimate.residual(inputSize: train.features, width: c.width, depth: c.depth, classes: c.classes, batch: rows, optimizerSlots: slots)
+            : try MemoryEstimate.sequential(sizes: [train.features] + hidden + [c.classes], batch: rows, optimizerSlots: slots)
+        try CheckedSize.requireMemory(estimate, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks of width \(c.width)" : "an MLP \(MemoryEstimate.describe(sizes: [train.features] + hidden + [c.classes]))")")
         let logEvery = max(1, c.steps / 60)
         var runs: [Run] = []
         for (index, scheme) in schemes.enumerated() {
@@ -348,7 +359,7 @@ public struct InitializationComparison: Sendable {
             let model = try build(scheme, train: train, hidden: hidden)
             var batch = Matrix<Float>(rows: 0, columns: train.features)
             var labels: [Int32] = []
-            Trainer.gather(probe, Array(0..<probe.count)[...], into: &batch, labels: &labels)
+            try Trainer.gather(probe, Array(0..<probe.count)[...], into: &batch, labels: &labels)
             let stats = try Diagnostics.measure(model, inputs: batch, labels: labels[...])
             let opt = try Optimizer(c.optimizer.kind)
             var loss = SoftmaxCrossEntropy()
@@ -360,9 +371,9 @@ public struct InitializationComparison: Sendable {
             try model.withoutInputGradient {    // training never needs ∂L/∂input
                 for step in 0..<c.steps {
                     let perEpoch = max(1, train.count / c.batchSize)
-                    if step % perEpoch == 0 { epoch += 1; order = Trainer.order(count: train.count, seed: c.seed, epoch: epoch) }
+                    if step % perEpoch == 0 { epoch += 1; order = try Trainer.order(count: train.count, seed: c.seed, epoch: epoch) }
                     let s = (step % perEpoch) * c.batchSize
-                    Trainer.gather(train, order[s..<min(train.count, s + c.batchSize)], into: &batch, labels: &labels)
+                    try Trainer.gather(train, order[s..<min(train.count, s + c.batchSize)], into: &batch, labels: &labels)
                     let logits = try model.forward(batch)
                     let l = try loss.loss(logits: logits, labels: labels[...])
                     guard l.isFinite else { diverged = step + 1; return }

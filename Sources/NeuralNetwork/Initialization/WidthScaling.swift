@@ -23,6 +23,19 @@ public struct WidthScaling: Sendable {
     public var baseWidth: Int
     public init(baseWidth: Int = 64) { self.baseWidth = baseWidth }
 
+    /// Checks an MLP's hidden widths before it is built: μP needs at least one hidden layer and
+    /// all of them as wide as the first.
+    /// - Throws: `TrainingError.invalidHyperparameter` naming the first width (1-based) that differs.
+    public func validate(hiddenWidths: [Int]) throws {
+        guard let n = hiddenWidths.first else {
+            throw TrainingError.invalidHyperparameter(name: "hidden layers", value: 0, rule: "μP needs at least one hidden layer")
+        }
+        if let k = hiddenWidths.firstIndex(where: { $0 != n }) {
+            throw TrainingError.invalidHyperparameter(name: "hidden width \(k + 1)", value: Double(hiddenWidths[k]),
+                                                      rule: "μP needs every hidden layer as wide as the first (\(n)), e.g. --hidden \(n),\(n)")
+        }
+    }
+
     /// Re-initializes `model` with μP scales and sets each layer's `learningRateScale`.
     /// - Throws: `TrainingError.invalidHyperparameter` when the hidden layers do not all have the
     ///   same width or the base width is < 1; `InitializationError`.
@@ -31,9 +44,7 @@ public struct WidthScaling: Sendable {
         let layers = model.layers
         guard layers.count >= 2 else { throw TrainingError.invalidHyperparameter(name: "layers", value: Double(layers.count), rule: "μP needs an input and an output layer") }
         let n = layers[0].outputSize
-        guard layers.dropLast().allSatisfy({ $0.outputSize == n }) else {
-            throw TrainingError.invalidHyperparameter(name: "hidden width", value: Double(n), rule: "all hidden layers must have the same width for μP (e.g. --hidden 256,256)")
-        }
+        try validate(hiddenWidths: layers.dropLast().map(\.outputSize))
         let m = Double(n) / Double(baseWidth)
         let root = RandomKey(seed: seed)
         for (i, layer) in layers.enumerated() {

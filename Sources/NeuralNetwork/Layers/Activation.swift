@@ -33,8 +33,12 @@ public enum Activation: Sendable, Hashable, Codable {
     public static let names = ["identity", "sigmoid", "tanh", "relu", "leaky-relu", "elu", "selu", "gelu", "silu", "softplus", "softsign"]
 
     /// Looks an activation up by name (`relu`, `leaky-relu`, `leaky_relu`, `swish` = silu, …).
-    /// - Throws: `InitializationError.unknownName` listing the valid names.
+    /// - Throws: `InitializationError.unknownName` listing the valid names;
+    ///   `.invalidParameter` naming `negative slope` when `slope` is not finite (leaky-relu).
     public init(name: String, slope: Float = 0.01) throws(InitializationError) {
+        if name.lowercased().replacingOccurrences(of: "_", with: "-").hasPrefix("leaky") {
+            guard slope.isFinite else { throw .invalidParameter(name: "negative slope", value: Double(slope), rule: "must be finite") }
+        }
         switch name.lowercased().replacingOccurrences(of: "_", with: "-") {
         case "identity", "linear", "none": self = .identity
         case "sigmoid": self = .sigmoid

@@ -87,11 +87,12 @@ public enum ModelFactory {
     /// The calibration batch of the data-based schemes: the first `min(size, train.count)` samples
     /// of the epoch-0 order `Trainer.order(count:seed:epoch: 0)`, as a `[n, features]` matrix.
     /// Default size 1024 (MetaInit uses 256).
-    public static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) -> Matrix<Float> {
-        let order = Trainer.order(count: train.count, seed: seed, epoch: 0)
+    /// - Throws: `TrainingError` from `Trainer.order`/`gather` (never for valid data).
+    public static func calibrationBatch(_ train: LabeledData, seed: UInt64, size: Int = 1024) throws -> Matrix<Float> {
+        let order = try Trainer.order(count: train.count, seed: seed, epoch: 0)
         var batch = Matrix<Float>(rows: 0, columns: train.features)
         var labels: [Int32] = []
-        Trainer.gather(train, order[0..<min(max(size, 0), train.count)], into: &batch, labels: &labels)
+        try Trainer.gather(train, order[0..<min(max(size, 0), train.count)], into: &batch, labels: &labels)
         return batch
     }
 
@@ -99,13 +100,32 @@ public enum ModelFactory {
     /// command-line tool uses: `auto` → `.auto`; He (uniform and normal) with the gain of
     /// `activation` (PyTorch's `kaiming_*_(nonlinearity=…)`); Xavier, orthogonal and the others
     /// with gain 1 (PyTorch defaults); `normal` std 0.01; `truncated-normal` std 0.02; `sparse`
-    /// sparsity 0.9 and std 0.01 (Martens 2010).
-    /// - Throws: `InitializationError.unknownName` (listing the valid names) or
-    ///   `.invalidParameter` from `Initializer(name:parameters:)`.
-    public static func layerInitialization(named name: String, activation: Activation) throws(InitializationError) -> LayerInitialization {
-        if name.lowercased() == "auto" { return .auto }
+    /// sparsity 0.9 and std 0.01 (Martens 2010). `normal:STD`, `truncated-normal:STD` (bounds
+    /// ±2·STD) and `sparse:STD` (sparsity 0.9) set the std; it must be finite, ≥ 0 and give
+    /// values that fit Float.
+    /// - Throws: `InitializationError.unknownName` (listing the valid names),
+    ///   `.invalidParameter` from `Initializer(name:parameters:)` or for a bad `:STD`,
+    ///   `.notRepresentable` when the values would not fit Float.
+    public static func layerInitialization(named text: String, activation: Activation) throws(InitializationError) -> LayerInitialization {
+        if text.lowercased() == "auto" { return .auto }
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+        let name = parts[0]
         let canonical = try Initializer.canonicalName(name)
         var p = SchemeParameters()
+        if parts.count == 2 {    // NAME:STD
+            guard let std = Double(parts[1]), std.isFinite, std >= 0 else {
+                throw .invalidParameter(name: "std in '\(text)'", value: Double(parts[1]) ?? .nan, rule: "must be a finite number ≥ 0")
+            }
+            switch canonical {
+            case "normal": p.std = std
+            case "truncated-normal": p.std = std; p.a = -2 * std; p.b = 2 * std
+            case "sparse": p.std = std; p.sparsity = 0.9
+            default: throw .invalidParameter(name: "'\(text)'", value: std, rule: "only normal, truncated-normal and sparse take :STD")
+            }
+            let scheme = try Initializer(name: canonical, parameters: p)
+            try scheme.validate(shape: [2, 2], as: Float.self)     // the values must fit Float (normal:1e39 does not)
+            return .all(scheme)
+        }
         switch canonical {
         case "he-uniform", "he-normal": p.nonlinearity = activation.nonlinearity
         case "sparse": p.sparsity = 0.9; p.std = 0.01
@@ -208,7 +228,7 @@ public enum ModelFactory {
             case "layer-ratio", "metainit":
                 let model = try ResidualMLP(inputSize: inputs, width: width, depth: depth, classes: classes, activation: activation,
                                             initialization: .standard, seed: seed, threads: threads)
-                let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+                let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
                 let t0 = clock.now
                 if name == "metainit" { _ = try MetaInit().calibrate(model, batch: batch, seed: seed) } else {
                     _ = try LayerRatioCalibration().calibrate(model, batch: batch, seed: seed)
@@ -225,7 +245,7 @@ public enum ModelFactory {
             switch name {
             case "lsuv", "data-dependent", "autoinit", "layer-ratio", "metainit", "mup":
                 let model = try Sequential(sizes: sizes, activation: activation, initialization: .auto, bias: bias, seed: seed, threads: threads)
-                let batch = calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
+                let batch = try calibrationBatch(train, seed: seed, size: name == "metainit" ? 256 : 1024)
                 let t0 = clock.now
                 do {
                     switch name {

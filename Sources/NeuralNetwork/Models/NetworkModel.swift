@@ -80,8 +80,11 @@ public struct ModelParameter {
 /// `ConvolutionalNetwork` conform.
 public protocol NetworkModel: AnyObject {
     /// Forward pass, `x` `[batch, inputs]` → logits `[batch, outputs]`.
+    @discardableResult
     func forward(_ x: Matrix<Float>) throws(MatrixError) -> Matrix<Float>
-    /// Backward pass from `∂L/∂logits`; fills all gradients and returns `∂L/∂x`.
+    /// Backward pass from `∂L/∂logits`; fills all gradients and returns `∂L/∂x` (callers that
+    /// only need the gradients may ignore it).
+    @discardableResult
     func backward(_ gradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float>
     /// Every dense layer, in forward order (conv models: only their `Dense` layers).
     var denseLayers: [Dense] { get }

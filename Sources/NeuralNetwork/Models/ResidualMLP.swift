@@ -84,13 +84,19 @@ public final class ResidualMLP: NetworkModel {
     public let outputLayer: Dense
     public let initialization: ResidualInitialization
 
-    /// - Throws: `TrainingError.invalidHyperparameter` for sizes < 1 or depth < 0; `InitializationError`.
+    /// - Throws: `TrainingError.invalidHyperparameter` for sizes < 1 or depth < 0;
+    ///   `TrainingError.size` when the weights and gradients overflow `Int` or exceed the memory
+    ///   available (`MemoryEstimate.residual`, checked before allocating); `InitializationError`.
     public init(inputSize: Int, width: Int, depth: Int, classes: Int, activation: Activation,
                 initialization: ResidualInitialization = .standard, seed: UInt64 = 0, threads: Int? = nil) throws {
         for (name, v) in [("input size", inputSize), ("width", width), ("classes", classes)] where v < 1 {
             throw TrainingError.invalidHyperparameter(name: name, value: Double(v), rule: "must be ≥ 1")
         }
         guard depth >= 0 else { throw TrainingError.invalidHyperparameter(name: "depth", value: Double(depth), rule: "must be ≥ 0") }
+        do {   // parameters and gradients, checked before any layer is allocated
+            try CheckedSize.requireMemory(try MemoryEstimate.residual(inputSize: inputSize, width: width, depth: depth, classes: classes, batch: 0, optimizerSlots: 0),
+                                          what: "a residual MLP of \(depth) blocks of width \(width)")
+        } catch { throw TrainingError.size(error) }
         self.initialization = initialization
         inputLayer = Dense(inputSize: inputSize, outputSize: width, activation: activation)
         let gate: Float, learned: Bool

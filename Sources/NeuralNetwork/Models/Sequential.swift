@@ -68,7 +68,9 @@ public final class Sequential {
     /// An MLP with layer sizes `sizes` (input first, at least 2 entries), `activation` on hidden
     /// layers and `outputActivation` (default identity: logits) on the last.
     /// - Throws: `TrainingError.invalidHyperparameter` for fewer than 2 sizes or a negative
-    ///   size; `InitializationError` from the schemes.
+    ///   size; `TrainingError.size` when the weights and gradients overflow `Int` or exceed the
+    ///   memory available (`MemoryEstimate.sequential`, checked before allocating);
+    ///   `InitializationError` from the schemes.
     ///
     /// `bias` (default zeros, as PyTorch's `nn.init.zeros_` convention and Keras) initializes
     /// every bias, unless `initialization` is `.rules`, whose rules cover biases too.
@@ -76,6 +78,9 @@ public final class Sequential {
                 initialization: LayerInitialization = .auto, bias: Initializer = .zeros, seed: UInt64 = 0, threads: Int? = nil) throws {
         guard sizes.count >= 2 else { throw TrainingError.invalidHyperparameter(name: "layer count", value: Double(sizes.count), rule: "need input and output sizes") }
         if let bad = sizes.first(where: { $0 < 0 }) { throw TrainingError.invalidHyperparameter(name: "layer size", value: Double(bad), rule: "must be ≥ 0") }
+        do {   // parameters and gradients, checked before any layer is allocated
+            try CheckedSize.requireMemory(try MemoryEstimate.sequential(sizes: sizes, batch: 0, optimizerSlots: 0), what: "an MLP \(MemoryEstimate.describe(sizes: sizes))")
+        } catch { throw TrainingError.size(error) }
         let n = sizes.count - 1
         layers = (0..<n).map { i in Dense(inputSize: sizes[i], outputSize: sizes[i + 1], activation: i == n - 1 ? outputActivation : activation) }
         try initialize(initialization, bias: bias, seed: seed, threads: threads)

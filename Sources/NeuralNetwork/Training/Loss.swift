@@ -91,13 +91,19 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidHyperparameter(name: String, value: Double, rule: String)
     /// Data whose shape does not match the model.
     case shapeMismatch(String)
+    /// A size that overflows `Int` or does not fit in the memory available (see `SizeError`).
+    case size(SizeError)
+    /// Training data with no samples.
+    case emptyTrainingSet
 
     public var description: String {
         switch self {
         case let .invalidLabels(m): return "invalid labels: \(m)"
         case let .nonFiniteLoss(epoch, step, last):
             return "the loss became non-finite at epoch \(epoch), step \(step); last finite loss: \(last.map { "\($0)" } ?? "none") — lower the learning rate or use a smaller-scale initialization"
-        case let .invalidHyperparameter(name, value, rule): return "\(name) = \(value) is invalid: \(rule)"
+        case let .invalidHyperparameter(name, value, rule): return "\(name) = \(CheckedSize.describeValue(value)) is invalid: \(rule)"
+        case let .size(error): return error.description
+        case .emptyTrainingSet: return "the training set has no samples: nothing to train on"
         case let .shapeMismatch(m): return "shape mismatch: \(m)"
         }
     }

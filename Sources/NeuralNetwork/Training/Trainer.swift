@@ -164,7 +164,9 @@ public final class Trainer {
     }
 
     /// The shuffled order of `count` samples for `epoch`.
-    public static func order(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+    /// - Throws: `TrainingError.invalidHyperparameter` for `count < 0`.
+    public static func order(count: Int, seed: UInt64, epoch: Int) throws -> [Int] {
+        guard count >= 0 else { throw TrainingError.invalidHyperparameter(name: "sample count", value: Double(count), rule: "must be ≥ 0") }
         var order = Array(0..<count)
         var g = PhiloxGenerator(key: RandomKey(seed: seed).folding(in: UInt64(bitPattern: Int64(epoch))))
         if count > 1 { for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
@@ -173,8 +175,13 @@ public final class Trainer {
 
     /// Copies rows `indices` of `data` into `batch` `[indices.count, features]` and their labels
     /// into `labels`; both are resized only when the batch size changes (no allocation otherwise).
-    public static func gather(_ data: LabeledData, _ indices: ArraySlice<Int>, into batch: inout Matrix<Float>, labels: inout [Int32]) {
+    /// - Throws: `TrainingError.invalidHyperparameter` naming the first index outside
+    ///   `0..<data.count` (nothing is copied then).
+    public static func gather(_ data: LabeledData, _ indices: ArraySlice<Int>, into batch: inout Matrix<Float>, labels: inout [Int32]) throws {
         let f = data.features, n = indices.count
+        if let bad = indices.first(where: { $0 < 0 || $0 >= data.count }) {
+            throw TrainingError.invalidHyperparameter(name: "sample index", value: Double(bad), rule: "must be in 0..<\(data.count)")
+        }
         if batch.rows != n || batch.columns != f { batch = Matrix(rows: n, columns: f) }
         if labels.count != n { labels = [Int32](repeating: 0, count: n) }
         data.inputs.withUnsafeBufferPointer { src in
@@ -192,8 +199,11 @@ public final class Trainer {
         try Trainer.evaluate(model, data, batchSize: configuration.evaluationBatchSize)
     }
 
-    /// Loss and accuracy of `model` on `data`.
+    /// Loss and accuracy of `model` on `data`, in batches of `batchSize` rows; `(0, 0)` for
+    /// empty data.
+    /// - Throws: `TrainingError.invalidHyperparameter` for `batchSize < 1`; `MatrixError`.
     public static func evaluate(_ model: any NetworkModel, _ data: LabeledData, batchSize: Int = 1000) throws -> (loss: Double, accuracy: Double) {
+        guard batchSize >= 1 else { throw TrainingError.invalidHyperparameter(name: "batch size", value: Double(batchSize), rule: "must be ≥ 1") }
         guard data.count > 0 else { return (0, 0) }
         var batch = Matrix<Float>(rows: 0, columns: data.features)
         var labels: [Int32] = []
@@ -202,8 +212,8 @@ public final class Trainer {
         var start = 0
         let all = Array(0..<data.count)
         while start < data.count {
-            let end = min(data.count, start + batchSize)
-            gather(data, all[start..<end], into: &batch, labels: &labels)
+            let end = start + min(data.count - start, batchSize)
+            try gather(data, all[start..<end], into: &batch, labels: &labels)
             let logits = try model.forward(batch)
             total += Double(try loss.loss(logits: logits, labels: labels[...])) * Double(end - start)
             correct += loss.correct
@@ -222,7 +232,8 @@ public final class Trainer {
     ///   - progress: called after every step (on the calling thread).
     ///   - epochEnded: called with each epoch's report as soon as it is complete.
     /// - Returns: the reports of every epoch completed in the run so far (`reports`).
-    /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes, `maxSteps < 0`, data of another
+    /// - Throws: `TrainingError` (non-finite loss, bad labels, shapes, `maxSteps < 0`, `.emptyTrainingSet`,
+    ///   epochs × steps per epoch overflowing `Int`, data of another
     ///   size than the restored checkpoint's), `MatrixError`, and from writing checkpoints
     ///   `ModelFileError` / the file layer's errors.
     public func fit(train: LabeledData, test: LabeledData, checkpoints: CheckpointSchedule? = nil, maxSteps: Int? = nil,
@@ -241,13 +252,17 @@ public final class Trainer {
         guard test.features == train.features else {
             throw TrainingError.shapeMismatch("the test data has \(test.features) features per sample, the training data \(train.features)")
         }
+        guard train.count > 0 else { throw TrainingError.emptyTrainingSet }
         if let restored = restoredDataShape, restored.count != train.count || restored.features != train.features {
             throw TrainingError.shapeMismatch("the checkpoint was taken training on \(restored.count) examples of \(restored.features) features; this run has \(train.count) of \(train.features)")
         }
         restoredDataShape = (train.count, train.features)
         let cfg = configuration
-        let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
-        let totalSteps = stepsPerEpoch * cfg.epochs
+        let stepsPerEpoch = (train.count - 1) / cfg.batchSize + 1
+        let (totalSteps, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: cfg.epochs)
+        guard !overflow else {
+            throw TrainingError.invalidHyperparameter(name: "epochs", value: Double(cfg.epochs), rule: "epochs × \(stepsPerEpoch) steps per epoch must fit in a 64-bit count")
+        }
         var batch = Matrix<Float>(rows: 0, columns: train.features)
         var labels: [Int32] = []
         var loss = SoftmaxCrossEntropy()
@@ -270,7 +285,7 @@ public final class Trainer {
             while position.step < stepsPerEpoch {
                 if let maxSteps, stepsThisCall >= maxSteps { return reports }
                 let step = position.step
-                let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
+                let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
                 let logits = try model.forward(batch)
                 let l = try loss.loss(logits: logits, labels: labels[...])
@@ -329,7 +344,7 @@ public final class Trainer {
     func diagnose(_ data: LabeledData) throws -> [LayerStatistics] {
         var batch = Matrix<Float>(rows: 0, columns: data.features)
         var labels: [Int32] = []
-        Trainer.gather(data, Array(0..<min(1024, data.count))[...], into: &batch, labels: &labels)
+        try Trainer.gather(data, Array(0..<min(1024, data.count))[...], into: &batch, labels: &labels)
         return try Diagnostics.measure(model, inputs: batch, labels: labels[...])
     }
 }

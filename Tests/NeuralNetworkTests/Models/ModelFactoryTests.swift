@@ -71,7 +71,7 @@ struct ModelFactoryTests {
         let built = try ModelFactory.build(architecture: .mlp, inputs: 12, hidden: [16, 16], width: 0, depth: 0, classes: 10, activation: .tanh,
                                            initName: "LSUV", train: train, seed: 5, threads: 1)
         #expect(built.label == "lsuv" && built.calibrationSeconds >= 0)
-        let batch = ModelFactory.calibrationBatch(train, seed: 5)
+        let batch = try ModelFactory.calibrationBatch(train, seed: 5)
         #expect(batch.rows == 300)
         var h = (0..<batch.rows).map { r in (0..<batch.columns).map { Double(batch[r, $0]) } }
         for (i, layer) in built.model.denseLayers.enumerated() {
@@ -89,7 +89,7 @@ struct ModelFactoryTests {
         let train = try data(count: 50, features: 3, seed: 6)
         let rows = (0..<50).map { Array(train.inputs[($0 * 3)..<($0 * 3 + 3)]) }
         for size in [1, 20, 1024] {
-            let b = ModelFactory.calibrationBatch(train, seed: 9, size: size)
+            let b = try ModelFactory.calibrationBatch(train, seed: 9, size: size)
             #expect(b.rows == min(size, 50) && b.columns == 3)
             let found = (0..<b.rows).map { r in rows.firstIndex(of: (0..<3).map { b[r, $0] }) }
             #expect(found.allSatisfy { $0 != nil } && Set(found.compactMap { $0 }).count == b.rows)

@@ -1,0 +1,371 @@
+import Foundation
+import Testing
+
+// Regression tests for issue 13 (every input from outside) and the CLI property test.
+// Oracles: the CLI contract (exit 0 / 64 / 1 / 130, never a signal), file-system state taken
+// with lstat before and after each run, and IDX fixtures assembled byte by byte here.
+
+/// The built `weightinit` binary (debug build beside the test bundle).
+func hardeningToolBinary() throws -> URL {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidates = [Bundle.main.bundleURL.appendingPathComponent("weightinit"),
+                      Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("weightinit"),
+                      root.appendingPathComponent(".build/debug/weightinit")]
+    guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
+    }
+    return binary
+}
+
+struct ToolRun {
+    var status: Int32
+    var signaled: Bool
+    var timedOut: Bool
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+}
+
+/// Runs the tool in `directory` with a time limit (killed after `timeout` seconds). Output goes
+/// to files (no pipe can fill up and block the child).
+func runBounded(_ args: [String], in directory: String? = nil, timeout: Double = 60, environment: [String: String] = [:],
+                interruptAfter: Double? = nil, interruptWhen: ((String) -> Bool)? = nil) throws -> ToolRun {
+    let p = Process()
+    p.executableURL = try hardeningToolBinary()
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["WEIGHTINIT_NO_RELAUNCH"] = "1"
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let tmp = NSTemporaryDirectory() + "wi-run-" + UUID().uuidString
+    _ = FileManager.default.createFile(atPath: tmp + ".out", contents: nil)
+    _ = FileManager.default.createFile(atPath: tmp + ".err", contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: tmp + ".out"); try? FileManager.default.removeItem(atPath: tmp + ".err") }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp + ".out"))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp + ".err"))
+    p.standardOutput = out; p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    let t0 = Date()
+    try p.run()
+    var timedOut = false, interrupted = false
+    while p.isRunning {
+        if Date().timeIntervalSince(t0) > timeout { timedOut = true; kill(p.processIdentifier, SIGKILL); break }
+        if let interruptAfter, !interrupted, Date().timeIntervalSince(t0) > interruptAfter { p.interrupt(); interrupted = true }
+        if let interruptWhen, !interrupted,
+           let text = try? String(contentsOfFile: tmp + ".out", encoding: .utf8), interruptWhen(text) {
+            p.interrupt(); interrupted = true
+        }
+        usleep(10_000)
+    }
+    p.waitUntilExit()
+    try out.close(); try err.close()
+    let o = (try? String(contentsOfFile: tmp + ".out", encoding: .utf8)) ?? ""
+    let e = (try? String(contentsOfFile: tmp + ".err", encoding: .utf8)) ?? ""
+    return ToolRun(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
+                   stdout: o, stderr: e, seconds: Date().timeIntervalSince(t0))
+}
+
+/// A tiny MNIST-format data set (IDX, uncompressed) in a new directory: `train` and `test`
+/// images of `rows × columns`, labels `i % 10`, pixel values from a fixed formula (or one
+/// constant value when `constant` is set).
+func makeTinyDataset(train: Int = 64, test: Int = 32, rows: Int = 4, columns: Int = 4, constant: UInt8? = nil) throws -> String {
+    let dir = NSTemporaryDirectory() + "wi-data-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    for (prefix, n) in [("train", train), ("t10k", test)] {
+        var images: [UInt8] = [0, 0, 0x08, 3] + be32(n) + be32(rows) + be32(columns)
+        for i in 0..<(n * rows * columns) { images.append(constant ?? UInt8((i * 37 + i / (rows * columns) * 11) % 256)) }
+        var labels: [UInt8] = [0, 0, 0x08, 1] + be32(n)
+        for i in 0..<n { labels.append(UInt8(i % 10)) }
+        try Data(images).write(to: URL(fileURLWithPath: "\(dir)/\(prefix)-images-idx3-ubyte"))
+        try Data(labels).write(to: URL(fileURLWithPath: "\(dir)/\(prefix)-labels-idx1-ubyte"))
+    }
+    return dir
+}
+
+func jsonObject(_ text: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+}
+
+@Suite("weightinit: bad input never crashes (issue 13 regressions)")
+struct HardeningCLITests {
+    static let tiny = (try? makeTinyDataset()) ?? "/nonexistent"
+
+    @Test("exit codes: bad values 64 with the subcommand's usage, runtime failures 1",
+          arguments: [
+            (["stats", "--scheme", "he-normal", "--shape", "-5x3"], 64, "--shape"),
+            (["stats", "--scheme", "normal", "--std", "nan", "--shape", "3x3"], 64, "std = nan"),
+            (["stats", "--scheme", "xavier-uniform", "--gain", "nan", "--shape", "3x3"], 64, "gain"),
+            (["stats", "--scheme", "he-normal", "--gain", "1e200", "--shape", "3x3"], 64, "gain = 1e+200"),
+            (["stats", "--scheme", "he-normal", "--activation", "leaky-relu", "--slope", "nan", "--shape", "3x3"], 64, "--slope"),
+            (["train", "--activation", "leaky-relu", "--slope", "inf"], 64, "--slope"),
+            (["train", "--activation", "leaky-relu", "--slope", "nan"], 64, "--slope"),
+            (["train", "--epochs", "0"], 64, "--epochs"),
+            (["train", "--init", "foo"], 64, "fixup"),
+            (["train", "--init", "mup"], 64, "hidden width 2 = 128"),
+            (["train", "--momentum", "-1"], 64, "momentum"),
+            (["train", "--weight-decay", "nan"], 64, "weight decay"),
+            (["train", "--limit", "0"], 64, "--limit"),
+            (["train", "--batch-size", "0"], 64, "--batch-size"),
+            (["train", "--threads", "1024"], 64, "--threads"),
+            (["train", "--init", "normal:1e39"], 64, "normal:1e39"),
+            (["train", "--data", "/etc/passwd"], 1, "not a directory"),
+            (["train", "--data", "/nonexistent-dir-wi"], 1, "/nonexistent-dir-wi"),
+            (["compare", "--plot", "", "--depth", "1"], 64, "empty"),
+          ] as [([String], Int32, String)])
+    func exitCodes(args: [String], expected: Int32, fragment: String) throws {
+        let r = try runBounded(args, timeout: 60)
+        print("\(args.joined(separator: " ")) → \(r.status): \(r.stderr.split(separator: "\n").first ?? "")")
+        #expect(r.status == expected, "\(args): \(r.stderr)")
+        #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+        if expected == 64 {
+            #expect(r.stderr.contains("weightinit \(args[0])"), "the subcommand's usage: \(r.stderr)")
+            #expect(!r.stderr.contains("<subcommand>"), "not the root usage: \(r.stderr)")
+        }
+        if expected == 64 { #expect(!r.stderr.contains("loading"), "checked before the data loads: \(r.stderr)") }
+    }
+
+    @Test("overflowing sizes are errors (were exit 132): --epochs/--batch-size Int.max, with --schedule step")
+    func overflow() throws {
+        for extra in [["--epochs", "9223372036854775807"], ["--batch-size", "9223372036854775807", "--epochs", "1"],
+                      ["--epochs", "9223372036854775807", "--schedule", "step"], ["--epochs", "1000000", "--batch-size", "1"]] {
+            let r = try runBounded(["train", "--data", Self.tiny] + extra, timeout: 60)
+            print("\(extra) → \(r.status): \(r.stderr.split(separator: "\n").last ?? "")")
+            #expect(!r.signaled && (r.status == 64 || r.status == 0), "\(extra): \(r.status) \(r.stderr)")
+        }
+    }
+
+    @Test("a model that does not fit in memory is refused with the estimate and the available memory")
+    func memoryEstimate() throws {
+        let r = try runBounded(["train", "--data", Self.tiny, "--hidden", "4096,4096", "--epochs", "1"], timeout: 60,
+                               environment: ["WEIGHTINIT_MEMORY_LIMIT": "100000000"])
+        print(r.stderr)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("needs about") && r.stderr.contains("95.4 MiB"))
+        let c = try runBounded(["compare", "--data", Self.tiny, "--width", "16384", "--depth", "1000", "--steps", "0"], timeout: 60)
+        print(c.stderr)
+        #expect(c.status == 1 && c.stderr.contains("needs about"), "compare --width 16384 --depth 1000 (~1 TB): \(c.stderr)")
+    }
+
+    @Test("train on a tiny 27×27 data set runs; constant images name the data set and --no-standardize")
+    func datasets() throws {
+        let odd = try makeTinyDataset(rows: 27, columns: 27)
+        let r = try runBounded(["train", "--data", odd, "--epochs", "1", "--hidden", "8"], timeout: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        let flat = try makeTinyDataset(constant: 7)
+        let f = try runBounded(["train", "--data", flat, "--epochs", "1", "--hidden", "8"], timeout: 60)
+        print(f.stderr)
+        #expect(f.status == 1 && f.stderr.contains(flat) && f.stderr.contains("--no-standardize"))
+        let ok = try runBounded(["train", "--data", flat, "--epochs", "1", "--hidden", "8", "--no-standardize"], timeout: 60)
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    @Test("--json: a failed run still prints one JSON object with the error and the exit code")
+    func jsonOnFailure() throws {
+        let r = try runBounded(["train", "--data", "/nonexistent-dir-wi", "--json"], timeout: 60)
+        #expect(r.status == 1)
+        let j = try #require(jsonObject(r.stdout), "stdout: \(r.stdout)")
+        #expect(j["exit_code"] as? Int == 1)
+        #expect((j["error"] as? String)?.contains("/nonexistent-dir-wi") == true)
+    }
+
+    @Test("SIGINT: completed rows are in the redirected file, exit 130; with --json the object holds the completed epochs")
+    func interrupt() throws {
+        let args = ["train", "--data", Self.tiny, "--epochs", "100000", "--hidden", "4", "--batch-size", "64"]
+        let r = try runBounded(args, timeout: 60, interruptWhen: { $0.split(separator: "\n").count >= 8 })
+        let rows = r.stdout.split(separator: "\n").filter { $0.first?.isNumber == true }
+        print("interrupted after \(rows.count) rows; stderr: \(r.stderr.suffix(200))")
+        #expect(r.status == 130 && !r.timedOut)
+        #expect(rows.count >= 3, "rows were flushed as they were printed")
+        #expect(r.stderr.contains("interrupted"))
+        // The JSON run prints nothing until the end: interrupt it after a few seconds of epochs.
+        let j = try runBounded(args + ["--json"], timeout: 60, interruptAfter: 4)
+        #expect(j.status == 130)
+        let obj = try #require(jsonObject(j.stdout), "stdout is one JSON object: \(j.stdout.prefix(300))")
+        #expect(obj["exit_code"] as? Int == 130)
+        #expect(obj["error"] as? String == "interrupted")
+        let completed = try #require(obj["completed"] as? [String: Any], "completed: \(j.stdout.prefix(300))")
+        let epochs = (completed["epochs"] as? [Any])?.count ?? 0
+        print("--json interrupted after \(epochs) epochs")
+        #expect(epochs >= 1)
+    }
+
+    @Test("--plot and --csv never replace a device, FIFO, directory or symlink to one; a symlink to a file is written through")
+    func outputTargets() throws {
+        let dir = NSTemporaryDirectory() + "wi-out-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir + "/adir", withIntermediateDirectories: true)
+        #expect(mkfifo(dir + "/fifo", 0o644) == 0)
+        let haveDevice = mknod(dir + "/full", S_IFCHR | 0o666, dev_t((1 << 8) | 7)) == 0     // a private /dev/full
+        try "old".write(toFile: dir + "/real.svg", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.svg", withDestinationPath: "real.svg")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dirlink", withDestinationPath: "adir")
+        let base = ["compare", "--data", Self.tiny, "--depth", "1", "--width", "4", "--steps", "0", "--inits", "he-normal"]
+        var refused = ["adir", "fifo", "dirlink"]
+        if haveDevice { refused.append("full") } else { print("mknod not permitted: device leg skipped") }
+        for name in refused {
+            var before = stat(); lstat(dir + "/" + name, &before)
+            let r = try runBounded(base + ["--plot", name], in: dir, timeout: 60)
+            var after = stat(); lstat(dir + "/" + name, &after)
+            #expect(r.status == 64 && r.stderr.contains("refusing"), "\(name): \(r.status) \(r.stderr)")
+            #expect(before.st_mode == after.st_mode && before.st_ino == after.st_ino, "\(name) unchanged")
+            let c = try runBounded(base + ["--csv", "adir", "--plot", "new.svg"], in: dir, timeout: 60)
+            #expect(c.status == 0, "\(c.stderr)")
+        }
+        let w = try runBounded(base + ["--plot", "link.svg"], in: dir, timeout: 60)
+        #expect(w.status == 0, "\(w.stderr)")
+        var st = stat(); lstat(dir + "/link.svg", &st)
+        #expect(st.st_mode & S_IFMT == S_IFLNK, "the link is kept")
+        let content = try String(contentsOfFile: dir + "/real.svg", encoding: .utf8)
+        #expect(content.contains("<svg"), "written through the link")
+        let proc = try runBounded(base + ["--csv", "/proc/wi-x"], in: dir, timeout: 60)
+        #expect(proc.status == 1 && !proc.stderr.contains("NSError") && !proc.stderr.contains("loading"), "\(proc.stderr)")
+    }
+
+    @Test("--version and --help: paragraphs, examples one per line, ≤ 80 columns")
+    func help() throws {
+        let v = try runBounded(["--version"])
+        #expect(v.status == 0 && !v.stdout.isEmpty)
+        for sub in [[], ["doctor"], ["stats"], ["train"], ["compare"], ["bench"]] {
+            let r = try runBounded(sub + ["--help"], environment: ["COLUMNS": "80"])
+            #expect(r.status == 0)
+            for line in r.stdout.split(separator: "\n") where !line.hasPrefix("USAGE:") {   // the usage line is ArgumentParser's
+                #expect(line.count <= 80, "\(sub) help line longer than 80: \(line)")
+                #expect(line.last != " ", "\(sub) help line ends in a space: '\(line)'")
+                if line.contains("weightinit ") && line.hasPrefix("  ") && !line.contains("--help") && !line.hasPrefix("  See") {
+                    // an example: it must be complete (not wrapped onto the next line)
+                    #expect(!line.hasSuffix("\\"), "\(line)")
+                }
+            }
+        }
+    }
+}
+
+/// The CLI property test: every numeric and path option of every subcommand, with values from
+/// the classes 0, −1, huge (Int.max, 1e308), NaN, ±inf, empty, a directory, a device, a FIFO, a
+/// symlink: the process exits 0, 64 or 1 — never on a signal — within the time bound, and
+/// changes no file except the one it was asked to write.
+///
+/// All cases: about 400 runs. By default a sample of 40 (seed from WEIGHTINIT_PROPERTY_SEED, or
+/// the day) keeps the test under a minute; WEIGHTINIT_PROPERTY_ALL=1 runs every case.
+@Suite("weightinit CLI property test")
+struct CLIPropertyTests {
+    struct Case: CustomStringConvertible {
+        var args: [String]
+        var writes: [String] = []     // paths (relative to the sandbox) the run may create or change
+        var description: String { args.joined(separator: " ") }
+    }
+
+    static func cases(data: String) -> [Case] {
+        let numbers = ["0", "-1", "9223372036854775807", "1e308", "nan", "inf", "-inf", ""]
+        let paths = ["", "adir", "full", "fifo", "link-file", "link-dir", "dangling", "plain.txt", "missing/deeper/x"]
+        var out: [Case] = []
+        // stats: each option with a scheme that reads it
+        let stats: [(String, [String])] = [
+            ("--groups", ["--scheme", "dirac", "--shape", "4x2x3x3"]), ("--gain", ["--scheme", "xavier-uniform", "--shape", "3x4"]),
+            ("--slope", ["--scheme", "he-normal", "--activation", "leaky-relu", "--shape", "3x4"]),
+            ("--mean", ["--scheme", "normal", "--shape", "3x4"]), ("--std", ["--scheme", "normal", "--shape", "3x4"]),
+            ("--low", ["--scheme", "uniform", "--shape", "3x4"]), ("--high", ["--scheme", "uniform", "--shape", "3x4"]),
+            ("--a", ["--scheme", "truncated-normal", "--shape", "3x4"]), ("--b", ["--scheme", "truncated-normal", "--shape", "3x4"]),
+            ("--k", ["--scheme", "truncated-normal-matched", "--shape", "3x4"]), ("--value", ["--scheme", "constant", "--shape", "3x4"]),
+            ("--sparsity", ["--scheme", "sparse", "--shape", "3x4"]), ("--scale", ["--scheme", "variance-scaling", "--shape", "3x4"]),
+            ("--seed", ["--scheme", "normal", "--shape", "3x4"]), ("--threads", ["--scheme", "normal", "--shape", "3x4"]),
+        ]
+        for (option, base) in stats { for v in numbers { out.append(Case(args: ["stats"] + base + [option, v])) } }
+        for v in ["0x3", "-1x3", "9223372036854775807x2", "1e308", "nan", "inf", "", "3x0", "65536x65536"] {
+            out.append(Case(args: ["stats", "--scheme", "normal", "--shape", v]))
+        }
+        // train on the tiny data set
+        let train = ["train", "--data", data, "--epochs", "1", "--hidden", "4"]
+        for option in ["--limit", "--epochs", "--batch-size", "--learning-rate", "--momentum", "--weight-decay", "--warmup", "--seed", "--threads"] {
+            for v in numbers { out.append(Case(args: train + [option, v])) }
+        }
+        for v in numbers { out.append(Case(args: train + ["--activation", "leaky-relu", "--slope", v])) }
+        for option in ["--width", "--depth"] { for v in numbers { out.append(Case(args: train + ["--architecture", "residual", option, v])) } }
+        for v in ["0", "-1", "9223372036854775807", "", "4,,4", "1e308"] { out.append(Case(args: ["train", "--data", data, "--epochs", "1", "--hidden", v])) }
+        for p in paths { out.append(Case(args: ["train", "--epochs", "1", "--hidden", "4", "--data", p])) }
+        // compare on the tiny data set
+        let compare = ["compare", "--data", data, "--depth", "1", "--width", "4", "--steps", "1", "--inits", "he-normal"]
+        for option in ["--depth", "--width", "--steps", "--batch-size", "--learning-rate", "--limit"] {
+            for v in numbers { out.append(Case(args: compare + [option, v])) }
+        }
+        for p in paths {
+            out.append(Case(args: compare + ["--plot", p], writes: [p]))
+            out.append(Case(args: compare + ["--csv", p], writes: [p + "/layers.csv", p + "/loss.csv", p]))
+        }
+        for v in ["normal:0", "normal:-1", "normal:1e39", "normal:nan", "normal:inf", "normal:", ":1", ""] {
+            out.append(Case(args: ["compare", "--data", data, "--depth", "1", "--width", "4", "--steps", "1", "--inits", v]))
+        }
+        // doctor and bench (only values that are rejected before a benchmark would run)
+        for v in numbers { out.append(Case(args: ["doctor", "--threads", v])); out.append(Case(args: ["doctor", "--seed", v])) }
+        for v in numbers where v != "" { out.append(Case(args: ["bench", "--only", "nothing", "--threads", v])) }
+        return out
+    }
+
+    /// (type, size, mtime, inode) of every object under `dir`, by relative path.
+    static func snapshot(_ dir: String) -> [String: String] {
+        var result: [String: String] = [:]
+        let e = FileManager.default.enumerator(atPath: dir)
+        while let rel = e?.nextObject() as? String {
+            var st = stat()
+            guard lstat(dir + "/" + rel, &st) == 0 else { continue }
+            result[rel] = "\(st.st_mode) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ino)"
+        }
+        return result
+    }
+
+    @Test("every option × value class: exit 0/64/1, never a signal, bounded time, no file changed that was not asked for")
+    func property() throws {
+        let data = try makeTinyDataset()
+        let sandbox = NSTemporaryDirectory() + "wi-prop-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: sandbox + "/adir", withIntermediateDirectories: true)
+        try "keep".write(toFile: sandbox + "/plain.txt", atomically: false, encoding: .utf8)
+        try "keep".write(toFile: sandbox + "/target.txt", atomically: false, encoding: .utf8)
+        _ = mkfifo(sandbox + "/fifo", 0o644)
+        let device = mknod(sandbox + "/full", S_IFCHR | 0o666, dev_t((1 << 8) | 7)) == 0
+        if !device { try "not a device: mknod not permitted".write(toFile: sandbox + "/full", atomically: false, encoding: .utf8) }
+        try FileManager.default.createSymbolicLink(atPath: sandbox + "/link-file", withDestinationPath: "target.txt")
+        try FileManager.default.createSymbolicLink(atPath: sandbox + "/link-dir", withDestinationPath: "adir")
+        try FileManager.default.createSymbolicLink(atPath: sandbox + "/dangling", withDestinationPath: "nothing-here")
+
+        var all = Self.cases(data: data)
+        let env = ProcessInfo.processInfo.environment
+        var seed = UInt64(env["WEIGHTINIT_PROPERTY_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970 / 86_400)
+        if env["WEIGHTINIT_PROPERTY_ALL"] != "1" {
+            // a seeded sample (SplitMix64 shuffle), so that successive days cover different cases
+            for i in stride(from: all.count - 1, to: 0, by: -1) {
+                seed &+= 0x9E37_79B9_7F4A_7C15
+                var z = seed; z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9; z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB; z ^= z >> 31
+                all.swapAt(i, Int(z % UInt64(i + 1)))
+            }
+            all = Array(all.prefix(40))
+        }
+        print("property test: \(all.count) of \(Self.cases(data: data).count) cases (seed \(env["WEIGHTINIT_PROPERTY_SEED"] ?? "day"), device leg \(device ? "on" : "off: mknod not permitted"))")
+        var counts: [Int32: Int] = [:]
+        let t0 = Date()
+        for c in all {
+            let before = Self.snapshot(sandbox)
+            let r = try runBounded(c.args, in: sandbox, timeout: 30)
+            let after = Self.snapshot(sandbox)
+            counts[r.status, default: 0] += 1
+            #expect(!r.signaled && !r.timedOut, "\(c): signal or timeout (status \(r.status)) \(r.stderr.suffix(300))")
+            #expect([0, 1, 64].contains(r.status), "\(c): exit \(r.status) \(r.stderr.suffix(300))")
+            #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("NSError"), "\(c): \(r.stderr.suffix(300))")
+            let allowed = Set(c.writes.flatMap { w -> [String] in
+                // a symbolic link is written through: the file or directory it points to changes
+                [w, w.replacingOccurrences(of: "link-file", with: "target.txt").replacingOccurrences(of: "link-dir", with: "adir")]
+            })
+            for (path, state) in before where after[path] != state && !allowed.contains(path) {
+                Issue.record("\(c): \(path) changed (\(state) → \(after[path] ?? "deleted"))")
+            }
+            for path in after.keys where before[path] == nil && !allowed.contains(path) && !allowed.contains(where: { path.hasPrefix($0 + "/") }) {
+                Issue.record("\(c): created \(path)")
+            }
+            // undo allowed writes so every case starts from the same sandbox
+            for w in c.writes where before[w] == nil { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
+            if c.writes.contains("link-file") { try "keep".write(toFile: sandbox + "/target.txt", atomically: false, encoding: .utf8) }
+            for w in allowed where w.hasSuffix(".csv") { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
+        }
+        print("property test: exit codes \(counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")) in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
+    }
+}
