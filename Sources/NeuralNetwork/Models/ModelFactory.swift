@@ -202,7 +202,7 @@ public enum ModelFactory {
             switch name {
             case "lsuv", "data-dependent", "autoinit":
                 let model = try ConvolutionalNetwork(inputShape: [1, side, side], spec: spec, initialization: .auto, seed: seed, threads: threads)
-                let batch = calibrationBatch(train, seed: seed, size: 512)
+                let batch = try calibrationBatch(train, seed: seed, size: 512)
                 let t0 = clock.now
                 do {
                     switch name {
