@@ -25,7 +25,7 @@ struct OrthogonalTests {
         #expect(d < 1e-12, "Double \(shape): \(d)")
     }
 
-    @Test("C11: conv (100, 100, 3, 3) flattens to 100×900 with orthonormal rows, fast")
+    @Test("C11: conv (100, 100, 3, 3) flattens to 100×900 with orthonormal rows, factored as 100×900")
     func conv() throws {
         let clock = ContinuousClock()
         var w = [Float](repeating: 0, count: 100 * 900)
@@ -33,8 +33,12 @@ struct OrthogonalTests {
         let dev = maxDeviationFromScaledIdentity(gram(toDoubles(w), rows: 100, columns: 900, ofRows: true), n: 100, scale: 1)
         print("C11 conv orthogonal: max |WWᵀ − I| = \(dev), \(t)")
         #expect(dev < 1e-4)
-        // 900×900 would take seconds; 900×100 takes milliseconds (debug build, shared cores: generous limit).
-        #expect(t < .milliseconds(1500), "\(t)")
+        // The kernel is factored as the 100×900 problem it is, never as 900×900: its bytes equal those of
+        // a plain (100, 900) matrix filled with the same key (same Gaussian, same factorization). The time
+        // is printed, not asserted (timings belong to `weightinit bench`, not to unit tests).
+        var flat = [Float](repeating: 0, count: 100 * 900)
+        try Initializer.orthogonal().fill(&flat, shape: [100, 900], key: RandomKey(seed: 0), threads: 1)
+        #expect(flat == w)
     }
 
     @Test("gain 2 gives WWᵀ = 4·I (3×5) and WᵀW = 4·I (5×3)")
