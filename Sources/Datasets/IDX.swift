@@ -588,7 +588,7 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
                 return "\(path): is a file, not a directory; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
             }
             if path != MNISTDataset.defaultDirectory {
-                return "\(path): data directory not found; --data takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files"
+                return "\(path): data directory not found; --data DIR takes the directory that holds train-images-idx3-ubyte[.gz] and the other IDX files (the default, \(MNISTDataset.defaultDirectory), comes with apt-get install dataset-fashion-mnist)"
             }
             return "\(path): data directory not found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR"
         case let .missingFile(directory, candidates):

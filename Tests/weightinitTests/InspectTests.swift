@@ -79,10 +79,13 @@ struct InspectTests {
         let (s4, _, _) = try runTool(["inspect", bad])
         #expect(s4 == 0, "without --strict NaN is reported, not an error")
 
-        // A malformed file: exit 1, the rule named, nothing on stdout.
+        // A malformed file: exit 1, the rule named on stderr; with --json stdout holds only the failure
+        // object of the CLI contract ({"completed", "error", "exit_code"}).
         let mal = dir + "/bad.safetensors"
         try Data([255, 255, 255, 255, 255, 255, 255, 127]).write(to: URL(fileURLWithPath: mal))
         let (s5, out5, err5) = try runTool(["inspect", mal, "--json"])
-        #expect(s5 == 1 && out5.isEmpty && err5.contains("headerTooLarge"), "\(err5)")
+        #expect(s5 == 1 && err5.contains("headerTooLarge"), "\(err5)")
+        let failure = try JSONSerialization.jsonObject(with: Data(out5.utf8)) as? [String: Any]
+        #expect(failure?["exit_code"] as? Int == 1, "stdout: \(out5)")
     }
 }
