@@ -15,11 +15,7 @@ way (`GPT2PreTrainedModel._init_weights`: N(0, 0.02), c_proj N(0, 0.02/√24), z
 `weightinit bench --only model-init` (the same tensors straight into a safetensors file).
 
 Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init]
-                                [--install-torch] [--binary PATH] [--orthogonal]
-
---orthogonal: instead, orthogonal init of 4096² and 1024² Float: `weightinit bench --only orthogonal`
-against `torch.nn.init.orthogonal_` (same thread count, same run), plus a 1024² single-threaded
-figure on both sides (torch.set_num_threads(1) vs 1 fill thread and OpenBLAS 1 thread).
+                                [--install-torch] [--binary PATH]
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -32,7 +28,6 @@ ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
 ap.add_argument("--sections", default="train,model-init", help="comma-separated: train, model-init")
 ap.add_argument("--directory", default=None, help="directory for the model-init files (default: the temporary directory)")
-ap.add_argument("--orthogonal", action="store_true", help="compare orthogonal init with torch.nn.init.orthogonal_ instead")
 args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(args.threads)
@@ -46,59 +41,6 @@ if binary is None:
     subprocess.run(["swift", "build", "-c", "release", "--product", "weightinit"], cwd=root, check=True, stdout=subprocess.DEVNULL)
     binpath = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
     binary = os.path.join(binpath, "weightinit")
-cnn = {}
-
-
-def torch_orthogonal():
-    """Median seconds of torch.nn.init.orthogonal_ (Float) per size, and 1024² on one thread."""
-    import torch
-    def measure(n, reps):
-        w = torch.empty(n, n, dtype=torch.float32)
-        torch.nn.init.orthogonal_(w)  # warm-up
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter(); torch.nn.init.orthogonal_(w); ts.append(time.perf_counter() - t0)
-        return sorted(ts)[len(ts) // 2]
-    torch.set_num_threads(args.threads)
-    res = {"torch": torch.__version__, "1024x1024": measure(1024, 5), "4096x4096": measure(4096, 2)}
-    torch.set_num_threads(1)
-    res["1024x1024_single_thread"] = measure(1024, 3)
-    torch.set_num_threads(args.threads)
-    return res
-
-
-if args.orthogonal:
-    try:
-        peer = torch_orthogonal()
-    except Exception as e:
-        peer = None
-        print(f"pytorch: not measured ({type(e).__name__}: {e})", file=sys.stderr)
-    out = subprocess.run([binary, "bench", "--only", "orthogonal", "--json", "--threads", str(args.threads)],
-                         capture_output=True, text=True, check=True)
-    ours = {r["shape"]: r for r in json.loads(out.stdout)["orthogonal"]}
-    try:
-        load = open("/proc/loadavg").read().split()[:3]
-    except OSError:
-        load = ["?"]
-    print(f"orthogonal init, Float, {args.threads} threads (load average {' '.join(load)})")
-    summary = {"weightinit": ours, "pytorch": peer, "load_average": load}
-    for shape in ("1024x1024", "4096x4096"):
-        r = ours.get(shape)
-        if r is None:
-            continue
-        line = f"  {shape}: weightinit {r['seconds']:.3f} s (LAPACK QR alone {r['qr_seconds']:.3f} s)"
-        if peer:
-            line += f", torch {peer[shape]:.3f} s, ratio weightinit/torch {r['seconds'] / peer[shape]:.3f}"
-        print(line)
-    if "1024x1024" in ours:
-        r = ours["1024x1024"]
-        line = f"  1024x1024 single-threaded: weightinit {r['single_thread_seconds']:.3f} s"
-        if peer:
-            line += f", torch {peer['1024x1024_single_thread']:.3f} s, ratio {r['single_thread_seconds'] / peer['1024x1024_single_thread']:.3f}"
-        print(line)
-    print(json.dumps(summary))
-    sys.exit(0)
-
 sections = [x.strip() for x in args.sections.split(',')]
 if 'train' in sections:
     out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)

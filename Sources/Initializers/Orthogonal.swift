@@ -1,15 +1,10 @@
 import MatrixModule
 
-/// Orthogonal initialization (Saxe, McClelland & Ganguli 2014) through a thread-invariant QR.
+/// Orthogonal initialization (Saxe, McClelland & Ganguli 2014) through LAPACK QR.
 ///
-/// A `rows × columns` Gaussian matrix G (from `N(0, 1)` with the key) is factored `G = QR` with
-/// a positive diagonal of R — the unique such Q, i.e. LAPACK's Q with its columns multiplied by
-/// `sign(diag R)` — so the result is Haar-distributed (Mezzadri 2007), then scaled by `gain`.
-/// The factorization is CholeskyQR(2) in Double on a fixed tile grid
-/// (`LAPACK.orthonormalize`): the bytes are identical for any fill-thread count and any
-/// OpenBLAS thread count (per machine and OpenBLAS kernel). Since this method replaced LAPACK's
-/// Householder `geqrf`/`orgqr`, the bytes differ from earlier versions in the last bits (same Q
-/// up to rounding). Wide and square matrices (rows ≤ columns) get orthonormal
+/// A `rows × columns` Gaussian matrix G (from `N(0, 1)` with the key) is factored `G = QR`;
+/// Q's columns are multiplied by `sign(diag R)` so the result is Haar-distributed
+/// (Mezzadri 2007), then by `gain`. Wide and square matrices (rows ≤ columns) get orthonormal
 /// rows (`W·Wᵀ = gain²·I`), tall ones orthonormal columns (`Wᵀ·W = gain²·I`) — PyTorch
 /// `orthogonal_`. Wide matrices are factored in place: the row-major `rows × columns` buffer is
 /// the column-major `columns × rows` matrix Gᵀ, so the QR is `columns × rows` (a conv kernel
@@ -33,15 +28,21 @@ enum Orthogonal {
                                                 key: RandomKey, threads: Int?) throws(InitializationError) {
         if rows <= columns {
             try RandomFill.normal(w, mean: 0, std: 1, key: key, threads: threads)
-            do { _ = try LAPACK.orthonormalize(w, rows: columns, columns: rows, scale: S(gain), workers: threads) }
-            catch { throw .linearAlgebra("\(error)") }
+            let d: [S]
+            do { d = try LAPACK.thinQR(w, rows: columns, columns: rows) } catch { throw .linearAlgebra("\(error)") }
+            for j in 0..<rows {
+                let f = S(d[j] < 0 ? -gain : gain)
+                let row = UnsafeMutableBufferPointer(rebasing: w[(j * columns)..<((j + 1) * columns)])
+                for i in row.indices { row[i] *= f }
+            }
         } else {
             var g = [S](repeating: 0, count: rows * columns)
             try g.withUnsafeMutableBufferPointer { (p) throws(InitializationError) in
                 try RandomFill.normal(p, mean: 0, std: 1, key: key, threads: threads)
-                do { _ = try LAPACK.orthonormalize(p, rows: rows, columns: columns, scale: S(gain), workers: threads) }
-                catch { throw .linearAlgebra("\(error)") }
-                for i in 0..<rows { for j in 0..<columns { w[i * columns + j] = p[i + j * rows] } }
+                let d: [S]
+                do { d = try LAPACK.thinQR(p, rows: rows, columns: columns) } catch { throw .linearAlgebra("\(error)") }
+                let factors = d.map { S($0 < 0 ? -gain : gain) }
+                for i in 0..<rows { for j in 0..<columns { w[i * columns + j] = p[i + j * rows] * factors[j] } }
             }
         }
     }

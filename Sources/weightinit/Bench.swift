@@ -9,8 +9,7 @@ struct Bench: ToolCommand {
         discussion: """
         Sections: memset bandwidth (a 2-thread memset of 64 MiB, already touched); fill (every scheme at 256², \
         1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
-        1/2/8 threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone, single-threaded \
-        time, bytes across OpenBLAS thread counts); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        1/2/8 threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
         forward+backward); train (samples/s of the default MLP on synthetic data, and the cost of LSUV on it); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
@@ -30,9 +29,7 @@ struct Bench: ToolCommand {
         conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
         threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
         checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
-        shape, seconds, qr_seconds, ratio_to_qr, single_thread_seconds (1 fill thread, OpenBLAS 1 thread), \
-        identical_across_blas_threads (bytes for OpenBLAS 1/2/4 threads), max_orthogonality_error, passes, \
-        condition_estimate. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
+        shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
         forward_gflops, forward_backward_gflops and the times in microseconds.
 
         Examples:

@@ -52,15 +52,6 @@ enum FillBench {
         var seconds: Double
         var qrSeconds: Double
         var ratioToQr: Double
-        /// Orthogonal init with one fill thread and OpenBLAS pinned to 1 thread (the sanity figure).
-        var singleThreadSeconds: Double
-        /// Whether the bytes were identical with OpenBLAS at 1, 2 and 4 threads.
-        var identicalAcrossBlasThreads: Bool
-        /// max |WᵀW − I| of the Float result (computed in Double on 1024²; sgemm on larger).
-        var maxOrthogonalityError: Double
-        /// CholeskyQR passes and the condition estimate (LAPACK.orthonormalize's report).
-        var passes: Int
-        var conditionEstimate: Double
     }
 
     /// Parallel memset of `bytes` bytes over `threads` chunks (median GB/s of `repetitions`).
@@ -181,10 +172,7 @@ enum FillBench {
         return results
     }
 
-    /// Orthogonal init (CholeskyQR2, thread-invariant) against the LAPACK Householder QR alone
-    /// (geqrf + orgqr on the same Gaussian matrix, OpenBLAS threads as configured), plus a
-    /// single-threaded figure (1 fill thread, OpenBLAS 1 thread), a byte comparison across
-    /// OpenBLAS thread counts 1/2/4 and the orthogonality error.
+    /// Orthogonal init against the LAPACK QR alone (geqrf + orgqr on the same Gaussian matrix).
     static func runOrthogonal(quick: Bool, threads: Int, seed: UInt64, verbose: Bool) throws -> [OrthogonalResult] {
         var out: [OrthogonalResult] = []
         if verbose { status("orthogonal vs the LAPACK QR alone:") }
@@ -198,33 +186,9 @@ enum FillBench {
                 _ = try g.withUnsafeMutableBufferPointer { p in try LAPACK.thinQR(p, rows: n, columns: n) }
                 qr.append(now() - t0)
             }
-            try Initializer.normal(mean: 0, std: 1).fill(&g, shape: [n, n], key: RandomKey(seed: seed), threads: threads)
-            let report = try g.withUnsafeMutableBufferPointer { p in try LAPACK.orthonormalize(p, rows: n, columns: n, workers: threads) }
-            // Bytes across OpenBLAS thread counts, and the single-threaded time.
-            let saved = BLASBackend.threads
-            var hashes: [Int] = []
-            var single = 0.0
-            for blas in [1, 2, 4] {
-                BLASBackend.threads = blas
-                var w = [Float](repeating: 0, count: n * n)
-                let t0 = now()
-                try Initializer.orthogonal(gain: 1).fill(&w, shape: [n, n], key: RandomKey(seed: seed), threads: blas == 1 ? 1 : threads)
-                if blas == 1 { single = now() - t0 }
-                hashes.append(w.withUnsafeBufferPointer { p in Data(buffer: p).hashValue })
-                if blas == 4 { g = w }
-            }
-            BLASBackend.threads = saved
-            let m = try Matrix<Float>(rows: n, columns: n, elements: g)
-            let p = try m.multiplied(by: m, transposeSelf: true)
-            var dev = 0.0
-            for i in 0..<n { for j in 0..<n { dev = max(dev, abs(Double(p[i, j]) - (i == j ? 1 : 0))) } }
-            let r = OrthogonalResult(shape: "\(n)x\(n)", seconds: sec, qrSeconds: qr.min()!, ratioToQr: sec / qr.min()!,
-                                     singleThreadSeconds: single, identicalAcrossBlasThreads: Set(hashes).count == 1,
-                                     maxOrthogonalityError: dev, passes: report.passes, conditionEstimate: report.conditionEstimate)
+            let r = OrthogonalResult(shape: "\(n)x\(n)", seconds: sec, qrSeconds: qr.min()!, ratioToQr: sec / qr.min()!)
             out.append(r)
-            if verbose {
-                status("  \(r.shape): orthogonal \(fmt(sec, 3)) s, LAPACK QR alone \(fmt(r.qrSeconds, 3)) s, ratio \(fmt(r.ratioToQr, 3)); single-threaded \(fmt(single, 3)) s; bytes identical for OpenBLAS threads 1/2/4: \(r.identicalAcrossBlasThreads); max |WᵀW − I| (sgemm) \(dev); passes \(report.passes), κ̂ \(fmt(report.conditionEstimate, 0))")
-            }
+            if verbose { status("  \(r.shape): orthogonal \(fmt(sec, 3)) s, QR alone \(fmt(r.qrSeconds, 3)) s, ratio \(fmt(r.ratioToQr, 3))") }
         }
         return out
     }

@@ -31,14 +31,6 @@ where Self.RawSignificand: FixedWidthInteger {
     static func _syevd(vectors: Bool, n: Int32, a: UnsafeMutablePointer<Self>?, lda: Int32, w: UnsafeMutablePointer<Self>?) -> Int32
     /// Singular values only (column-major). Calls `LAPACKE_sgesdd` / `LAPACKE_dgesdd` with jobz 'N'.
     static func _gesddValues(m: Int32, n: Int32, a: UnsafeMutablePointer<Self>?, lda: Int32, s: UnsafeMutablePointer<Self>?) -> Int32
-    /// Row-major triangular solve `B ← α·op(A)⁻¹·B` (`left`) or `B ← α·B·op(A)⁻¹`, no checks.
-    /// Calls `cblas_strsm` / `cblas_dtrsm`.
-    static func _trsm(left: Bool, upper: Bool, transA: Bool, m: Int32, n: Int32, alpha: Self,
-                      a: UnsafePointer<Self>?, lda: Int32, b: UnsafeMutablePointer<Self>?, ldb: Int32)
-    /// Cholesky factor of the column-major lower triangle (`A = L·Lᵀ`, L over A's lower triangle;
-    /// on a row-major buffer this is the upper factor R with `A = RᵀR`). Returns LAPACK's `info`.
-    /// Calls `LAPACKE_spotrf` / `LAPACKE_dpotrf` (`LAPACK_COL_MAJOR`, `'L'`).
-    static func _potrfLower(n: Int32, a: UnsafeMutablePointer<Self>?, lda: Int32) -> Int32
     /// The BLAS prefix, `"s"` or `"d"`, used in error messages.
     static var _blasPrefix: String { get }
 }
@@ -68,14 +60,6 @@ extension Float: BLASScalar {
     }
     public static func _dot(n: Int32, x: UnsafePointer<Float>?, incx: Int32, y: UnsafePointer<Float>?, incy: Int32) -> Float {
         cblas_sdot(n, x, incx, y, incy)
-    }
-    public static func _trsm(left: Bool, upper: Bool, transA: Bool, m: Int32, n: Int32, alpha: Float,
-                             a: UnsafePointer<Float>?, lda: Int32, b: UnsafeMutablePointer<Float>?, ldb: Int32) {
-        cblas_strsm(CblasRowMajor, left ? CblasLeft : CblasRight, upper ? CblasUpper : CblasLower, op(transA), CblasNonUnit,
-                    m, n, alpha, a, lda, b, ldb)
-    }
-    public static func _potrfLower(n: Int32, a: UnsafeMutablePointer<Float>?, lda: Int32) -> Int32 {
-        LAPACKE_spotrf(LAPACK_COL_MAJOR, 76 /* L */, n, a, lda)
     }
     public static func _geqrf(m: Int32, n: Int32, a: UnsafeMutablePointer<Float>?, lda: Int32, tau: UnsafeMutablePointer<Float>?) -> Int32 {
         LAPACKE_sgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau)
@@ -114,14 +98,6 @@ extension Double: BLASScalar {
     }
     public static func _dot(n: Int32, x: UnsafePointer<Double>?, incx: Int32, y: UnsafePointer<Double>?, incy: Int32) -> Double {
         cblas_ddot(n, x, incx, y, incy)
-    }
-    public static func _trsm(left: Bool, upper: Bool, transA: Bool, m: Int32, n: Int32, alpha: Double,
-                             a: UnsafePointer<Double>?, lda: Int32, b: UnsafeMutablePointer<Double>?, ldb: Int32) {
-        cblas_dtrsm(CblasRowMajor, left ? CblasLeft : CblasRight, upper ? CblasUpper : CblasLower, op(transA), CblasNonUnit,
-                    m, n, alpha, a, lda, b, ldb)
-    }
-    public static func _potrfLower(n: Int32, a: UnsafeMutablePointer<Double>?, lda: Int32) -> Int32 {
-        LAPACKE_dpotrf(LAPACK_COL_MAJOR, 76 /* L */, n, a, lda)
     }
     public static func _geqrf(m: Int32, n: Int32, a: UnsafeMutablePointer<Double>?, lda: Int32, tau: UnsafeMutablePointer<Double>?) -> Int32 {
         LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau)
