@@ -7,6 +7,8 @@ import WeightInit
 enum ConvBench {
     struct Layer: Encodable {
         var layer: String; var batch: Int
+        /// The algorithm `.automatic` chose: "direct" or "im2col".
+        var algorithm: String
         var forwardGflops: Double; var forwardBackwardGflops: Double
         var forwardMilliseconds: Double; var forwardBackwardMilliseconds: Double
         /// One raw cblas_sgemm of the forward product's shape (per group, times groups), GFLOP/s.
@@ -53,12 +55,12 @@ enum ConvBench {
             }
             let flops = 2 * Double(batch) * Double(o) * Double(hw * hw) * Double(k)
             let rawG = flops / median(raw) / 1e9, fbG = 3 * flops / median(fb) / 1e9
-            let row = Layer(layer: name, batch: batch, forwardGflops: flops / median(f) / 1e9, forwardBackwardGflops: fbG,
+            let row = Layer(layer: name, batch: batch, algorithm: layer.resolvedAlgorithm.rawValue, forwardGflops: flops / median(f) / 1e9, forwardBackwardGflops: fbG,
                             forwardMilliseconds: median(f) * 1e3, forwardBackwardMilliseconds: median(fb) * 1e3,
                             rawSgemmGflops: rawG, forwardBackwardRatioToSgemm: fbG / rawG)
             rows.append(row)
             if verbose {
-                status("  \(name): forward \(fmt(row.forwardGflops, 1)) GFLOP/s (\(fmt(row.forwardMilliseconds, 2)) ms), forward+backward \(fmt(fbG, 1)) GFLOP/s (\(fmt(row.forwardBackwardMilliseconds, 2)) ms); raw sgemm of the shape \(fmt(rawG, 1)) GFLOP/s, ratio \(fmt(row.forwardBackwardRatioToSgemm, 2))")
+                status("  \(name) (\(row.algorithm)): forward \(fmt(row.forwardGflops, 1)) GFLOP/s (\(fmt(row.forwardMilliseconds, 2)) ms), forward+backward \(fmt(fbG, 1)) GFLOP/s (\(fmt(row.forwardBackwardMilliseconds, 2)) ms); raw sgemm of the shape \(fmt(rawG, 1)) GFLOP/s, ratio \(fmt(row.forwardBackwardRatioToSgemm, 2))")
             }
         }
         // Default CNN training throughput.

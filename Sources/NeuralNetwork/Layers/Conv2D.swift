@@ -109,20 +109,45 @@ public struct WindowGeometry: Sendable, Hashable, Codable {
     }
 }
 
-/// A 2-D convolution `Y = f(W ⋆ X + b)` on `cblas_sgemm` via im2col/col2im (PyTorch
-/// `nn.Conv2d`, cross-correlation as every framework computes it).
+/// How `Conv2D` computes its products.
+public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `.direct` when a group's reduction length `(C/G)·kh·kw` is at most
+    /// `Conv2D.directReductionLimit` (32: a first layer on grey or RGB images, depthwise layers),
+    /// `.im2col` otherwise.
+    case automatic
+    /// im2col/col2im of the whole batch and one `cblas_sgemm` per group and product.
+    case im2col
+    /// SIMD loops over zero-padded planes, one sample per task, no BLAS: for small reductions,
+    /// where a `[O/G, K] · [K, N·OH·OW]` product with tiny `K` is memory-bound in BLAS.
+    case direct
+}
+
+/// A 2-D convolution `Y = f(W ⋆ X + b)` (PyTorch `nn.Conv2d`, cross-correlation as every
+/// framework computes it), by im2col + `cblas_sgemm` or by direct SIMD loops (`algorithm`).
 ///
 /// - Layout: activations NCHW, one sample per row of the batch matrix (`columns = C·H·W`);
 ///   weight OIHW `[out, in/groups, kh, kw]`, stored as a `Matrix` `[out, (in/groups)·kh·kw]`
 ///   (the same bytes); bias `[out]`.
 /// - `Z[n, o, i, j] = b[o] + Σ_{c, ki, kj} W[o, c, ki, kj] · X[n, g·C/G + c, i·sh − top + ki·dh, j·sw − left + kj·dw]`
 ///   with `g = ⌊o/(O/G)⌋` the group of output channel `o`, and zeros outside the input.
-/// - Forward, per group `g`: `col_g` `[(C/G)·kh·kw, N·OH·OW]` (im2col of the whole batch) and one
-///   `Z_g = W_g · col_g` `[O/G, N·OH·OW]` (`cblas_sgemm`), scattered to NCHW with the bias.
-/// - Backward, per group: `dW_g = dZ_g · col_gᵀ`, `db = Σ dZ`, `dcol_g = W_gᵀ · dZ_g`, then
-///   col2im accumulates `dcol_g` into `dX` — all products through `cblas_sgemm`.
-/// - `col` (kept from forward for backward), `Z`, `Y`, `dZ` and `dX` are reallocated only when the
-///   batch size changes: steady-state training allocates nothing per step.
+/// - Both algorithms first copy each input plane into a zero-padded plane `(H + top + bottom) ×
+///   (W + left + right)` (the borders are written once, at allocation).
+/// - im2col, forward per group `g`: `col_g` `[(C/G)·kh·kw, N·OH·OW]` and one
+///   `Z_g = W_g · col_g` `[O/G, N·OH·OW]` (`cblas_sgemm`), moved to NCHW with the bias and the
+///   activation in one pass. Backward: `dZ = dY ⊙ f′(Z)` written channel-major with `db = Σ dZ`
+///   in the same pass, then `dW_g = dZ_g · col_gᵀ`, `dcol_g = W_gᵀ · dZ_g` (`cblas_sgemm`) and
+///   col2im into `dX`.
+/// - direct, per sample: each output is `Σ_q W[o, q]·P[q-th tap]` in tap order `q = (c·kh + ki)·kw
+///   + kj` (8 outputs per SIMD step), then `+ b`; `dW[o, q]` is the sum over samples (in sample
+///   order, in Double) of each sample's dot product of `dZ` with the shifted padded plane;
+///   `dX` accumulates `W[o, q]·dZ` into a padded plane per input channel (output channels, then
+///   taps, in order) and is cropped.
+/// - The non-BLAS passes run on `min(BLASBackend.threads, cores)` threads over independent
+///   samples, channels or rows, so the bytes do not depend on the thread count; the two
+///   algorithms round differently (sum orders differ), each deterministically.
+/// - Buffers (padded input, `col`, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
+///   only when the batch size, the algorithm or the thread count changes: steady-state training
+///   allocates nothing per step.
 /// - Fans (`Fans(shape: [O, C/G, kh, kw], groups: G)`): fan_in `(C/G)·kh·kw`,
 ///   fan_out `(O/G)·kh·kw` (group-aware; PyTorch's shape-only rule uses `O·kh·kw`).
 public final class Conv2D: Layer {
@@ -151,12 +176,43 @@ public final class Conv2D: Layer {
     /// Multiplies the optimizer's learning rate for the weight and the bias (default 1).
     public var learningRateScale: Double = 1
 
+    /// Which algorithm computes the products (default `.automatic`; see `ConvolutionAlgorithm`).
+    /// Set it before a forward pass; `backward` uses the algorithm of the last forward.
+    public var algorithm: ConvolutionAlgorithm = .automatic
+    /// `.automatic` picks `.direct` when `(C/G)·kh·kw ≤ directReductionLimit` (32).
+    public static let directReductionLimit = 32
+
+    /// The algorithm `forward` runs: `algorithm`, with `.automatic` resolved.
+    public var resolvedAlgorithm: ConvolutionAlgorithm {
+        switch algorithm {
+        case .automatic: return weight.columns <= Conv2D.directReductionLimit ? .direct : .im2col
+        case .im2col, .direct: return algorithm
+        }
+    }
+
+    /// Threads for the non-BLAS passes (padding, im2col, col2im, direct loops, layout changes);
+    /// nil (default) uses `min(BLASBackend.threads, active processors)`. Values below 1 count as 1.
+    /// The bytes of every result are the same for any value (work is split over independent
+    /// samples, channels or rows). OpenBLAS's own thread count is never changed.
+    public var threads: Int?
+
     private var batch = -1
-    private var col: [Float] = []            // [G][K][N·P]
-    private var channelMajor: [Float] = []   // [O][N·P]: Z before scatter, dZ in backward
-    private var dcol: [Float] = []           // [K][N·P], one group at a time
-    private var outputGradientScratch = Matrix<Float>(rows: 0, columns: 0)
+    private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int) = (-1, .automatic, 0)
+    private var lastAlgorithm: ConvolutionAlgorithm = .im2col
+    private var padded: [Float] = []         // [N][C][planeStride], zero borders
+    private var col: [Float] = []            // im2col: [G][K][N·P]
+    private var channelMajor: [Float] = []   // im2col: [O][N·P]: Z before the move to NCHW, dZ in backward
+    private var dcol: [Float] = []           // im2col: [K][N·P], one group at a time
+    private var directGradient: [Float] = [] // direct: dZ [N][O][OH·accW] (columns ≥ OW stay 0)
+    private var partials: [Float] = []       // direct: per-sample dW, db [N][O·K + O]
+    private var scratch: [Float] = []        // direct: [workers][scratchStride]
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
+    /// Padded plane `Hp × Wp` plus slack so a shifted flat run of `OH·Wp` elements stays inside.
+    private let paddedHeight: Int, paddedWidth: Int, planeStride: Int
+    /// Accumulator row length of the direct path (`Wp` when both strides are 1, else `OW`).
+    private let accumulatorWidth: Int
+    /// Tap offsets in a group's padded planes: `c·planeStride + ki·dh·Wp + kj·dw`, `q = (c·kh + ki)·kw + kj`.
+    private let tapOffsets: [Int]
 
     /// A convolution `inputChannels → outputChannels` over `inputHeight × inputWidth` images,
     /// zero weights and bias (initialize with `initialize(with:key:)`).
@@ -189,6 +245,22 @@ public final class Conv2D: Layer {
         weightGradient = Matrix(rows: outputChannels, columns: k)
         bias = [Float](repeating: 0, count: outputChannels)
         biasGradient = [Float](repeating: 0, count: outputChannels)
+        let g = geometry
+        paddedHeight = g.height + g.padTop + g.padBottom
+        paddedWidth = g.width + g.padLeft + g.padRight
+        let (area, o3) = paddedHeight.multipliedReportingOverflow(by: paddedWidth)
+        guard !o3, area <= 1 << 40 else {
+            throw TrainingError.invalidHyperparameter(name: "Conv2D padded input elements", value: Double(paddedHeight) * Double(paddedWidth), rule: "must fit in 2^40")
+        }
+        planeStride = area + (g.kernelWidth - 1) * g.dilationWidth + 8
+        accumulatorWidth = g.strideHeight == 1 && g.strideWidth == 1 ? paddedWidth : g.outputWidth
+        var offsets: [Int] = []
+        for c in 0..<(inputChannels / groups) {
+            for ki in 0..<g.kernelHeight {
+                for kj in 0..<g.kernelWidth { offsets.append(c * planeStride + ki * g.dilationHeight * paddedWidth + kj * g.dilationWidth) }
+            }
+        }
+        tapOffsets = offsets
     }
 
     /// Square-kernel convenience: `kernelSize: k`, `stride: s`, `padding`, `dilation: d`.
@@ -257,18 +329,32 @@ public final class Conv2D: Layer {
         return s + (activation == .identity ? "" : ", \(activation.name)")
     }
 
-    private func ensureBatch(_ n: Int) {
-        guard n != batch else { return }
+    /// Per-thread scratch floats of the direct path: one accumulator plane, one padded plane or one output plane.
+    private var scratchStride: Int { max(geometry.outputHeight * accumulatorWidth, planeStride, geometry.outputPlane) }
+
+    private func ensureBuffers(_ n: Int, _ alg: ConvolutionAlgorithm, _ workers: Int) {
+        guard allocated.batch != n || allocated.algorithm != alg || allocated.workers != workers else { return }
+        allocated = (n, alg, workers)
         batch = n
-        let g = geometry, np = n * g.outputPlane, k = weight.columns
-        col = [Float](repeating: 0, count: groups * k * np)
-        channelMajor = [Float](repeating: 0, count: outputChannels * np)
-        dcol = [Float](repeating: 0, count: k * np)
-        preactivation = Matrix(rows: n, columns: outputChannels * g.outputPlane)
-        output = Matrix(rows: n, columns: outputChannels * g.outputPlane)
-        outputGradientScratch = Matrix(rows: n, columns: outputChannels * g.outputPlane)
+        let g = geometry, np = n * g.outputPlane, k = weight.columns, o = outputChannels
+        padded = [Float](repeating: 0, count: n * inputChannels * planeStride)
+        preactivation = Matrix(rows: n, columns: o * g.outputPlane)
+        output = Matrix(rows: n, columns: o * g.outputPlane)
         inputGradient = Matrix(rows: n, columns: inputChannels * g.inputPlane)
+        if alg == .im2col {
+            col = [Float](repeating: 0, count: groups * k * np)
+            channelMajor = [Float](repeating: 0, count: o * np)
+            dcol = [Float](repeating: 0, count: k * dcolBlock(n) * g.outputPlane)
+            directGradient = []; partials = []; scratch = []
+        } else {
+            col = []; channelMajor = []; dcol = []
+            directGradient = [Float](repeating: 0, count: n * o * g.outputHeight * accumulatorWidth)
+            partials = [Float](repeating: 0, count: n * (o * k + o))
+            scratch = [Float](repeating: 0, count: workers * scratchStride)
+        }
+        gradientValid = false
     }
+    private var gradientValid = false
 
     /// Forward pass on `x` `[batch, C·H·W]` (NCHW); returns `[batch, O·OH·OW]`.
     /// - Throws: `MatrixError.shapeMismatch` when `x.columns != C·H·W`.
@@ -279,13 +365,93 @@ public final class Conv2D: Layer {
             throw .shapeMismatch(operation: "Conv2D.forward", lhs: "X \(x.shapeDescription)",
                                  rhs: "expects \(inputChannels)×\(g.height)×\(g.width) = \(inputChannels * g.inputPlane) columns")
         }
-        let n = x.rows
-        ensureBatch(n)
+        let n = x.rows, alg = resolvedAlgorithm, workers = max(1, threads ?? LayerThreads.workers)
+        ensureBuffers(n, alg, workers)
+        lastAlgorithm = alg
+        gradientValid = false
         if n == 0 { return output }
-        let np = n * g.outputPlane, k = weight.columns, cg = inputChannels / groups, og = outputChannels / groups
+        let ps = planeStride, wp = paddedWidth
         x.withUnsafeBufferPointer { xp in
-            col.withUnsafeMutableBufferPointer { cp in
-                for grp in 0..<groups { Conv2D.im2col(xp.baseAddress!, cp.baseAddress! + grp * k * np, g, batch: n, firstChannel: grp * cg, channels: cg) }
+            padded.withUnsafeMutableBufferPointer { pp in
+                Conv2D.pad(SharedBuffer(xp.baseAddress!), SharedBuffer(pp.baseAddress!), g, planes: n * inputChannels,
+                           planeStride: ps, paddedWidth: wp, workers: workers)
+            }
+        }
+        if alg == .direct { directForward(n, workers) } else { try im2colForward(n, workers) }
+        return output
+    }
+
+    /// Backward pass for `dY` `[batch, O·OH·OW]`; stores `weightGradient` and `biasGradient` and
+    /// returns `dX` `[batch, C·H·W]` (or `[batch, 0]` when `computesInputGradient` is false).
+    /// - Throws: `MatrixError.shapeMismatch` when `dY` does not match the last output.
+    @discardableResult
+    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        guard outputGradient.rows == output.rows, outputGradient.columns == output.columns, batch >= 0 else {
+            throw .shapeMismatch(operation: "Conv2D.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+        }
+        let n = batch
+        if n == 0 {
+            weightGradient.fill(with: 0)
+            for i in 0..<biasGradient.count { biasGradient[i] = 0 }
+            return computesInputGradient ? inputGradient : Matrix(rows: 0, columns: 0)
+        }
+        let workers = allocated.workers
+        if lastAlgorithm == .direct { directBackward(outputGradient, n, workers) } else { try im2colBackward(outputGradient, n, workers) }
+        gradientValid = true
+        return computesInputGradient ? inputGradient : Matrix(rows: n, columns: 0)
+    }
+
+    /// `dZ = dY ⊙ f′(Z)` of the last backward pass, `[batch, O·OH·OW]` (NCHW), assembled on
+    /// request from the layer's internal layout; zeros until a backward pass follows the last
+    /// forward pass.
+    public var preactivationGradient: Matrix<Float> {
+        let n = max(batch, 0), o = outputChannels, p = geometry.outputPlane, oh = geometry.outputHeight, ow = geometry.outputWidth
+        var m = Matrix<Float>(rows: n, columns: o * p)
+        guard n > 0, gradientValid else { return m }
+        let accW = accumulatorWidth, direct = lastAlgorithm == .direct
+        let source = direct ? directGradient : channelMajor
+        source.withUnsafeBufferPointer { src in
+            m.withUnsafeMutableBufferPointer { dst in
+                for s in 0..<n {
+                    for c in 0..<o {
+                        for i in 0..<oh {
+                            for j in 0..<ow {
+                                dst[(s * o + c) * p + i * ow + j] = direct ? src[(s * o + c) * oh * accW + i * accW + j] : src[(c * n + s) * p + i * ow + j]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return m
+    }
+
+    // MARK: im2col path
+
+    private func im2colForward(_ n: Int, _ workers: Int) throws(MatrixError) {
+        let g = geometry, p = g.outputPlane, np = n * p, k = weight.columns, cg = inputChannels / groups, og = outputChannels / groups
+        let o = outputChannels, cTotal = inputChannels, ps = planeStride, wp = paddedWidth
+        let oh = g.outputHeight, ow = g.outputWidth, sh = g.strideHeight, sw = g.strideWidth, rows = groups * k
+        padded.withUnsafeBufferPointer { pb in
+            col.withUnsafeMutableBufferPointer { cb in
+                tapOffsets.withUnsafeBufferPointer { tb in
+                    let P = SharedBuffer(pb.baseAddress!), C = SharedBuffer(cb.baseAddress!), T = SharedBuffer(tb.baseAddress!)
+                    // col[(g·K + r)][s·P + i·OW + j] = padded plane (s, g·C/G + c) at (i·sh + ki·dh, j·sw + kj·dw).
+                    LayerThreads.forEach(rows, workers: workers) { _, range in
+                        for gr in range {
+                            let grp = gr / k, r = gr % k
+                            let dstRow = C + gr * np
+                            for s in 0..<n {
+                                let src = P + (s * cTotal + grp * cg) * ps + T[r], dst = dstRow + s * p
+                                if sw == 1 {
+                                    for i in 0..<oh { LayerKernels.copy(dst + i * ow, src + i * sh * wp, ow) }
+                                } else {
+                                    for i in 0..<oh { for j in 0..<ow { dst[i * ow + j] = src[i * sh * wp + j * sw] } }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         try weight.withUnsafeBufferPointer { (wp) throws(MatrixError) in
@@ -300,66 +466,55 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        // [O][N][P] → [N][O][P] with the bias.
-        let p = g.outputPlane, o = outputChannels
-        channelMajor.withUnsafeBufferPointer { src in
-            bias.withUnsafeBufferPointer { b in
-                preactivation.withUnsafeMutableBufferPointer { dst in
-                    for s in 0..<n {
-                        for c in 0..<o {
-                            let from = src.baseAddress! + (c * n + s) * p, to = dst.baseAddress! + (s * o + c) * p
-                            let bc = b[c]
-                            for i in 0..<p { to[i] = from[i] + bc }
+        // [O][N][P] → [N][O][P] with the bias, then the activation, one sample per task.
+        let act = activation
+        channelMajor.withUnsafeBufferPointer { cb in
+            bias.withUnsafeBufferPointer { bb in
+                preactivation.withUnsafeMutableBufferPointer { zb in
+                    output.withUnsafeMutableBufferPointer { yb in
+                        let CM = SharedBuffer(cb.baseAddress!), B = SharedBuffer(bb.baseAddress!)
+                        let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
+                        LayerThreads.forEach(n, workers: workers) { _, samples in
+                            for s in samples {
+                                for c in 0..<o {
+                                    let from = CM + (c * n + s) * p, to = Z + (s * o + c) * p
+                                    let bc = B[c]
+                                    for i in 0..<p { to[i] = from[i] + bc }
+                                    act.forward(to, Y + (s * o + c) * p, count: p)
+                                }
+                            }
                         }
                     }
                 }
             }
         }
-        let count = preactivation.count, act = activation
-        preactivation.withUnsafeBufferPointer { z in
-            output.withUnsafeMutableBufferPointer { y in act.forward(z.baseAddress!, y.baseAddress!, count: count) }
-        }
-        return output
     }
 
-    /// Backward pass for `dY` `[batch, O·OH·OW]`; stores `weightGradient` and `biasGradient` and
-    /// returns `dX` `[batch, C·H·W]` (or `[batch, 0]` when `computesInputGradient` is false).
-    /// - Throws: `MatrixError.shapeMismatch` when `dY` does not match the last output.
-    @discardableResult
-    public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
-        guard outputGradient.rows == output.rows, outputGradient.columns == output.columns, batch >= 0 else {
-            throw .shapeMismatch(operation: "Conv2D.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
-        }
-        let g = geometry, n = batch, p = g.outputPlane, np = n * p, k = weight.columns, o = outputChannels
-        let cg = inputChannels / groups, og = o / groups
-        if n == 0 {
-            weightGradient.fill(with: 0)
-            for i in 0..<biasGradient.count { biasGradient[i] = 0 }
-            return computesInputGradient ? inputGradient : Matrix(rows: 0, columns: 0)
-        }
-        let count = output.count, act = activation
-        preactivation.withUnsafeBufferPointer { z in
-            output.withUnsafeBufferPointer { y in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    outputGradientScratch.withUnsafeMutableBufferPointer { dz in
-                        act.backward(z: z.baseAddress!, y: y.baseAddress!, dy: dy.baseAddress!, dz: dz.baseAddress!, count: count)
-                    }
-                }
-            }
-        }
-        // dZ [N][O][P] → [O][N][P]; bias gradient per channel (Double accumulation).
-        outputGradientScratch.withUnsafeBufferPointer { src in
-            channelMajor.withUnsafeMutableBufferPointer { dst in
-                biasGradient.withUnsafeMutableBufferPointer { db in
-                    for c in 0..<o {
-                        var sum = 0.0
-                        for s in 0..<n {
-                            let from = src.baseAddress! + (s * o + c) * p, to = dst.baseAddress! + (c * n + s) * p
-                            var part: Float = 0
-                            for i in 0..<p { let v = from[i]; to[i] = v; part += v }
-                            sum += Double(part)
+    private func im2colBackward(_ outputGradient: Matrix<Float>, _ n: Int, _ workers: Int) throws(MatrixError) {
+        let g = geometry, p = g.outputPlane, np = n * p, k = weight.columns, o = outputChannels
+        let cg = inputChannels / groups, og = o / groups, act = activation
+        // dZ = dY ⊙ f′(Z), written [O][N][P], with db[c] = Σ_s Double(Σ_i dZ) (Float within a sample).
+        preactivation.withUnsafeBufferPointer { zb in
+            output.withUnsafeBufferPointer { yb in
+                outputGradient.withUnsafeBufferPointer { db in
+                    channelMajor.withUnsafeMutableBufferPointer { cb in
+                        biasGradient.withUnsafeMutableBufferPointer { bg in
+                            let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!), DY = SharedBuffer(db.baseAddress!)
+                            let CM = SharedBuffer(cb.baseAddress!), BG = SharedBuffer(bg.baseAddress!)
+                            LayerThreads.forEach(o, workers: workers) { _, channels in
+                                for c in channels {
+                                    var sum = 0.0
+                                    for s in 0..<n {
+                                        let at = (s * o + c) * p, dst = CM + (c * n + s) * p
+                                        act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
+                                        var part: Float = 0
+                                        for i in 0..<p { part += dst[i] }
+                                        sum += Double(part)
+                                    }
+                                    BG[c] = Float(sum)
+                                }
+                            }
                         }
-                        db[c] = Float(sum)
                     }
                 }
             }
@@ -377,63 +532,87 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        guard computesInputGradient else { return Matrix(rows: n, columns: 0) }
-        inputGradient.fill(with: 0)
+        guard computesInputGradient else { return }
+        // dX in blocks of samples, so each block's dcol is still in cache when col2im reads it.
+        let block = dcolBlock(n)
         for grp in 0..<groups {
-            try weight.withUnsafeBufferPointer { (wp) throws(MatrixError) in
-                try channelMajor.withUnsafeBufferPointer { (dzp) throws(MatrixError) in
-                    try dcol.withUnsafeMutableBufferPointer { (dcp) throws(MatrixError) in
-                        // dcol_g [K, NP] = W_gᵀ [K, og] · dZ_g [og, NP]
-                        try BLAS.gemm(transposeA: true, m: k, n: np, k: og,
-                                      a: UnsafeBufferPointer(rebasing: wp[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
-                                      b: UnsafeBufferPointer(rebasing: dzp[(grp * og * np)..<((grp + 1) * og * np)]), ldb: np,
-                                      c: dcp, ldc: np)
+            for s0 in stride(from: 0, to: n, by: block) {
+                let count = min(block, n - s0), cols = count * p
+                try weight.withUnsafeBufferPointer { (wp) throws(MatrixError) in
+                    try channelMajor.withUnsafeBufferPointer { (dzp) throws(MatrixError) in
+                        try dcol.withUnsafeMutableBufferPointer { (dcp) throws(MatrixError) in
+                            // dcol [K, count·P] = W_gᵀ [K, og] · dZ_g[:, s0·P ..< (s0 + count)·P]
+                            let first = grp * og * np + s0 * p
+                            try BLAS.gemm(transposeA: true, m: k, n: cols, k: og,
+                                          a: UnsafeBufferPointer(rebasing: wp[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
+                                          b: UnsafeBufferPointer(rebasing: dzp[first..<(first + (og - 1) * np + cols)]), ldb: np,
+                                          c: UnsafeMutableBufferPointer(rebasing: dcp[0..<(k * cols)]), ldc: cols)
+                        }
+                    }
+                }
+                dcol.withUnsafeBufferPointer { dcp in
+                    inputGradient.withUnsafeMutableBufferPointer { dx in
+                        Conv2D.col2im(SharedBuffer(dcp.baseAddress!), SharedBuffer(dx.baseAddress!), g, samples: s0..<(s0 + count),
+                                      firstChannel: grp * cg, channels: cg, workers: workers)
                     }
                 }
             }
-            dcol.withUnsafeBufferPointer { dcp in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    Conv2D.col2im(dcp.baseAddress!, dx.baseAddress!, g, batch: n, firstChannel: grp * cg, channels: cg)
-                }
-            }
         }
-        return inputGradient
     }
 
-    /// `dZ = dY ⊙ f′(Z)` from the last backward pass, `[batch, O·OH·OW]`.
-    public var preactivationGradient: Matrix<Float> { outputGradientScratch }
+    /// Samples per dcol block: about 2 MiB of dcol (at least one sample, at most the batch).
+    private func dcolBlock(_ n: Int) -> Int {
+        let perSample = max(1, weight.columns * geometry.outputPlane * MemoryLayout<Float>.size)
+        return max(1, min(n, Conv2D.dcolBlockBytes / perSample))
+    }
+    /// Target size of one dcol block in bytes.
+    static let dcolBlockBytes = 2 << 20
 
-    // MARK: im2col / col2im
+    // MARK: direct path
 
-    /// Writes `col[(c·kh + ki)·kw + kj][s·P + i·OW + j] = X[s, first + c, i·sh − top + ki·dh, j·sw − left + kj·dw]`
-    /// (0 outside the image) for `channels` channels starting at `firstChannel`.
-    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: WindowGeometry,
-                       batch n: Int, firstChannel: Int, channels cg: Int) {
-        let p = g.outputPlane, np = n * p, hw = g.inputPlane, cTotal = g.channels
-        let ow = g.outputWidth, oh = g.outputHeight, sw = g.strideWidth, sh = g.strideHeight
-        for c in 0..<cg {
-            for ki in 0..<g.kernelHeight {
-                let rows = g.validRows(ki)
-                let rowOffset = ki * g.dilationHeight - g.padTop
-                for kj in 0..<g.kernelWidth {
-                    let r = (c * g.kernelHeight + ki) * g.kernelWidth + kj
-                    let cols = g.validColumns(kj)
-                    let colOffset = kj * g.dilationWidth - g.padLeft
-                    let dstRow = col + r * np
-                    for s in 0..<n {
-                        let plane = x + (s * cTotal + firstChannel + c) * hw
-                        let dst = dstRow + s * p
-                        for i in 0..<oh {
-                            let d = dst + i * ow
-                            guard rows.contains(i) else { d.update(repeating: 0, count: ow); continue }
-                            let src = plane + (i * sh + rowOffset) * g.width + colOffset
-                            if cols.lowerBound > 0 { d.update(repeating: 0, count: cols.lowerBound) }
-                            if sw == 1 {
-                                if !cols.isEmpty { (d + cols.lowerBound).update(from: src + cols.lowerBound, count: cols.count) }
-                            } else {
-                                for j in cols { d[j] = src[j * sw] }
+    private func directForward(_ n: Int, _ workers: Int) {
+        let g = geometry, o = outputChannels, k = weight.columns, cg = inputChannels / groups, og = o / groups
+        let p = g.outputPlane, oh = g.outputHeight, ow = g.outputWidth, accW = accumulatorWidth, accLen = oh * accW
+        let flat = g.strideHeight == 1 && g.strideWidth == 1, sh = g.strideHeight, sw = g.strideWidth
+        let wp = paddedWidth, cTotal = inputChannels, ps = planeStride, act = activation, stride = scratchStride
+        weight.withUnsafeBufferPointer { wb in
+            bias.withUnsafeBufferPointer { bb in
+                tapOffsets.withUnsafeBufferPointer { tb in
+                    padded.withUnsafeBufferPointer { pb in
+                        scratch.withUnsafeMutableBufferPointer { sb in
+                            preactivation.withUnsafeMutableBufferPointer { zb in
+                                output.withUnsafeMutableBufferPointer { yb in
+                                    let W = SharedBuffer(wb.baseAddress!), B = SharedBuffer(bb.baseAddress!), T = SharedBuffer(tb.baseAddress!)
+                                    let P = SharedBuffer(pb.baseAddress!), S = SharedBuffer(sb.baseAddress!)
+                                    let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
+                                    LayerThreads.forEach(n, workers: workers) { worker, samples in
+                                        let acc = S + worker * stride
+                                        for s in samples {
+                                            for oc in 0..<o {
+                                                let base = P + (s * cTotal + (oc / og) * cg) * ps, w = W + oc * k
+                                                if flat {
+                                                    Conv2D.directTaps(acc, base, w, T.base, k, accLen)
+                                                } else {
+                                                    for i in 0..<oh {
+                                                        for j in 0..<ow {
+                                                            let at = i * sh * wp + j * sw
+                                                            var v: Float = 0
+                                                            for q in 0..<k { v += w[q] * base[T[q] + at] }
+                                                            acc[i * accW + j] = v
+                                                        }
+                                                    }
+                                                }
+                                                let z = Z + (s * o + oc) * p, bo = B[oc]
+                                                for i in 0..<oh {
+                                                    let a = acc + i * accW, zr = z + i * ow
+                                                    for j in 0..<ow { zr[j] = a[j] + bo }
+                                                }
+                                                act.forward(z, Y + (s * o + oc) * p, count: p)
+                                            }
+                                        }
+                                    }
+                                }
                             }
-                            if cols.upperBound < ow { (d + cols.upperBound).update(repeating: 0, count: ow - cols.upperBound) }
                         }
                     }
                 }
@@ -441,28 +620,173 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// The adjoint of `im2col`: `dX[s, first + c, ih, iw] += dcol[…]` over every window tap.
-    static func col2im(_ dcol: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ g: WindowGeometry,
-                       batch n: Int, firstChannel: Int, channels cg: Int) {
-        let p = g.outputPlane, np = n * p, hw = g.inputPlane, cTotal = g.channels
-        let ow = g.outputWidth, sw = g.strideWidth, sh = g.strideHeight
-        for c in 0..<cg {
-            for ki in 0..<g.kernelHeight {
-                let rows = g.validRows(ki)
-                let rowOffset = ki * g.dilationHeight - g.padTop
-                for kj in 0..<g.kernelWidth {
-                    let r = (c * g.kernelHeight + ki) * g.kernelWidth + kj
-                    let cols = g.validColumns(kj)
-                    if cols.isEmpty { continue }
-                    let colOffset = kj * g.dilationWidth - g.padLeft
-                    let srcRow = dcol + r * np
-                    for s in 0..<n {
-                        let plane = dx + (s * cTotal + firstChannel + c) * hw
-                        let src = srcRow + s * p
-                        for i in rows {
-                            let d = plane + (i * sh + rowOffset) * g.width + colOffset
-                            let from = src + i * ow
-                            if sw == 1 { for j in cols { d[j] += from[j] } } else { for j in cols { d[j * sw] += from[j] } }
+    /// `acc[t] = Σ_q w[q]·base[offsets[q] + t]` for `t < len`, taps in order from 0 (16, then 8
+    /// outputs per SIMD step, then scalars — the same operations per element on every path).
+    @inline(__always) static func directTaps(_ acc: UnsafeMutablePointer<Float>, _ base: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>,
+                                             _ offsets: UnsafeMutablePointer<Int>, _ k: Int, _ len: Int) {
+        var t = 0
+        while t + 16 <= len {
+            var v0 = SIMD8<Float>(), v1 = SIMD8<Float>()
+            for q in 0..<k {
+                let wq = SIMD8<Float>(repeating: w[q]), src = base + offsets[q] + t
+                v0 += wq * LayerKernels.load8(src)
+                v1 += wq * LayerKernels.load8(src + 8)
+            }
+            LayerKernels.store8(v0, acc + t); LayerKernels.store8(v1, acc + t + 8)
+            t += 16
+        }
+        while t + 8 <= len {
+            var v = SIMD8<Float>()
+            for q in 0..<k { v += SIMD8<Float>(repeating: w[q]) * LayerKernels.load8(base + offsets[q] + t) }
+            LayerKernels.store8(v, acc + t)
+            t += 8
+        }
+        while t < len {
+            var v: Float = 0
+            for q in 0..<k { v += w[q] * base[offsets[q] + t] }
+            acc[t] = v
+            t += 1
+        }
+    }
+
+    private func directBackward(_ outputGradient: Matrix<Float>, _ n: Int, _ workers: Int) {
+        let g = geometry, o = outputChannels, k = weight.columns, cg = inputChannels / groups, og = o / groups
+        let p = g.outputPlane, oh = g.outputHeight, ow = g.outputWidth, accW = accumulatorWidth, accLen = oh * accW
+        let flat = g.strideHeight == 1 && g.strideWidth == 1, sh = g.strideHeight, sw = g.strideWidth
+        let wp = paddedWidth, cTotal = inputChannels, ps = planeStride, act = activation, stride = scratchStride
+        let h = g.height, w = g.width, hw = g.inputPlane, top = g.padTop, left = g.padLeft, taps = g.kernelHeight * g.kernelWidth
+        let perSample = o * k + o, computesDX = computesInputGradient
+        weight.withUnsafeBufferPointer { wb in
+            tapOffsets.withUnsafeBufferPointer { tb in
+                padded.withUnsafeBufferPointer { pb in
+                    scratch.withUnsafeMutableBufferPointer { sb in
+                        preactivation.withUnsafeBufferPointer { zb in
+                            output.withUnsafeBufferPointer { yb in
+                                outputGradient.withUnsafeBufferPointer { dyb in
+                                    directGradient.withUnsafeMutableBufferPointer { gb in
+                                        partials.withUnsafeMutableBufferPointer { qb in
+                                            inputGradient.withUnsafeMutableBufferPointer { xb in
+                                                let W = SharedBuffer(wb.baseAddress!), T = SharedBuffer(tb.baseAddress!), P = SharedBuffer(pb.baseAddress!)
+                                                let S = SharedBuffer(sb.baseAddress!), Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
+                                                let DY = SharedBuffer(dyb.baseAddress!), G = SharedBuffer(gb.baseAddress!), Q = SharedBuffer(qb.baseAddress!)
+                                                let DX = SharedBuffer(xb.baseAddress!)
+                                                LayerThreads.forEach(n, workers: workers) { worker, samples in
+                                                    let tmp = S + worker * stride
+                                                    for s in samples {
+                                                        let part = Q + s * perSample
+                                                        for oc in 0..<o {
+                                                            let at = (s * o + oc) * p, dz = G + (s * o + oc) * accLen
+                                                            if accW == ow {
+                                                                act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dz, count: p)
+                                                            } else {
+                                                                act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: tmp, count: p)
+                                                                for i in 0..<oh { LayerKernels.copy(dz + i * accW, tmp + i * ow, ow) }
+                                                            }
+                                                            var bsum: Float = 0
+                                                            for i in 0..<oh { for j in 0..<ow { bsum += dz[i * accW + j] } }
+                                                            part[o * k + oc] = bsum
+                                                            let base = P + (s * cTotal + (oc / og) * cg) * ps
+                                                            for q in 0..<k {
+                                                                if flat {
+                                                                    part[oc * k + q] = LayerKernels.dot(accLen, dz, base + T[q])
+                                                                } else {
+                                                                    var v: Float = 0
+                                                                    for i in 0..<oh { for j in 0..<ow { v += dz[i * accW + j] * base[T[q] + i * sh * wp + j * sw] } }
+                                                                    part[oc * k + q] = v
+                                                                }
+                                                            }
+                                                        }
+                                                        guard computesDX else { continue }
+                                                        for ch in 0..<cTotal {
+                                                            let grp = ch / cg, cl = ch % cg
+                                                            tmp.update(repeating: 0, count: ps)
+                                                            for oc in (grp * og)..<((grp + 1) * og) {
+                                                                let dz = G + (s * o + oc) * accLen
+                                                                for q in (cl * taps)..<((cl + 1) * taps) {
+                                                                    let wv = W[oc * k + q], off = T[q] - cl * ps
+                                                                    if flat {
+                                                                        LayerKernels.axpy(accLen, wv, dz, tmp + off)
+                                                                    } else {
+                                                                        for i in 0..<oh { for j in 0..<ow { tmp[off + i * sh * wp + j * sw] += wv * dz[i * accW + j] } }
+                                                                    }
+                                                                }
+                                                            }
+                                                            let dx = DX + (s * cTotal + ch) * hw
+                                                            for ih in 0..<h { LayerKernels.copy(dx + ih * w, tmp + (ih + top) * wp + left, w) }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // dW and db: per-sample partials summed in sample order in Double.
+        partials.withUnsafeBufferPointer { qb in
+            weightGradient.withUnsafeMutableBufferPointer { dw in
+                biasGradient.withUnsafeMutableBufferPointer { db in
+                    for idx in 0..<perSample {
+                        var sum = 0.0
+                        for s in 0..<n { sum += Double(qb[s * perSample + idx]) }
+                        if idx < o * k { dw[idx] = Float(sum) } else { db[idx - o * k] = Float(sum) }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: padding, col2im
+
+    /// Copies each `H×W` plane of `x` into the interior of its padded plane (`planeStride` apart,
+    /// rows `paddedWidth` apart, `top` rows and `left` columns in); the borders are left as they are (zero).
+    static func pad(_ x: SharedBuffer<Float>, _ p: SharedBuffer<Float>, _ g: WindowGeometry, planes: Int, planeStride: Int,
+                    paddedWidth wp: Int, workers: Int) {
+        let h = g.height, w = g.width, top = g.padTop, left = g.padLeft
+        LayerThreads.forEach(planes, workers: workers, minimumPerWorker: 8) { _, range in
+            for plane in range {
+                let src = x + plane * h * w, dst = p + plane * planeStride + top * wp + left
+                if wp == w { LayerKernels.copy(dst, src, h * w) } else { for i in 0..<h { LayerKernels.copy(dst + i * wp, src + i * w, w) } }
+            }
+        }
+    }
+
+    /// The adjoint of im2col for one group and a block of samples: per sample (one task each),
+    /// zeroes channels `firstChannel..<firstChannel + channels` of `dX` and adds
+    /// `dcol[(c·kh + ki)·kw + kj][(s − first sample)·P + i·OW + j]` (rows `|samples|·P` long) into
+    /// `dX[s, first + c, i·sh − top + ki·dh, j·sw − left + kj·dw]`, taps in order.
+    static func col2im(_ dcol: SharedBuffer<Float>, _ dx: SharedBuffer<Float>, _ g: WindowGeometry,
+                       samples: Range<Int>, firstChannel: Int, channels cg: Int, workers: Int) {
+        let p = g.outputPlane, ld = samples.count * p, hw = g.inputPlane, cTotal = g.channels
+        let ow = g.outputWidth, sw = g.strideWidth, sh = g.strideHeight, s0 = samples.lowerBound
+        LayerThreads.forEach(samples.count, workers: workers) { _, local in
+            for ls in local {
+                let s = s0 + ls
+                (dx + (s * cTotal + firstChannel) * hw).update(repeating: 0, count: cg * hw)
+                for c in 0..<cg {
+                    let plane = dx + (s * cTotal + firstChannel + c) * hw
+                    for ki in 0..<g.kernelHeight {
+                        let rows = g.validRows(ki)
+                        let rowOffset = ki * g.dilationHeight - g.padTop
+                        for kj in 0..<g.kernelWidth {
+                            let r = (c * g.kernelHeight + ki) * g.kernelWidth + kj
+                            let cols = g.validColumns(kj)
+                            if cols.isEmpty { continue }
+                            let colOffset = kj * g.dilationWidth - g.padLeft
+                            let src = dcol + r * ld + ls * p
+                            for i in rows {
+                                let d = plane + (i * sh + rowOffset) * g.width + colOffset
+                                let from = src + i * ow
+                                if sw == 1 {
+                                    LayerKernels.add(cols.count, from + cols.lowerBound, d + cols.lowerBound)
+                                } else {
+                                    for j in cols { d[j * sw] += from[j] }
+                                }
+                            }
                         }
                     }
                 }

@@ -58,33 +58,59 @@ public final class MaxPool2D: Layer {
             argmax = [Int32](repeating: 0, count: n * c * p)
             inputGradient = Matrix(rows: n, columns: c * hw)
         }
+        if n == 0 { return output }
+        let workers = LayerThreads.workers
         x.withUnsafeBufferPointer { xp in
             output.withUnsafeMutableBufferPointer { yp in
                 argmax.withUnsafeMutableBufferPointer { ap in
-                    for plane in 0..<(n * c) {
-                        let src = xp.baseAddress! + plane * hw
-                        for i in 0..<g.outputHeight {
-                            for j in 0..<g.outputWidth {
-                                var best = -Float.infinity, at = -1
-                                for ki in 0..<g.kernelHeight {
-                                    let ih = i * g.strideHeight - g.padTop + ki
-                                    if ih < 0 || ih >= g.height { continue }
-                                    for kj in 0..<g.kernelWidth {
-                                        let iw = j * g.strideWidth - g.padLeft + kj
-                                        if iw < 0 || iw >= g.width { continue }
-                                        let v = src[ih * g.width + iw]
-                                        if at < 0 || v > best || (best.isNaN && !v.isNaN) { best = v; at = ih * g.width + iw }
-                                    }
-                                }
-                                let o = plane * p + i * g.outputWidth + j
-                                yp[o] = best; ap[o] = Int32(at)
-                            }
-                        }
+                    let X = SharedBuffer(xp.baseAddress!), Y = SharedBuffer(yp.baseAddress!), A = SharedBuffer(ap.baseAddress!)
+                    // One task per range of planes: every plane is independent, so the split never changes the bytes.
+                    LayerThreads.forEach(n * c, workers: workers, minimumPerWorker: 16) { _, planes in
+                        for plane in planes { MaxPool2D.pool(X + plane * hw, Y + plane * p, A + plane * p, g) }
                     }
                 }
             }
         }
         return output
+    }
+
+    /// Max-pools one `H×W` plane into `OH×OW` values and their flat indices (first maximum in
+    /// row-major window order wins; NaN never beats a number). A 2×2, stride-2, unpadded window —
+    /// the common case — is unrolled with the same comparisons.
+    @inline(__always) static func pool(_ src: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Int32>,
+                                       _ g: WindowGeometry) {
+        @inline(__always) func better(_ v: Float, _ best: Float) -> Bool { v > best || (best.isNaN && !v.isNaN) }
+        let w = g.width, ow = g.outputWidth
+        if g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2 && g.padTop == 0 && g.padLeft == 0 {
+            for i in 0..<g.outputHeight {
+                for j in 0..<ow {
+                    let i0 = 2 * i * w + 2 * j
+                    var best = src[i0], at = i0
+                    let v1 = src[i0 + 1], v2 = src[i0 + w], v3 = src[i0 + w + 1]
+                    if better(v1, best) { best = v1; at = i0 + 1 }
+                    if better(v2, best) { best = v2; at = i0 + w }
+                    if better(v3, best) { best = v3; at = i0 + w + 1 }
+                    y[i * ow + j] = best; a[i * ow + j] = Int32(at)
+                }
+            }
+            return
+        }
+        for i in 0..<g.outputHeight {
+            for j in 0..<ow {
+                var best = -Float.infinity, at = -1
+                for ki in 0..<g.kernelHeight {
+                    let ih = i * g.strideHeight - g.padTop + ki
+                    if ih < 0 || ih >= g.height { continue }
+                    for kj in 0..<g.kernelWidth {
+                        let iw = j * g.strideWidth - g.padLeft + kj
+                        if iw < 0 || iw >= w { continue }
+                        let v = src[ih * w + iw]
+                        if at < 0 || better(v, best) { best = v; at = ih * w + iw }
+                    }
+                }
+                y[i * ow + j] = best; a[i * ow + j] = Int32(at)
+            }
+        }
     }
 
     @discardableResult
@@ -94,12 +120,18 @@ public final class MaxPool2D: Layer {
         }
         guard computesInputGradient else { return Matrix(rows: output.rows, columns: 0) }
         let g = geometry, hw = g.inputPlane, p = g.outputPlane, planes = output.rows * g.channels
-        inputGradient.fill(with: 0)
-        outputGradient.withUnsafeBufferPointer { dy in
+        if planes == 0 { return inputGradient }
+        let workers = LayerThreads.workers
+        outputGradient.withUnsafeBufferPointer { dyp in
             argmax.withUnsafeBufferPointer { ap in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    for plane in 0..<planes {
-                        for o in 0..<p { dx[plane * hw + Int(ap[plane * p + o])] += dy[plane * p + o] }
+                inputGradient.withUnsafeMutableBufferPointer { dxp in
+                    let DY = SharedBuffer(dyp.baseAddress!), A = SharedBuffer(ap.baseAddress!), DX = SharedBuffer(dxp.baseAddress!)
+                    LayerThreads.forEach(planes, workers: workers, minimumPerWorker: 16) { _, range in
+                        for plane in range {
+                            let dx = DX + plane * hw, dy = DY + plane * p, a = A + plane * p
+                            dx.update(repeating: 0, count: hw)
+                            for o in 0..<p { dx[Int(a[o])] += dy[o] }
+                        }
                     }
                 }
             }

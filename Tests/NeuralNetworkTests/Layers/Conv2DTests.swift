@@ -167,12 +167,13 @@ func floatMatrix(_ rows: Int, _ columns: Int, _ v: [Double]) -> Matrix<Float> {
 
 @Suite("Conv2D")
 struct Conv2DTests {
-    @Test("forward equals the naive 7-loop Double convolution over the whole option grid")
-    func forwardGrid() throws {
+    @Test("forward equals the naive 7-loop Double convolution over the whole option grid", arguments: [ConvolutionAlgorithm.im2col, .direct])
+    func forwardGrid(algorithm: ConvolutionAlgorithm) throws {
         let (cases, _) = convGrid()
         var worst = 0.0
         for (ci, cs) in cases.enumerated() {
             let layer = try cs.layer()
+            layer.algorithm = algorithm
             let x = seeded(cs.n * cs.c * cs.h * cs.w, UInt64(ci) * 3 + 1)
             let wt = seeded(cs.weightCount, UInt64(ci) * 3 + 2), b = seeded(cs.o, UInt64(ci) * 3 + 3)
             layer.weight = floatMatrix(cs.o, cs.weightCount / cs.o, wt)
@@ -188,15 +189,17 @@ struct Conv2DTests {
                 #expect(err <= tol, "\(cs) output \(i): \(v) vs \(ref[i])")
             }
         }
-        print("Conv2D forward: \(cases.count) cases, worst error / bound = \(worst)")
+        print("Conv2D forward (\(algorithm)): \(cases.count) cases, worst error / bound = \(worst)")
     }
 
-    @Test("backward dX, dW, db equal the Double adjoint loops and central finite differences, whole grid")
-    func backwardGrid() throws {
+    @Test("backward dX, dW, db equal the Double adjoint loops and central finite differences, whole grid",
+          arguments: [ConvolutionAlgorithm.im2col, .direct])
+    func backwardGrid(algorithm: ConvolutionAlgorithm) throws {
         let (cases, _) = convGrid()
         var worstFD = 0.0, worstAdj = 0.0
         for (ci, cs) in cases.enumerated() {
             let layer = try cs.layer()
+            layer.algorithm = algorithm
             var x = seeded(cs.n * cs.c * cs.h * cs.w, UInt64(ci) * 5 + 1)
             var wt = seeded(cs.weightCount, UInt64(ci) * 5 + 2)
             var b = seeded(cs.o, UInt64(ci) * 5 + 3)
@@ -242,14 +245,16 @@ struct Conv2DTests {
             for i in b.indices { let g = try fd(1, i); worstFD = max(worstFD, abs(g - db[i]) / fdTol); #expect(abs(g - db[i]) <= fdTol, "\(cs) FD db[\(i)]: \(g) vs \(db[i])") }
             for i in x.indices { let g = try fd(2, i); worstFD = max(worstFD, abs(g - dxs[i]) / fdTol); #expect(abs(g - dxs[i]) <= fdTol, "\(cs) FD dX[\(i)]: \(g) vs \(dxs[i])") }
         }
-        print("Conv2D backward: \(cases.count) cases, worst error / bound: adjoint loops \(worstAdj), finite differences \(worstFD)")
+        print("Conv2D backward (\(algorithm)): \(cases.count) cases, worst error / bound: adjoint loops \(worstAdj), finite differences \(worstFD)")
     }
 
-    @Test("a fused activation: dZ = dY ⊙ f′(Z) before the products (tanh and ReLU, Double chain rule)")
-    func activationBackward() throws {
+    @Test("a fused activation: dZ = dY ⊙ f′(Z) before the products (tanh and ReLU, Double chain rule)",
+          arguments: [ConvolutionAlgorithm.im2col, .direct])
+    func activationBackward(algorithm: ConvolutionAlgorithm) throws {
         for act in [Activation.tanh, .relu] {
             let cs = ConvCase(n: 2, c: 4, h: 5, w: 4, o: 4, kh: 3, kw: 3, sh: 2, sw: 1, groups: 2, padding: .same)
             let layer = try cs.layer(act)
+            layer.algorithm = algorithm
             let x = seeded(cs.n * cs.c * cs.h * cs.w, 11), wt = seeded(cs.weightCount, 12), b = seeded(cs.o, 13)
             layer.weight = floatMatrix(cs.o, cs.weightCount / cs.o, wt); layer.bias = b.map { Float($0) }
             let y = try layer.forward(floatMatrix(cs.n, cs.c * cs.h * cs.w, x))
@@ -297,6 +302,37 @@ struct Conv2DTests {
         let dx = try layer.backward(dy)
         #expect(dx.rows == 3 && dx.columns == 0)
         #expect(layer.weightGradient == w1 && layer.biasGradient == b1)
+    }
+
+    @Test("results are bitwise the same for 1, 2 and 3 layer threads, for both algorithms; .automatic picks direct for small C·kh·kw")
+    func threadInvariance() throws {
+        let shapes = [ConvCase(n: 5, c: 1, h: 12, w: 11, o: 8, padding: .same),                         // a first layer
+                      ConvCase(n: 4, c: 6, h: 7, w: 9, o: 6, groups: 6, padding: .same),                // depthwise
+                      ConvCase(n: 3, c: 4, h: 9, w: 8, o: 5, sh: 2, sw: 2, padding: .symmetric(1)),     // strided
+                      ConvCase(n: 3, c: 8, h: 6, w: 6, o: 4, kh: 3, kw: 3, dh: 2, dw: 2, groups: 2, padding: .same)]
+        for (ci, cs) in shapes.enumerated() {
+            for algorithm in [ConvolutionAlgorithm.im2col, .direct] {
+                var reference: (y: [Float], dx: [Float], dw: [Float], db: [Float])?
+                for threads in [1, 2, 3] {
+                    let layer = try cs.layer(.relu)
+                    layer.algorithm = algorithm
+                    layer.threads = threads
+                    layer.weight = floatMatrix(cs.o, cs.weightCount / cs.o, seeded(cs.weightCount, UInt64(ci) + 40))
+                    layer.bias = seeded(cs.o, UInt64(ci) + 50).map { Float($0) }
+                    let y = try layer.forward(floatMatrix(cs.n, cs.c * cs.h * cs.w, seeded(cs.n * cs.c * cs.h * cs.w, UInt64(ci) + 60)))
+                    let dx = try layer.backward(floatMatrix(cs.n, y.columns, seeded(cs.n * y.columns, UInt64(ci) + 70)))
+                    let got = (y.elements, dx.elements, layer.weightGradient.elements, layer.biasGradient)
+                    if let r = reference {
+                        #expect(r.y == got.0 && r.dx == got.1 && r.dw == got.2 && r.db == got.3, "\(cs) \(algorithm) threads \(threads)")
+                    } else { reference = got }
+                }
+            }
+        }
+        let first = try Conv2D(inputChannels: 3, outputChannels: 32, kernelSize: 3, padding: .same, inputHeight: 8, inputWidth: 8)
+        let second = try Conv2D(inputChannels: 32, outputChannels: 64, kernelSize: 3, padding: .same, inputHeight: 8, inputWidth: 8)
+        #expect(first.resolvedAlgorithm == .direct && second.resolvedAlgorithm == .im2col)
+        second.algorithm = .direct
+        #expect(second.resolvedAlgorithm == .direct)
     }
 
     @Test("fans are group-aware: OIHW [O, C/G, kh, kw] with groups (C02/C04)")
