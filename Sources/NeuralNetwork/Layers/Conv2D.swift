@@ -507,9 +507,7 @@ public final class Conv2D: Layer {
                                     for s in 0..<n {
                                         let at = (s * o + c) * p, dst = CM + (c * n + s) * p
                                         act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
-                                        var part: Float = 0
-                                        for i in 0..<p { part += dst[i] }
-                                        sum += Double(part)
+                                        sum += Double(LayerKernels.sum(p, dst))
                                     }
                                     BG[c] = Float(sum)
                                 }
@@ -682,9 +680,8 @@ public final class Conv2D: Layer {
                                                                 act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: tmp, count: p)
                                                                 for i in 0..<oh { LayerKernels.copy(dz + i * accW, tmp + i * ow, ow) }
                                                             }
-                                                            var bsum: Float = 0
-                                                            for i in 0..<oh { for j in 0..<ow { bsum += dz[i * accW + j] } }
-                                                            part[o * k + oc] = bsum
+                                                            // Columns ≥ OW of dz are zero: one run over the accumulator layout.
+                                                            part[o * k + oc] = LayerKernels.sum(accLen, dz)
                                                             let base = P + (s * cTotal + (oc / og) * cg) * ps
                                                             for q in 0..<k {
                                                                 if flat {

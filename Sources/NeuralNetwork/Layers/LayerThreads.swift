@@ -82,7 +82,20 @@ enum LayerKernels {
     @inline(__always) static func add(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= n { store8(load8(y + i) + load8(x + i), y + i); i += 8 }
+        if i + 4 <= n { store4(load4(y + i) + load4(x + i), y + i); i += 4 }
         while i < n { y[i] += x[i]; i += 1 }
+    }
+
+    /// `Σ x[i]` over `0..<n`: eight lanes of partial sums, then the tail, then the lanes added
+    /// pairwise — a fixed order.
+    @inline(__always) static func sum(_ n: Int, _ x: UnsafePointer<Float>) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n { acc += load8(x + i); i += 8 }
+        var tail: Float = 0
+        while i < n { tail += x[i]; i += 1 }
+        let h = acc.lowHalf + acc.highHalf
+        return ((h[0] + h[2]) + (h[1] + h[3])) + tail
     }
 
     /// `Σ x[i]·y[i]` over `0..<n`: eight lanes of partial sums (lane `l` sums `i ≡ l mod 8`

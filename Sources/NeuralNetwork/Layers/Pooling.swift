@@ -18,6 +18,7 @@ public final class MaxPool2D: Layer {
     public private(set) var output = Matrix<Float>(rows: 0, columns: 0)
     /// For each output element, the flat index `ih·W + iw` of the chosen input in its channel plane.
     public private(set) var argmax: [Int32] = []
+    private var spareOutput = Matrix<Float>(rows: 0, columns: 0)
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
 
     /// - Parameters: `kernelSize` `(kh, kw)`; `stride` defaults to `kernelSize`; `padding` zeros
@@ -55,10 +56,14 @@ public final class MaxPool2D: Layer {
         let n = x.rows
         if output.rows != n {
             output = Matrix(rows: n, columns: c * p)
+            spareOutput = Matrix(rows: n, columns: c * p)
             argmax = [Int32](repeating: 0, count: n * c * p)
             inputGradient = Matrix(rows: n, columns: c * hw)
         }
         if n == 0 { return output }
+        // Alternate two output buffers: the next layer may still hold the last output (a Dense
+        // layer keeps its input), and writing into it would copy it on every step.
+        swap(&output, &spareOutput)
         let workers = LayerThreads.workers
         x.withUnsafeBufferPointer { xp in
             output.withUnsafeMutableBufferPointer { yp in
@@ -81,6 +86,26 @@ public final class MaxPool2D: Layer {
                                        _ g: WindowGeometry) {
         @inline(__always) func better(_ v: Float, _ best: Float) -> Bool { v > best || (best.isNaN && !v.isNaN) }
         let w = g.width, ow = g.outputWidth
+        if g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2 && g.padTop == 0 && g.padLeft == 0 && ow >= 4 {
+            // 8 (or 4) outputs per step, branch-free; the last step overlaps the previous one
+            // (it recomputes the same values), so no scalar tail.
+            for i in 0..<g.outputHeight {
+                let r0 = src + 2 * i * w, base = Int32(2 * i * w), yo = y + i * ow, ao = a + i * ow
+                if ow >= 8 {
+                    var j = 0
+                    while true {
+                        let jj = min(j, ow - 8)
+                        MaxPool2D.pool8(r0, w, base, jj, yo, ao)
+                        if jj + 8 >= ow { break }
+                        j += 8
+                    }
+                } else {
+                    MaxPool2D.pool4(r0, w, base, 0, yo, ao)
+                    MaxPool2D.pool4(r0, w, base, ow - 4, yo, ao)
+                }
+            }
+            return
+        }
         if g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2 && g.padTop == 0 && g.padLeft == 0 {
             for i in 0..<g.outputHeight {
                 for j in 0..<ow {
@@ -113,6 +138,42 @@ public final class MaxPool2D: Layer {
         }
     }
 
+    /// Outputs `j..<j+8` of a 2×2 stride-2 row: window `(a, b; c, d)` from rows `r0` and `r0 + w`,
+    /// chosen in the order a, b, c, d with `v > best || (best is NaN && v is not)`.
+    @inline(__always) static func pool8(_ r0: UnsafeMutablePointer<Float>, _ w: Int, _ base: Int32, _ j: Int,
+                                        _ y: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Int32>) {
+        let t0 = UnsafeRawPointer(r0 + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+        let t1 = UnsafeRawPointer(r0 + w + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+        let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+        let ia = SIMD8<Int32>(repeating: base + Int32(2 * j)) &+ lanes
+        var best = t0.evenHalf, at = ia
+        @inline(__always) func take(_ v: SIMD8<Float>, _ offset: Int32) {
+            let m = (v .> best) .| ((best .!= best) .& (v .== v))
+            best = best.replacing(with: v, where: m)
+            at = at.replacing(with: ia &+ offset, where: m)
+        }
+        take(t0.oddHalf, 1); take(t1.evenHalf, Int32(w)); take(t1.oddHalf, Int32(w + 1))
+        UnsafeMutableRawPointer(y + j).storeBytes(of: best, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(a + j).storeBytes(of: at, as: SIMD8<Int32>.self)
+    }
+
+    /// `pool8` for 4 outputs.
+    @inline(__always) static func pool4(_ r0: UnsafeMutablePointer<Float>, _ w: Int, _ base: Int32, _ j: Int,
+                                        _ y: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Int32>) {
+        let t0 = UnsafeRawPointer(r0 + 2 * j).loadUnaligned(as: SIMD8<Float>.self)
+        let t1 = UnsafeRawPointer(r0 + w + 2 * j).loadUnaligned(as: SIMD8<Float>.self)
+        let ia = SIMD4<Int32>(repeating: base + Int32(2 * j)) &+ SIMD4<Int32>(0, 2, 4, 6)
+        var best = t0.evenHalf, at = ia
+        @inline(__always) func take(_ v: SIMD4<Float>, _ offset: Int32) {
+            let m = (v .> best) .| ((best .!= best) .& (v .== v))
+            best = best.replacing(with: v, where: m)
+            at = at.replacing(with: ia &+ offset, where: m)
+        }
+        take(t0.oddHalf, 1); take(t1.evenHalf, Int32(w)); take(t1.oddHalf, Int32(w + 1))
+        UnsafeMutableRawPointer(y + j).storeBytes(of: best, as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(a + j).storeBytes(of: at, as: SIMD4<Int32>.self)
+    }
+
     @discardableResult
     public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
         guard outputGradient.rows == output.rows, outputGradient.columns == output.columns else {
@@ -126,11 +187,27 @@ public final class MaxPool2D: Layer {
             argmax.withUnsafeBufferPointer { ap in
                 inputGradient.withUnsafeMutableBufferPointer { dxp in
                     let DY = SharedBuffer(dyp.baseAddress!), A = SharedBuffer(ap.baseAddress!), DX = SharedBuffer(dxp.baseAddress!)
+                    // 2×2 stride-2 unpadded windows tile the plane without overlap: one pass writes each
+                    // window (zeros, then `0 + dY` at the argmax, as the general path's zero fill and add).
+                    let tiles = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2 && g.padTop == 0 && g.padLeft == 0
+                    let h = g.height, w = g.width, oh = g.outputHeight, ow = g.outputWidth
                     LayerThreads.forEach(planes, workers: workers, minimumPerWorker: 16) { _, range in
                         for plane in range {
                             let dx = DX + plane * hw, dy = DY + plane * p, a = A + plane * p
-                            dx.update(repeating: 0, count: hw)
-                            for o in 0..<p { dx[Int(a[o])] += dy[o] }
+                            if tiles {
+                                if h % 2 == 1 { (dx + (h - 1) * w).update(repeating: 0, count: w) }
+                                if w % 2 == 1 { for r in 0..<(2 * oh) { dx[r * w + w - 1] = 0 } }
+                                for i in 0..<oh {
+                                    for j in 0..<ow {
+                                        let i0 = 2 * i * w + 2 * j
+                                        dx[i0] = 0; dx[i0 + 1] = 0; dx[i0 + w] = 0; dx[i0 + w + 1] = 0
+                                        dx[Int(a[i * ow + j])] = 0 + dy[i * ow + j]
+                                    }
+                                }
+                            } else {
+                                dx.update(repeating: 0, count: hw)
+                                for o in 0..<p { dx[Int(a[o])] += dy[o] }
+                            }
                         }
                     }
                 }
