@@ -14,7 +14,7 @@ way (`GPT2PreTrainedModel._init_weights`: N(0, 0.02), c_proj N(0, 0.02/√24), z
 1/0) with torch tensors and saved with `safetensors.torch.save_file`, against
 `weightinit bench --only model-init` (the same tensors straight into a safetensors file).
 
-Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init]
+Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init,cnn]
                                 [--install-torch] [--binary PATH]
 """
 import argparse, json, os, subprocess, sys, time
@@ -26,7 +26,7 @@ ap.add_argument("--batch", type=int, default=128)
 ap.add_argument("--cnn-steps", type=int, default=40, help="steps of the CNN comparison (0 skips it)")
 ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
-ap.add_argument("--sections", default="train,model-init", help="comma-separated: train, model-init")
+ap.add_argument("--sections", default="train,model-init,cnn", help="comma-separated: train, model-init, cnn")
 ap.add_argument("--directory", default=None, help="directory for the model-init files (default: the temporary directory)")
 args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -188,7 +188,8 @@ def torch_cnn_loop():
     t = time.perf_counter()
     for _ in range(args.cnn_steps): step()
     return args.cnn_steps * 128 / (time.perf_counter() - t)
-if args.cnn_steps > 0:
+cnn = {}
+if args.cnn_steps > 0 and "cnn" in sections:
     out = subprocess.run([binary, "bench", "--only", "conv", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
     cnn["weightinit"] = json.loads(out.stdout)["conv"]["cnn_train_samples_per_second"]
     try:

@@ -100,9 +100,11 @@ struct Bench: ToolCommand {
         let dense = wants("dense") ? try benchDense() : nil
         if wants("train") { section("train") }
         let train = wants("train") ? try benchTrain() : nil
+        if wants("model-init") { section("model-init") }
         let modelInit = wants("model-init")
             ? try ModelInitBench.run(quick: quick, threads: fillThreads, seed: common.seed, directory: benchDirectory ?? NSTemporaryDirectory(), verbose: !common.json)
             : nil
+        if wants("conv") { section("conv") }
         let conv = wants("conv") ? try ConvBench.run(quick: quick, seed: common.seed, verbose: !common.json) : nil
         let check = BLASBackend.kernelCheck()
         let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
@@ -146,6 +148,22 @@ struct Bench: ToolCommand {
         if let t = r.train {
             print("\ntrain: default MLP \(fmt(t.samplesPerSecond, 0)) samples/s (batch \(t.batch), \(t.steps) steps, \(t.threads) BLAS threads)")
             if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
+        }
+        if let m = r.modelInit {
+            print("\nmodel-init: init --preset \(m.preset) --recipe \(m.recipe) (\(m.parameters) parameters, \(m.dtype), \(m.bytes) bytes), \(m.threads) threads, median of \(m.repetitions), in \(m.directory):")
+            print(table(["to", "seconds", "GB/s"], [["page cache", fmt(m.seconds, 3), fmt(m.gbps, 2)],
+                                                  ["with --fsync", fmt(m.fsyncSeconds, 3), fmt(Double(m.bytes) / m.fsyncSeconds / 1e9, 2)],
+                                                  ["dd conv=fsync", m.ddFsyncSeconds.map { fmt($0, 3) } ?? "n/a", m.ddFsyncSeconds.map { fmt(Double(m.bytes) / $0 / 1e9, 2) } ?? "n/a"]],
+                        rightAligned: [1, 2]))
+            if let ratio = m.ratioToDd { print("--fsync ÷ dd conv=fsync: \(fmt(ratio, 3))") }
+        }
+        if let c = r.conv {
+            print("\nconv (batch 128, 'same' padding, ReLU; forward = 2·N·O·OH·OW·(C/G)·kh·kw flops, forward+backward = 3× that; raw = one cblas_sgemm of the forward shape):")
+            print(table(["layer", "forward GFLOP/s", "forward ms", "fwd+bwd GFLOP/s", "fwd+bwd ms", "raw GFLOP/s", "fwd+bwd ÷ raw"], c.layers.map {
+                [$0.layer, fmt($0.forwardGflops, 1), fmt($0.forwardMilliseconds, 2), fmt($0.forwardBackwardGflops, 1), fmt($0.forwardBackwardMilliseconds, 2),
+                 fmt($0.rawSgemmGflops, 1), fmt($0.forwardBackwardRatioToSgemm, 2)]
+            }, rightAligned: [1, 2, 3, 4, 5, 6]))
+            print("default CNN training: \(fmt(c.cnnTrainSamplesPerSecond, 0)) samples/s (batch 128, \(c.cnnTrainSteps) steps, \(c.threads) BLAS threads)")
         }
         print("\nbackend: OpenBLAS \(r.backend.openblasVersion), core \(r.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(r.backend.threads) BLAS threads")
     }
