@@ -44,7 +44,10 @@ if binary is None:
 sections = [x.strip() for x in args.sections.split(',')]
 if 'train' in sections:
     out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
-    results["weightinit"] = json.loads(out.stdout)["train"]["samples_per_second"]
+    wtrain = json.loads(out.stdout)["train"]
+    results["weightinit"] = wtrain["samples_per_second"]
+    deep_sizes = [784] + [256] * 20 + [10]
+    deep = {"weightinit": wtrain.get("deep_samples_per_second")}
 
     # --- numpy ---
     def numpy_loop():
@@ -77,24 +80,25 @@ if 'train' in sections:
     results["numpy"] = numpy_loop()
 
     # --- PyTorch ---
-    def torch_loop():
+    def torch_loop(layer_sizes=sizes, steps=None):
         import torch
+        steps = steps or args.steps
         torch.set_num_threads(args.threads)
         torch.manual_seed(0)
         layers = []
-        for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+        for k, (i, o) in enumerate(zip(layer_sizes, layer_sizes[1:])):
             lin = torch.nn.Linear(i, o); torch.nn.init.kaiming_normal_(lin.weight); torch.nn.init.zeros_(lin.bias)
-            layers += [lin] + ([torch.nn.ReLU()] if k < 2 else [])
+            layers += [lin] + ([torch.nn.ReLU()] if k < len(layer_sizes) - 2 else [])
         model = torch.nn.Sequential(*layers)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
         lossf = torch.nn.CrossEntropyLoss()
-        x = torch.randn(args.batch, 784); y = torch.arange(args.batch) % 10
+        x = torch.randn(args.batch, layer_sizes[0]); y = torch.arange(args.batch) % layer_sizes[-1]
         def step():
             opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
         for _ in range(20): step()
         t = time.perf_counter()
-        for _ in range(args.steps): step()
-        return args.steps * args.batch / (time.perf_counter() - t)
+        for _ in range(steps): step()
+        return steps * args.batch / (time.perf_counter() - t)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -109,7 +113,19 @@ if 'train' in sections:
     print(f"default MLP 784-256-128-10, batch {args.batch}, SGD Nesterov, {args.threads} threads, {args.steps} steps")
     for name, sps in results.items():
         print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
-    print(json.dumps({k: v for k, v in results.items()}))
+    try:
+        deep["pytorch"] = torch_loop(deep_sizes, steps=max(40, args.steps // 5))
+    except Exception as e:
+        deep["pytorch"] = None
+        print(f"pytorch deep MLP: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+    print(f"deep MLP 784-(256x20)-10, batch {args.batch}, SGD Nesterov, {args.threads} threads")
+    for name, sps in deep.items():
+        print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
+    if deep.get("pytorch") and deep.get("weightinit"):
+        print(f"  epoch-time ratio weightinit/pytorch: {deep['pytorch'] / deep['weightinit']:.3f}")
+    if results.get("pytorch"):
+        print(f"default MLP epoch-time ratio weightinit/pytorch: {results['pytorch'] / results['weightinit']:.3f}")
+    print(json.dumps({**{k: v for k, v in results.items()}, "deep": deep}))
 
 # --- model init: GPT-2 small into a safetensors file ---
 if "model-init" in sections:

@@ -64,7 +64,11 @@ struct Bench: ToolCommand {
     }
 
     struct DenseResult: Encodable { var layer: String; var batch: Int; var forwardGflops: Double; var forwardBackwardGflops: Double; var forwardMicroseconds: Double; var forwardBackwardMicroseconds: Double }
-    struct TrainResult: Encodable { var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double? }
+    struct TrainResult: Encodable {
+        var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double?
+        /// The deep MLP (784, 20 hidden layers of 256, 10): steps timed, samples/s, and GFLOP/s counted as 3× the forward flops.
+        var deepModel: String; var deepSteps: Int; var deepSamplesPerSecond: Double; var deepGflops: Double
+    }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
     /// Sections that did not run (`--only`) are absent from the JSON.
@@ -147,6 +151,7 @@ struct Bench: ToolCommand {
         }
         if let t = r.train {
             print("\ntrain: default MLP \(fmt(t.samplesPerSecond, 0)) samples/s (batch \(t.batch), \(t.steps) steps, \(t.threads) BLAS threads)")
+            print("train: deep MLP \(t.deepModel) \(fmt(t.deepSamplesPerSecond, 0)) samples/s, \(fmt(t.deepGflops, 1)) GFLOP/s (3× forward flops; batch \(t.batch), \(t.deepSteps) steps)")
             if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
         }
         if let m = r.modelInit {
@@ -201,24 +206,11 @@ struct Bench: ToolCommand {
     /// synthetic standardized inputs: forward, loss, backward and update per step.
     func benchTrain() throws -> TrainResult {
         let batch = 128, steps = quick ? 150 : 600
-        let model = try Sequential(sizes: [784, 256, 128, 10], activation: .relu, seed: common.seed)
-        let optimizer = try Optimizer(.sgd(momentum: 0.9, nesterov: true))
-        var x = Matrix<Float>(rows: batch, columns: 784)
-        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
-        let labels = (0..<batch).map { Int32($0 % 10) }
-        var loss = SoftmaxCrossEntropy()
-        func step() throws {
-            let logits = try model.forward(x)
-            _ = try loss.loss(logits: logits, labels: labels[...])
-            try model.backward(loss.gradient)
-            optimizer.step(model.layers, learningRate: 0.01)
-        }
-        let sps = try model.withoutInputGradient { () throws -> Double in
-            for _ in 0..<20 { try step() }
-            let t0 = now()
-            for _ in 0..<steps { try step() }
-            return Double(steps * batch) / (now() - t0)
-        }
+        let sps = try trainThroughput(sizes: [784, 256, 128, 10], batch: batch, steps: steps)
+        // The deep MLP of issue 14: 784 → 20 hidden layers of 256 → 10, where 256×256 products at batch 128 sit far below sgemm speed.
+        let deepSizes = [784] + Array(repeating: 256, count: 20) + [10], deepSteps = quick ? 30 : 120
+        let deepSps = try trainThroughput(sizes: deepSizes, batch: batch, steps: deepSteps)
+        let forwardFlopsPerSample = zip(deepSizes, deepSizes.dropFirst()).reduce(0.0) { $0 + 2 * Double($1.0 * $1.1) }
         // Cost of LSUV on the default MLP with a calibration batch of 1024 (synthetic N(0, 1) inputs).
         var calibration = Matrix<Float>(rows: 1024, columns: 784)
         try Initializer.normal(mean: 0, std: 1).fill(&calibration, key: RandomKey(seed: 4))
@@ -227,8 +219,33 @@ struct Bench: ToolCommand {
         try LSUV().initialize(lsuvModel, batch: calibration, seed: common.seed)
         let lsuv = now() - l0
         let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
-                            threads: BLASBackend.threads, lsuvSeconds: lsuv)
+                            threads: BLASBackend.threads, lsuvSeconds: lsuv,
+                            deepModel: "784-(256×20)-10 relu", deepSteps: deepSteps, deepSamplesPerSecond: deepSps,
+                            deepGflops: 3 * forwardFlopsPerSample * deepSps / 1e9)
         return r
+    }
+
+    /// Training samples/s of a ReLU MLP with `sizes` on synthetic N(0, 1) inputs (SGD Nesterov 0.9,
+    /// learning rate 0.01, He-normal weights, no input gradient), after 20 warm-up steps.
+    func trainThroughput(sizes: [Int], batch: Int, steps: Int) throws -> Double {
+        let model = try Sequential(sizes: sizes, activation: .relu, seed: common.seed)
+        let optimizer = try Optimizer(.sgd(momentum: 0.9, nesterov: true))
+        var x = Matrix<Float>(rows: batch, columns: sizes[0])
+        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
+        let labels = (0..<batch).map { Int32($0 % sizes[sizes.count - 1]) }
+        var loss = SoftmaxCrossEntropy()
+        func step() throws {
+            let logits = try model.forward(x)
+            _ = try loss.loss(logits: logits, labels: labels[...])
+            try model.backward(loss.gradient)
+            optimizer.step(model.layers, learningRate: 0.01)
+        }
+        return try model.withoutInputGradient { () throws -> Double in
+            for _ in 0..<20 { try step() }
+            let t0 = now()
+            for _ in 0..<steps { try step() }
+            return Double(steps * batch) / (now() - t0)
+        }
     }
 
     func benchGemm() -> [GemmResult] {
