@@ -9,9 +9,11 @@ struct Bench: ToolCommand {
         discussion: """
         Sections: memset bandwidth (a 2-thread memset of 64 MiB, already touched); fill (every scheme at 256², \
         1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
-        1/2/8 threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        1/2/8 threads, peak-memory growth of in-place fills); fresh (He normal into a new 1 GiB Float matrix, page \
+        faults included, three ways: zeros then fill, first touch in the fill threads, and that plus transparent huge \
+        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
-        forward+backward); train (samples/s of the default MLP on synthetic data, and the cost of LSUV on it); \
+        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
         page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, \
         32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with \
@@ -25,7 +27,7 @@ struct Bench: ToolCommand {
         bandwidth drifts. The 256² and 1024² fills fit in the caches while memset is measured on 64 MiB, so their \
         ratios can exceed 1; only the 4096² ratios compare like with like.
 
-        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, \
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, fresh, orthogonal, gemm, dense, train, model_init, \
         conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
         threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
         checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
@@ -46,7 +48,7 @@ struct Bench: ToolCommand {
     @Flag(help: "Fewer repetitions and sizes (about a minute).")
     var quick = false
 
-    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train, model-init, conv (memset always runs).")
+    @Option(help: "Run only these sections, comma-separated: fill, fresh, orthogonal, gemm, dense, train, model-init, conv (memset always runs).")
     var only: String?
 
     func wants(_ section: String) -> Bool {
@@ -56,9 +58,9 @@ struct Bench: ToolCommand {
 
     func validate() throws {
         if let only {
-            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
+            let valid: Set = ["fill", "fresh", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
             for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
-                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train, model-init, conv")
+                throw ValidationError("--only: unknown section '\(s)'; valid: fill, fresh, orthogonal, gemm, dense, train, model-init, conv")
             }
         }
     }
@@ -75,6 +77,7 @@ struct Bench: ToolCommand {
     struct Report: Encodable {
         var memsetGbps: Double
         var fill: [FillBench.Result]?
+        var fresh: FreshBench.Result?
         var orthogonal: [FillBench.OrthogonalResult]?
         var gemm: [GemmResult]?
         var dense: [DenseResult]?
@@ -104,6 +107,8 @@ struct Bench: ToolCommand {
         let dense = wants("dense") ? try benchDense() : nil
         if wants("train") { section("train") }
         let train = wants("train") ? try benchTrain() : nil
+        if wants("fresh") { section("fresh") }
+        let fresh = wants("fresh") ? try FreshBench.run(quick: quick, threads: fillThreads, seed: common.seed) : nil
         if wants("model-init") { section("model-init") }
         let modelInit = wants("model-init")
             ? try ModelInitBench.run(quick: quick, threads: fillThreads, seed: common.seed, directory: benchDirectory ?? NSTemporaryDirectory(), verbose: !common.json)
@@ -111,7 +116,7 @@ struct Bench: ToolCommand {
         if wants("conv") { section("conv") }
         let conv = wants("conv") ? try ConvBench.run(quick: quick, seed: common.seed, verbose: !common.json) : nil
         let check = BLASBackend.kernelCheck()
-        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
+        let report = Report(memsetGbps: memset, fill: fills, fresh: fresh, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
                                              threads: BLASBackend.threads, fillThreads: fillThreads),
                             fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)
@@ -132,6 +137,15 @@ struct Bench: ToolCommand {
         if let heap = r.fillPeakMemoryGrowthBytes, !heap.isEmpty {
             print("\npeak memory growth during an in-place 4096² Float fill (64 MiB):")
             print(table(["scheme", "bytes"], heap.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }, rightAligned: [1]))
+        }
+        if let f = r.fresh {
+            print("\nfresh: He normal into a new \(f.shape) Float matrix (1 GiB, page faults included) vs the same fill of a touched one, \(f.threads) threads, median of \(f.repetitions); transparent huge pages: \(f.transparentHugePages)")
+            print(table(["how", "seconds", "GB/s", "÷ steady"], [
+                ["steady state (touched)", fmt(f.steadySeconds, 3), fmt(f.steadyGbps, 2), "1.000"],
+                ["zeros, then fill", fmt(f.zerosThenFillSeconds, 3), fmt(Double(f.bytes) / f.zerosThenFillSeconds / 1e9, 2), fmt(f.zerosThenFillRatio, 3)],
+                ["first touch in fill threads", fmt(f.firstTouchSeconds, 3), fmt(Double(f.bytes) / f.firstTouchSeconds / 1e9, 2), fmt(f.firstTouchRatio, 3)],
+                ["+ MADV_HUGEPAGE (Initializer.matrix)", fmt(f.hugePagesSeconds, 3), fmt(Double(f.bytes) / f.hugePagesSeconds / 1e9, 2), fmt(f.hugePagesRatio, 3)]],
+                        rightAligned: [1, 2, 3]))
         }
         if let orth = r.orthogonal {
             print("\northogonal vs the LAPACK QR alone:")
