@@ -62,6 +62,12 @@ public func batchSlice(_ n: Int, thread t: Int, of threads: Int) -> Range<Int> {
 /// bitwise: the weight-gradient products `dZᵀ·X` and the bias column sums add the batch rows in
 /// `T` partial sums. The loss sum is `Σ_t Σ_{rows of t}` in Double.
 final class BatchSplit: @unchecked Sendable {
+    /// Pointers handed to `DispatchQueue.concurrentPerform` workers that write disjoint ranges.
+    struct UnsafeSendable<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+
     /// One thread's replica and buffers (touched only by that thread during a step).
     final class Worker: @unchecked Sendable {
         let model: any NetworkModel
@@ -127,6 +133,27 @@ final class BatchSplit: @unchecked Sendable {
         workers = ([model] + replicas).map { Worker(model: $0, features: features) }
     }
 
+    /// Every worker's parameter buffers, `[worker][parameter]`, valid while `body` runs (each
+    /// reached through `withBuffers`, nested; nothing else touches the models meanwhile).
+    private func withAllBuffers(_ body: (UnsafeSendable<[[(value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>)]]>) -> Void) {
+        let flat = workers.flatMap { w in w.parameters.map { p in p } }
+        let perWorker = workers.first?.parameters.count ?? 0
+        var collected: [(value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>)] = []
+        collected.reserveCapacity(flat.count)
+        func nest(_ j: Int) {
+            guard j < flat.count else {
+                let grouped = stride(from: 0, to: collected.count, by: max(1, perWorker)).map { Array(collected[$0..<min(collected.count, $0 + perWorker)]) }
+                body(UnsafeSendable(perWorker == 0 ? workers.map { _ in [] } : grouped))
+                return
+            }
+            flat[j].withBuffers { v, g in
+                collected.append((v, g))
+                nest(j + 1)
+            }
+        }
+        nest(0)
+    }
+
     /// The most batch threads accepted.
     static let maximumThreads = 1024
 
@@ -142,11 +169,17 @@ final class BatchSplit: @unchecked Sendable {
         for w in workers.dropFirst() {
             w.model.firstParametricLayer?.computesInputGradient = inputGradient
         }
-        // 1. Values into the replicas that have rows.
-        for i in master.parameters.indices {
-            master.parameters[i].withBuffers { (v, _) in
-                for (k, w) in workers.enumerated() where k > 0 && !batchSlice(n, thread: k, of: t).isEmpty {
-                    w.parameters[i].withBuffers { (rv, _) in if rv.count > 0 { rv.baseAddress!.update(from: v.baseAddress!, count: rv.count) } }
+        // 1. Values into the replicas that have rows (element ranges split over the threads).
+        let active = workers.indices.map { !batchSlice(n, thread: $0, of: t).isEmpty }
+        if active.dropFirst().contains(true) {
+            withAllBuffers { b in
+                DispatchQueue.concurrentPerform(iterations: t) { c in
+                    for i in b.value[0].indices {
+                        let r = batchSlice(b.value[0][i].value.count, thread: c, of: t)
+                        guard !r.isEmpty else { continue }
+                        let src = b.value[0][i].value.baseAddress! + r.lowerBound
+                        for k in 1..<t where active[k] { (b.value[k][i].value.baseAddress! + r.lowerBound).update(from: src, count: r.count) }
+                    }
                 }
             }
         }
@@ -157,16 +190,19 @@ final class BatchSplit: @unchecked Sendable {
             workers[k].run(data, indices[(start + r.lowerBound)..<(start + r.upperBound)], total: n)
         }
         for w in workers { if let e = w.error { throw e } }
-        // 3. g₀ + g₁ + … in thread order.
-        for i in master.parameters.indices {
-            master.parameters[i].withBuffers { (_, g) in
-                let m = g.count
-                guard m > 0 else { return }
-                if master.rows == 0 { g.update(repeating: 0) }
-                for w in workers.dropFirst() where w.rows > 0 {
-                    w.parameters[i].withBuffers { (_, rg) in
-                        let d = g.baseAddress!, s = rg.baseAddress!
-                        for j in 0..<m { d[j] += s[j] }
+        // 3. g₀ + g₁ + … in thread order, element by element (element ranges split over the threads;
+        //    the order of the sum is the same for every split).
+        let rows = workers.map(\.rows)
+        withAllBuffers { b in
+            DispatchQueue.concurrentPerform(iterations: t) { c in
+                for i in b.value[0].indices {
+                    let r = batchSlice(b.value[0][i].gradient.count, thread: c, of: t)
+                    guard !r.isEmpty else { continue }
+                    let d = b.value[0][i].gradient.baseAddress! + r.lowerBound
+                    if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
+                    for k in 1..<t where rows[k] > 0 {
+                        let s = b.value[k][i].gradient.baseAddress! + r.lowerBound
+                        for j in 0..<r.count { d[j] += s[j] }
                     }
                 }
             }
