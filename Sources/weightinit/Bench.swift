@@ -79,6 +79,9 @@ struct Bench: ToolCommand {
         var model: String; var batch: Int; var steps: Int; var cores: Int
         var oneThreadSamplesPerSecond: [Double]; var splitSamplesPerSecond: [Double]
         var oneThreadMedian: Double; var splitMedian: Double; var speedup: Double
+        /// Process CPU time (all threads, CLOCK_PROCESS_CPUTIME_ID) per sample in µs, medians: on a
+        /// shared machine it shows the work each mode does when wall-clock ratios are unreliable.
+        var oneThreadCpuMicrosecondsPerSample: Double; var splitCpuMicrosecondsPerSample: Double
     }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
@@ -178,10 +181,11 @@ struct Bench: ToolCommand {
             if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
             if let c = t.batchSplit.first?.cores {
                 print("\ntrain, Trainer.fit samples/s (batch \(t.batch)): 1 thread × \(c) BLAS threads vs batch split over \(c) threads × 1 BLAS thread, alternating, medians:")
-                print(table(["model", "steps", "1×\(c) BLAS", "\(c)×1 split", "split ÷ 1", "rounds 1×\(c)", "rounds \(c)×1"], t.batchSplit.map {
+                print(table(["model", "steps", "1×\(c) BLAS", "\(c)×1 split", "split ÷ 1", "CPU µs/sample 1×\(c)", "\(c)×1", "rounds 1×\(c)", "rounds \(c)×1"], t.batchSplit.map {
                     [$0.model, "\($0.steps)", fmt($0.oneThreadMedian, 0), fmt($0.splitMedian, 0), fmt($0.speedup, 2),
+                     fmt($0.oneThreadCpuMicrosecondsPerSample, 1), fmt($0.splitCpuMicrosecondsPerSample, 1),
                      $0.oneThreadSamplesPerSecond.map { fmt($0, 0) }.joined(separator: " "), $0.splitSamplesPerSecond.map { fmt($0, 0) }.joined(separator: " ")]
-                }, rightAligned: [1, 2, 3, 4]))
+                }, rightAligned: [1, 2, 3, 4, 5, 6]))
             }
         }
         if let m = r.modelInit {
@@ -254,13 +258,16 @@ struct Bench: ToolCommand {
         let repeats = quick ? 2 : 3
         var split: [BatchSplitRow] = []
         for (name, sizes, n) in [("784-256-128-10 relu", [784, 256, 128, 10], quick ? 100 : 300), ("784-(256×20)-10 relu", deepSizes, quick ? 20 : 60)] {
-            var one: [Double] = [], many: [Double] = []
+            var one: [Double] = [], many: [Double] = [], oneCPU: [Double] = [], manyCPU: [Double] = []
             for _ in 0..<repeats {
-                one.append(try BLASBackend.withThreads(cores) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: 1) })
-                many.append(try BLASBackend.withThreads(1) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: cores) })
+                let a = try BLASBackend.withThreads(cores) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: 1) }
+                let b = try BLASBackend.withThreads(1) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: cores) }
+                one.append(a.samplesPerSecond); oneCPU.append(a.cpuMicrosecondsPerSample)
+                many.append(b.samplesPerSecond); manyCPU.append(b.cpuMicrosecondsPerSample)
             }
             split.append(BatchSplitRow(model: name, batch: batch, steps: n, cores: cores, oneThreadSamplesPerSecond: one, splitSamplesPerSecond: many,
-                                       oneThreadMedian: median(one), splitMedian: median(many), speedup: median(many) / median(one)))
+                                       oneThreadMedian: median(one), splitMedian: median(many), speedup: median(many) / median(one),
+                                       oneThreadCpuMicrosecondsPerSample: median(oneCPU), splitCpuMicrosecondsPerSample: median(manyCPU)))
         }
         let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
                             threads: BLASBackend.threads, lsuvSeconds: lsuv,
@@ -272,7 +279,8 @@ struct Bench: ToolCommand {
     /// `Trainer.fit` samples/s of a ReLU MLP with `sizes` (the `weightinit train` defaults: SGD
     /// Nesterov 0.9, cosine schedule, He weights) on synthetic N(0, 1) inputs, `steps` timed steps
     /// after 10 warm-up steps of the same epoch, with `batchThreads` (the caller sets BLAS threads).
-    func trainerThroughput(sizes: [Int], batch: Int, steps: Int, batchThreads: Int) throws -> Double {
+    func trainerThroughput(sizes: [Int], batch: Int, steps: Int, batchThreads: Int) throws -> (samplesPerSecond: Double, cpuMicrosecondsPerSample: Double) {
+        func cpu() -> Double { var t = timespec(); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
         let model = try Sequential(sizes: sizes, activation: .relu, seed: common.seed)
         let count = (steps + 10) * batch, classes = sizes[sizes.count - 1]
         var x = Matrix<Float>(rows: count, columns: sizes[0])
@@ -283,8 +291,10 @@ struct Bench: ToolCommand {
         cfg.epochs = 1; cfg.batchSize = batch; cfg.learningRate = 0.01; cfg.batchThreads = batchThreads
         let trainer = try Trainer(model: model, configuration: cfg)
         _ = try trainer.fit(train: train, test: test, maxSteps: 10)
+        let c0 = cpu()
         let reports = try trainer.fit(train: train, test: test)     // the rest of the epoch: its samples/s counts this call's steps
-        return reports.last?.samplesPerSecond ?? 0
+        let c1 = cpu()         // includes the evaluation of one batch at the end of the epoch
+        return (reports.last?.samplesPerSecond ?? 0, (c1 - c0) / Double(steps * batch) * 1e6)
     }
 
     /// Training samples/s of a ReLU MLP with `sizes` on synthetic N(0, 1) inputs (SGD Nesterov 0.9,
