@@ -13,7 +13,7 @@ struct Bench: ToolCommand {
         faults included, three ways: zeros then fill, first touch in the fill threads, and that plus transparent huge \
         pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
-        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP); \
+        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP; then Trainer.fit samples/s and CPU µs per sample of both models with 1 training thread and all --threads in OpenBLAS against the batch split over --threads with 1 OpenBLAS thread each, alternating 3 rounds — this section sets OpenBLAS's thread count for its own measurements and restores it; JSON train.batch_split); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
         page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, \
         32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with \
