@@ -51,12 +51,17 @@ if binary is None:
 sections = [x.strip() for x in args.sections.split(',')]
 if 'train' in sections:
     deep_sizes = [784] + [256] * 20 + [10]
-    rounds = {"weightinit": [], "numpy": [], "pytorch": [], "deep_weightinit": [], "deep_pytorch": []}
+    rounds = {"weightinit": [], "numpy": [], "pytorch": [], "deep_weightinit": [], "deep_pytorch": [],
+              "weightinit_batch_split": [], "deep_weightinit_batch_split": []}
     def weightinit_train():
         out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
         wtrain = json.loads(out.stdout)["train"]
         rounds["weightinit"].append(wtrain["samples_per_second"])
         rounds["deep_weightinit"].append(wtrain.get("deep_samples_per_second"))
+        # Trainer.fit with the batch split over the threads (1 BLAS thread each), the weightinit train default.
+        split = wtrain.get("batch_split") or []
+        rounds["weightinit_batch_split"].append(split[0]["split_median"] if len(split) > 0 else None)
+        rounds["deep_weightinit_batch_split"].append(split[1]["split_median"] if len(split) > 1 else None)
 
     # --- numpy ---
     def numpy_loop():
@@ -127,7 +132,9 @@ if 'train' in sections:
         xs = sorted(x for x in xs if x is not None)
         return None if not xs else (xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2)
     results["weightinit"] = med(rounds["weightinit"]); results["numpy"] = med(rounds["numpy"]); results["pytorch"] = med(rounds["pytorch"])
-    deep = {"weightinit": med(rounds["deep_weightinit"]), "pytorch": med(rounds["deep_pytorch"])}
+    deep = {"weightinit": med(rounds["deep_weightinit"]), "pytorch": med(rounds["deep_pytorch"]),
+            "weightinit_batch_split": med(rounds["deep_weightinit_batch_split"])}
+    results["weightinit_batch_split"] = med(rounds["weightinit_batch_split"])
     if args.repeat > 1:
         print(f"{args.repeat} rounds, medians; every round: " + json.dumps(rounds))
 
@@ -139,8 +146,12 @@ if 'train' in sections:
         print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
     if deep.get("pytorch") and deep.get("weightinit"):
         print(f"  epoch-time ratio weightinit/pytorch: {deep['pytorch'] / deep['weightinit']:.3f}")
+    if deep.get("pytorch") and deep.get("weightinit_batch_split"):
+        print(f"  epoch-time ratio weightinit batch split/pytorch: {deep['pytorch'] / deep['weightinit_batch_split']:.3f}")
     if results.get("pytorch"):
         print(f"default MLP epoch-time ratio weightinit/pytorch: {results['pytorch'] / results['weightinit']:.3f}")
+        if results.get("weightinit_batch_split"):
+            print(f"default MLP epoch-time ratio weightinit batch split/pytorch: {results['pytorch'] / results['weightinit_batch_split']:.3f}")
     print(json.dumps({**{k: v for k, v in results.items()}, "deep": deep}))
 
 # --- orthogonal init: torch.nn.init.orthogonal_ vs weightinit ---
