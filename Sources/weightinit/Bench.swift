@@ -11,9 +11,9 @@ struct Bench: ToolCommand {
         1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
         1/2/8 threads, peak-memory growth of in-place fills); fresh (He normal into a new 1 GiB Float matrix, page \
         faults included, three ways: zeros then fill, first touch in the fill threads, and that plus transparent huge \
-        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (Float 1024² and 4096²: the initializer, its QR alone, LAPACK sgeqrf+sorgqr alone, the 8/3·n³-at-sgemm-rate bound, orthogonality error, bytes across OpenBLAS 1/2/4/8 threads in child processes); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
-        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP); \
+        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP; then Trainer.fit samples/s and CPU µs per sample of both models with 1 training thread and all --threads in OpenBLAS against the batch split over --threads with 1 OpenBLAS thread each, alternating 3 rounds — this section sets OpenBLAS's thread count for its own measurements and restores it; JSON train.batch_split); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
         page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, \
         32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with \
@@ -30,8 +30,12 @@ struct Bench: ToolCommand {
         JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, fresh, orthogonal, gemm, dense, train, model_init, \
         conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
         threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
-        checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
-        shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
+        checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row \
+        (Float n×n): shape, seconds (the initializer), householder_seconds (the blocked Householder QR alone), \
+        householder_gflops, qr_seconds (LAPACK sgeqrf+sorgqr alone), ratio_to_qr (seconds ÷ qr_seconds), sgemm_gflops, \
+        lower_bound_seconds (8/3·n³ at the sgemm rate), max_orthogonality_error (max |QᵀQ − I| in Double), checksum, \
+        identical_across_blas_threads (whether child processes run with OPENBLAS_NUM_THREADS = each of \
+        blas_threads_checked print the same checksum; the bench never changes its own thread count), blas_threads_checked. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
         forward_gflops, forward_backward_gflops and the times in microseconds.
 
         Examples:
@@ -70,6 +74,18 @@ struct Bench: ToolCommand {
         var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double?
         /// The deep MLP (784, 20 hidden layers of 256, 10): steps timed, samples/s, and GFLOP/s counted as 3× the forward flops.
         var deepModel: String; var deepSteps: Int; var deepSamplesPerSecond: Double; var deepGflops: Double
+        /// Trainer.fit samples/s, one BLAS call split over the cores vs the batch split over the cores (1 BLAS thread each).
+        var batchSplit: [BatchSplitRow]
+    }
+    /// One model's batch-split comparison: `Trainer.fit` samples/s with `batchThreads` 1 and all cores in
+    /// OpenBLAS, and with `batchThreads` = cores and 1 BLAS thread, measured alternately `repeats` times (medians).
+    struct BatchSplitRow: Encodable {
+        var model: String; var batch: Int; var steps: Int; var cores: Int
+        var oneThreadSamplesPerSecond: [Double]; var splitSamplesPerSecond: [Double]
+        var oneThreadMedian: Double; var splitMedian: Double; var speedup: Double
+        /// Process CPU time (all threads, CLOCK_PROCESS_CPUTIME_ID) per sample in µs, medians: on a
+        /// shared machine it shows the work each mode does when wall-clock ratios are unreliable.
+        var oneThreadCpuMicrosecondsPerSample: Double; var splitCpuMicrosecondsPerSample: Double
     }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
@@ -148,9 +164,13 @@ struct Bench: ToolCommand {
                         rightAligned: [1, 2, 3]))
         }
         if let orth = r.orthogonal {
-            print("\northogonal vs the LAPACK QR alone:")
-            print(table(["shape", "orthogonal s", "QR s", "ratio"], orth.map { [$0.shape, fmt($0.seconds, 3), fmt($0.qrSeconds, 3), fmt($0.ratioToQr, 3)] },
-                        rightAligned: [1, 2, 3]))
+            print("\northogonal (Float; blocked Householder QR, bytes independent of the OpenBLAS thread count) vs LAPACK sgeqrf+sorgqr alone:")
+            print(table(["shape", "orthogonal s", "Householder QR s", "GFLOP/s", "LAPACK QR s", "ratio to LAPACK", "bound s", "sgemm GFLOP/s", "max |QᵀQ − I|", "OpenBLAS threads"],
+                        orth.map { o in
+                            [o.shape, fmt(o.seconds, 3), fmt(o.householderSeconds, 3), fmt(o.householderGflops, 1), fmt(o.qrSeconds, 3),
+                             fmt(o.ratioToQr, 3), fmt(o.lowerBoundSeconds, 3), fmt(o.sgemmGflops, 1), String(format: "%.2e", o.maxOrthogonalityError),
+                             o.identicalAcrossBlasThreads.map { ($0 ? "identical " : "DIFFER ") + o.blasThreadsChecked.map(String.init).joined(separator: "/") } ?? "-"]
+                        }, rightAligned: [1, 2, 3, 4, 5, 6, 7, 8]))
         }
         if let gemm = r.gemm {
             print("\ngemm: raw cblas_sgemm vs Matrix.gemm (C = A·B):")
@@ -167,6 +187,14 @@ struct Bench: ToolCommand {
             print("\ntrain: default MLP \(fmt(t.samplesPerSecond, 0)) samples/s (batch \(t.batch), \(t.steps) steps, \(t.threads) BLAS threads)")
             print("train: deep MLP \(t.deepModel) \(fmt(t.deepSamplesPerSecond, 0)) samples/s, \(fmt(t.deepGflops, 1)) GFLOP/s (3× forward flops; batch \(t.batch), \(t.deepSteps) steps)")
             if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
+            if let c = t.batchSplit.first?.cores {
+                print("\ntrain, Trainer.fit samples/s (batch \(t.batch)): 1 thread × \(c) BLAS threads vs batch split over \(c) threads × 1 BLAS thread, alternating, medians:")
+                print(table(["model", "steps", "1×\(c) BLAS", "\(c)×1 split", "split ÷ 1", "CPU µs/sample 1×\(c)", "\(c)×1", "rounds 1×\(c)", "rounds \(c)×1"], t.batchSplit.map {
+                    [$0.model, "\($0.steps)", fmt($0.oneThreadMedian, 0), fmt($0.splitMedian, 0), fmt($0.speedup, 2),
+                     fmt($0.oneThreadCpuMicrosecondsPerSample, 1), fmt($0.splitCpuMicrosecondsPerSample, 1),
+                     $0.oneThreadSamplesPerSecond.map { fmt($0, 0) }.joined(separator: " "), $0.splitSamplesPerSecond.map { fmt($0, 0) }.joined(separator: " ")]
+                }, rightAligned: [1, 2, 3, 4, 5, 6]))
+            }
         }
         if let m = r.modelInit {
             print("\nmodel-init: init --preset \(m.preset) --recipe \(m.recipe) (\(m.parameters) parameters, \(m.dtype), \(m.bytes) bytes), \(m.threads) threads, median of \(m.repetitions), in \(m.directory):")
@@ -232,11 +260,49 @@ struct Bench: ToolCommand {
         let l0 = now()
         try LSUV().initialize(lsuvModel, batch: calibration, seed: common.seed)
         let lsuv = now() - l0
+        // Batch-split training (issue 14): Trainer.fit with the batch split over the cores and 1 BLAS
+        // thread each, against batchThreads 1 with every core in OpenBLAS, alternating.
+        let cores = max(1, common.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let repeats = quick ? 2 : 3
+        var split: [BatchSplitRow] = []
+        for (name, sizes, n) in [("784-256-128-10 relu", [784, 256, 128, 10], quick ? 100 : 300), ("784-(256×20)-10 relu", deepSizes, quick ? 20 : 60)] {
+            var one: [Double] = [], many: [Double] = [], oneCPU: [Double] = [], manyCPU: [Double] = []
+            for _ in 0..<repeats {
+                let a = try BLASBackend.withThreads(cores) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: 1) }
+                let b = try BLASBackend.withThreads(1) { try trainerThroughput(sizes: sizes, batch: batch, steps: n, batchThreads: cores) }
+                one.append(a.samplesPerSecond); oneCPU.append(a.cpuMicrosecondsPerSample)
+                many.append(b.samplesPerSecond); manyCPU.append(b.cpuMicrosecondsPerSample)
+            }
+            split.append(BatchSplitRow(model: name, batch: batch, steps: n, cores: cores, oneThreadSamplesPerSecond: one, splitSamplesPerSecond: many,
+                                       oneThreadMedian: median(one), splitMedian: median(many), speedup: median(many) / median(one),
+                                       oneThreadCpuMicrosecondsPerSample: median(oneCPU), splitCpuMicrosecondsPerSample: median(manyCPU)))
+        }
         let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
                             threads: BLASBackend.threads, lsuvSeconds: lsuv,
                             deepModel: "784-(256×20)-10 relu", deepSteps: deepSteps, deepSamplesPerSecond: deepSps,
-                            deepGflops: 3 * forwardFlopsPerSample * deepSps / 1e9)
+                            deepGflops: 3 * forwardFlopsPerSample * deepSps / 1e9, batchSplit: split)
         return r
+    }
+
+    /// `Trainer.fit` samples/s of a ReLU MLP with `sizes` (the `weightinit train` defaults: SGD
+    /// Nesterov 0.9, cosine schedule, He weights) on synthetic N(0, 1) inputs, `steps` timed steps
+    /// after 10 warm-up steps of the same epoch, with `batchThreads` (the caller sets BLAS threads).
+    func trainerThroughput(sizes: [Int], batch: Int, steps: Int, batchThreads: Int) throws -> (samplesPerSecond: Double, cpuMicrosecondsPerSample: Double) {
+        func cpu() -> Double { var t = timespec(); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        let model = try Sequential(sizes: sizes, activation: .relu, seed: common.seed)
+        let count = (steps + 10) * batch, classes = sizes[sizes.count - 1]
+        var x = Matrix<Float>(rows: count, columns: sizes[0])
+        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
+        let train = try LabeledData(features: sizes[0], inputs: x.elements, labels: (0..<count).map { Int32($0 % classes) })
+        let test = try LabeledData(features: sizes[0], inputs: Array(x.elements[0..<(batch * sizes[0])]), labels: Array(train.labels[0..<batch]))
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 1; cfg.batchSize = batch; cfg.learningRate = 0.01; cfg.batchThreads = batchThreads
+        let trainer = try Trainer(model: model, configuration: cfg)
+        _ = try trainer.fit(train: train, test: test, maxSteps: 10)
+        let c0 = cpu()
+        let reports = try trainer.fit(train: train, test: test)     // the rest of the epoch: its samples/s counts this call's steps
+        let c1 = cpu()         // includes the evaluation of one batch at the end of the epoch
+        return (reports.last?.samplesPerSecond ?? 0, (c1 - c0) / Double(steps * batch) * 1e6)
     }
 
     /// Training samples/s of a ReLU MLP with `sizes` on synthetic N(0, 1) inputs (SGD Nesterov 0.9,

@@ -129,7 +129,7 @@ struct Train: ToolCommand {
     @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load in PyTorch with load_state_dict(load_file(FILE)) from safetensors.torch). Written atomically.") var save: String?
     @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
     @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
-    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads.") var resume = false
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads.") var resume = false
     @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -142,6 +142,7 @@ struct Train: ToolCommand {
     @Flag(help: "Print per-layer statistics at initialization and after each epoch.") var diagnostics = false
     @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N weightinit train --distributed …` (also on when OMPI_COMM_WORLD_SIZE is set). Every rank builds the same model from the same seed (checked with a checksum at start), takes its contiguous slice of every global batch of --batch-size samples, and the gradients are all-reduced, so the run follows single-process training with the same global batch. Only rank 0 prints and writes files; a failure on any rank ends every rank.") var distributed = false
     @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB for --distributed (PyTorch DDP's bucket_cap_mb).") var bucketMb: Double = 25
+    @Option(parsing: .unconditional, help: "Threads that split every batch (batch-split training, 1…64): each thread runs forward and backward on its contiguous slice of the batch on its own copy of the model, and the gradients are summed in thread order before the one optimizer step, so a run is bitwise reproducible for a given value (it differs from 1 by rounding only). --threads stays the total: OpenBLAS gets --threads ÷ --batch-threads threads (at least 1). Default: --threads (all cores) for mlp and residual, with 1 BLAS thread each, because small products run faster side by side than split inside OpenBLAS; 1 for cnn and --distributed.") var batchThreads: Int?
 
     struct EpochJSON: Encodable {
         var epoch: Int; var trainLoss: Double; var trainAccuracy: Double; var testLoss: Double; var testAccuracy: Double
@@ -179,7 +180,19 @@ struct Train: ToolCommand {
         let quiet = common.json || !isRoot
         func print(_ items: Any...) { if !quiet { Swift.print(items.map { "\($0)" }.joined(separator: " ")) } }
         // Every option is checked before the data loads (bad values: exit 64).
-        if common.threads != nil { common.apply() }
+        if let b = batchThreads, !(1...CommonOptions.maximumThreads).contains(b) {
+            throw ValidationError("--batch-threads must be between 1 and \(CommonOptions.maximumThreads), got \(b)")
+        }
+        if let b = batchThreads, b > 1, comm != nil { throw ValidationError("--batch-threads \(b) is not available with --distributed (each rank trains with 1; use more ranks)") }
+        let totalThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let splitArchitecture = (try? NetworkArchitecture(name: architecture)).map { $0 == .mlp || $0 == .residual } ?? false
+        if let b = batchThreads, b > 1, !splitArchitecture { throw ValidationError("--batch-threads \(b) needs --architecture mlp or residual (the CNN trains with 1)") }
+        let batchSplit = comm != nil || !splitArchitecture ? 1 : (batchThreads ?? max(1, totalThreads))
+        if batchSplit > 1 {
+            // Set once at startup, before any work: the batch threads call BLAS side by side.
+            if common.threads != nil { common.apply() }
+            BLASBackend.threads = max(1, totalThreads / batchSplit)
+        } else if common.threads != nil { common.apply() }
         else if comm != nil, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil,
                 let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
             // Ranks sharing a machine share its cores: cores / ranks-per-machine BLAS threads each.
@@ -232,7 +245,7 @@ struct Train: ToolCommand {
         var cfg = TrainingConfiguration()
         cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = learningRate; cfg.weightDecay = weightDecay
         cfg.optimizer = try parseOptimizer(optimizer, momentum: momentum, nesterov: nesterov)
-        cfg.seed = common.seed; cfg.diagnostics = diagnostics
+        cfg.seed = common.seed; cfg.diagnostics = diagnostics; cfg.batchThreads = batchSplit
         switch schedule.lowercased() {
         case "cosine": cfg.schedule = LearningRateSchedule(.cosine(minimum: 0), warmupSteps: warmup)
         case "constant": cfg.schedule = LearningRateSchedule(.constant, warmupSteps: warmup)
@@ -286,7 +299,7 @@ struct Train: ToolCommand {
         if !quiet {
             if let cnn = model as? ConvolutionalNetwork { print(cnn.summaryTable()) }
             print("\([NetworkArchitecture.residual: "residual MLP", .cnn: "CNN"][arch] ?? "MLP") \(model.summary), \(act.name), init \(initLabel)\(built.calibrationSeconds > 0 ? String(format: " (calibrated in %.3f s)", built.calibrationSeconds) : ""), \(model.parameterCount) parameters")
-            print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(BLASBackend.threads) BLAS threads (\(BLASBackend.coreName))")
+            print("\(train.count) training / \(test.count) test samples, batch \(batchSize), \(optimizer) lr \(learningRate) \(schedule), \(batchSplit > 1 ? "batch split over \(batchSplit) threads × " : "")\(BLASBackend.threads) BLAS thread\(BLASBackend.threads == 1 ? "" : "s") (\(BLASBackend.coreName))")
         }
         if summary && !quiet { print(model.summary()) }
         var resumedAt: Int?

@@ -11,6 +11,9 @@ public struct SoftmaxCrossEntropy {
     public private(set) var gradient = Matrix<Float>(rows: 0, columns: 0)
     /// Rows of the last batch whose arg-max equals the label.
     public private(set) var correct = 0
+    /// `Σ_b (logsumexp(z_b) − z_b[y_b])` over the rows of the last batch, accumulated in Double
+    /// in row order (the loss before the division by the batch size; 0 for an empty batch).
+    public private(set) var lossSum = 0.0
 
     public init() {}
 
@@ -18,14 +21,28 @@ public struct SoftmaxCrossEntropy {
     /// - Parameters: `logits` `[batch, classes]`; `labels` `batch` class indices in `0..<classes`.
     /// - Throws: `TrainingError.invalidLabels` for a label outside `0..<classes` or a count mismatch.
     public mutating func loss(logits: Matrix<Float>, labels: ArraySlice<Int32>) throws -> Float {
+        try loss(logits: logits, labels: labels, meanOver: max(1, logits.rows))
+    }
+
+    /// The loss of a slice of a larger batch: `lossSum / meanOver`, and the gradient
+    /// `(softmax(z) − onehot(y)) / meanOver` — each row's gradient exactly (bit for bit) what
+    /// `loss(logits:labels:)` gives that row inside the whole batch of `meanOver` rows, so slices of
+    /// one batch (batch-split and data-parallel training) sum to the whole batch's mean gradient.
+    /// `meanOver == logits.rows` is `loss(logits:labels:)`.
+    /// - Throws: `TrainingError.invalidLabels` (as `loss(logits:labels:)`);
+    ///   `.invalidHyperparameter` when `meanOver < max(1, logits.rows)`.
+    public mutating func loss(logits: Matrix<Float>, labels: ArraySlice<Int32>, meanOver: Int) throws -> Float {
         let b = logits.rows, c = logits.columns
         guard labels.count == b else { throw TrainingError.invalidLabels("\(labels.count) labels for a batch of \(b)") }
+        guard meanOver >= max(1, b) else {
+            throw TrainingError.invalidHyperparameter(name: "loss normalizer", value: Double(meanOver), rule: "must be ≥ the \(b) rows of the batch and ≥ 1")
+        }
         if gradient.rows != b || gradient.columns != c { gradient = Matrix(rows: b, columns: c) }
-        guard b > 0 else { correct = 0; return 0 }
+        guard b > 0 else { correct = 0; lossSum = 0; return 0 }
         var total = 0.0
         var hits = 0
         var bad: Int32?
-        let inv = 1 / Float(b)
+        let inv = 1 / Float(meanOver)
         logits.withUnsafeBufferPointer { z in
             gradient.withUnsafeMutableBufferPointer { g in
                 var li = labels.startIndex
@@ -47,7 +64,8 @@ public struct SoftmaxCrossEntropy {
         }
         if let bad { throw TrainingError.invalidLabels("label \(bad) outside 0..<\(c)") }
         correct = hits
-        return Float(total / Double(b))
+        lossSum = total
+        return Float(total / Double(meanOver))
     }
 }
 

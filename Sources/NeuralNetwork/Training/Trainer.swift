@@ -34,7 +34,29 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var diagnostics = false
     /// Batch size for evaluation passes.
     public var evaluationBatchSize = 1000
+    /// Threads that split every training batch (batch-split training, `T`; default 1).
+    ///
+    /// With `T > 1` the trainer keeps `T − 1` replicas of the model (`ReplicableModel`:
+    /// `Sequential`, `ResidualMLP`); thread `t` runs forward and backward on rows
+    /// `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each batch of `B` rows, the gradients are summed in thread order
+    /// `0, 1, …, T−1`, and one optimizer step updates the model (see `BatchSplit` in the source).
+    /// The threads call BLAS side by side, so run OpenBLAS with 1 thread for speed
+    /// (`BLASBackend.threads = 1`, set by the application, never by the library: the setting is
+    /// process-wide); with more BLAS threads the results are the same, only slower.
+    ///
+    /// Results are bitwise reproducible for a given `T` (independent of scheduling). `T = 1` is
+    /// the single-threaded path byte for byte; `T > 1` differs from it by rounding only (each
+    /// row's forward and loss gradient are unchanged; the batch sums of the weight and bias
+    /// gradients are formed as `T` partial sums). Memory: `T − 1` more copies of the parameters
+    /// and gradients. Not stored in checkpoints (like the BLAS thread count): a run resumed with
+    /// another `T` continues correctly but is not bitwise equal to an uninterrupted one.
+    /// Valid: `1…1024`; with a model that cannot be replicated, only 1.
+    public var batchThreads = 1
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, learningRate, optimizer, weightDecay, schedule, seed, diagnostics, evaluationBatchSize
+    }
 
     /// - Throws: `TrainingError.invalidHyperparameter` naming the bad value.
     public func validate() throws {
@@ -43,6 +65,7 @@ public struct TrainingConfiguration: Sendable, Codable {
         guard batchSize >= 1 else { throw fail("batch size", Double(batchSize), "must be ≥ 1") }
         guard learningRate.isFinite, learningRate > 0 else { throw fail("learning rate", learningRate, "must be finite and > 0") }
         guard evaluationBatchSize >= 1 else { throw fail("evaluation batch size", Double(evaluationBatchSize), "must be ≥ 1") }
+        guard (1...BatchSplit.maximumThreads).contains(batchThreads) else { throw fail("batch threads", Double(batchThreads), "must be in 1…\(BatchSplit.maximumThreads)") }
         guard schedule.warmupSteps >= 0 else { throw fail("warm-up steps", Double(schedule.warmupSteps), "must be ≥ 0") }
         switch schedule.decay {
         case .constant: break
@@ -136,6 +159,11 @@ public struct EpochAccumulators: Sendable, Codable, Equatable {
 /// `restore(_:)` puts it back, and a restored run ends with weights bitwise equal to an
 /// uninterrupted one (same machine, BLAS kernel and thread count). `fit(…, checkpoints:)` writes
 /// checkpoint files as it goes; `fit(…, maxSteps:)` stops early and a later `fit` continues.
+///
+/// **Batch-split threads.** With `configuration.batchThreads = T > 1` each batch is split over
+/// `T` threads, each with its own replica of the model, and their gradients are summed in
+/// thread order before the one optimizer step (see `TrainingConfiguration.batchThreads`): the
+/// same arithmetic as data-parallel training over `T` ranks, bitwise reproducible for a given `T`.
 public final class Trainer {
     /// The model being trained.
     public let model: any NetworkModel
@@ -153,11 +181,19 @@ public final class Trainer {
     var ratioSums: [Double] = []
     /// Number of training examples the restored checkpoint was taken with (checked by `fit`).
     var restoredDataShape: (count: Int, features: Int)?
+    /// The replicas and per-thread buffers of batch-split training (`batchThreads > 1`), built
+    /// by the first `fit`.
+    var batchSplit: BatchSplit?
 
 
-    /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer.
+    /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer,
+    ///   or for `batchThreads > 1` with a model that is not a `ReplicableModel`.
     public init(model: any NetworkModel, configuration: TrainingConfiguration) throws {
         try configuration.validate()
+        if configuration.batchThreads > 1 && !(model is any ReplicableModel) {
+            throw TrainingError.invalidHyperparameter(name: "batch threads", value: Double(configuration.batchThreads),
+                                                      rule: "needs a model that can be replicated (Sequential, ResidualMLP); this \(type(of: model)) trains with 1")
+        }
         self.model = model
         self.configuration = configuration
         self.optimizer = try Optimizer(configuration.optimizer, weightDecay: configuration.weightDecay)
@@ -274,6 +310,7 @@ public final class Trainer {
             lastWritten = position.globalStep
         }
         if cfg.diagnostics && position.globalStep == 0 && position.epoch == 1 { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
+        if cfg.batchThreads > 1 && batchSplit == nil { batchSplit = try BatchSplit(model: model, threads: cfg.batchThreads, features: train.features) }
         let parameters = model.parameters
         let weights = parameters.filter { $0.slot.decays }
         if ratioSums.count != weights.count { ratioSums = [Double](repeating: 0, count: weights.count) }
@@ -286,12 +323,21 @@ public final class Trainer {
                 if let maxSteps, stepsThisCall >= maxSteps { return reports }
                 let step = position.step
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
-                try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
-                let logits = try model.forward(batch)
-                let l = try loss.loss(logits: logits, labels: labels[...])
-                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
-                accumulators.lastFiniteLoss = l
-                try model.backward(loss.gradient)
+                let l: Float, correct: Int
+                if let split = batchSplit {
+                    let r = try split.step(train, order[s..<e])
+                    l = Float(r.lossSum / Double(e - s)); correct = r.correct
+                    guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                    accumulators.lastFiniteLoss = l
+                } else {
+                    try Trainer.gather(train, order[s..<e], into: &batch, labels: &labels)
+                    let logits = try model.forward(batch)
+                    l = try loss.loss(logits: logits, labels: labels[...])
+                    guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                    accumulators.lastFiniteLoss = l
+                    try model.backward(loss.gradient)
+                    correct = loss.correct
+                }
                 let before = cfg.diagnostics ? weights.map(\.values) : []
                 optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps))
                 if cfg.diagnostics {
@@ -301,7 +347,7 @@ public final class Trainer {
                     }
                 }
                 position.step += 1; position.globalStep += 1; stepsThisCall += 1
-                accumulators.lossSum += Double(l) * Double(e - s); accumulators.correct += loss.correct; accumulators.seen += e - s
+                accumulators.lossSum += Double(l) * Double(e - s); accumulators.correct += correct; accumulators.seen += e - s
                 if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
                 if let progress {
                     let dt = Date().timeIntervalSince(t0)
