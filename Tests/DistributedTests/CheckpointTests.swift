@@ -143,12 +143,12 @@ extension MPISuite {
             let common = ["train", "--data", data.path, "--hidden", "16", "--epochs", "2", "--batch-size", "50", "--seed", "4",
                           "--checkpoint-every", "3", "--json", "--bucket-mb", "0.002"]
             func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-            var seconds = 0.0
+            var seconds = 0.0, runs = 0
             /// One run: `ranks` 0 = one process without mpirun, otherwise mpirun -np ranks --distributed.
             func train(_ ranks: Int, _ args: [String]) throws -> [String: Any] {
                 let r = ranks == 0 ? try run(tool.path, common + args, environment: ["OPENBLAS_NUM_THREADS": "1"], timeout: 60)
                                    : try mpirun(ranks, tool, common + ["--distributed"] + args, timeout: 90)
-                seconds += r.seconds
+                seconds += r.seconds; runs += 1
                 #expect(r.status == 0 && !r.timedOut, "\(ranks) ranks \(args): stderr: \(r.stderr)")
                 #expect(r.stdout.split(separator: "\n").count == 1, "one JSON object: \(r.stdout)")
                 let o = try jsonObject(r.stdout)
@@ -207,7 +207,7 @@ extension MPISuite {
             distances["1→2 vs u2"] = try scaledDistance(try weights("r12.safetensors"), u2w)
             distances["1→2 vs u1"] = try scaledDistance(try weights("r12.safetensors"), u1w)
             for (k, v) in distances { #expect(v <= 1e-5, "\(k): \(v)") }
-            print("checkpoints across N: same N bitwise (N=2 sha256 \(hashR22.prefix(16))…, N=1 \(hashR11.prefix(16))…); step-5 checkpoints N=2 vs N=1 \(checkpointDistance); max |Δ|/max(|w|, rms): \(distances.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(String(format: "%.1f", seconds)) s in 12 runs")
+            print("checkpoints across N: same N bitwise (N=2 sha256 \(hashR22.prefix(16))…, N=1 \(hashR11.prefix(16))…); step-5 checkpoints N=2 vs N=1 \(checkpointDistance); max |Δ|/max(|w|, rms): \(distances.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(String(format: "%.1f", seconds)) s in \(runs) runs")
         }
     }
 }
