@@ -47,9 +47,11 @@ echo "check-mpi-isolation: only Distributed imports COpenMPI; no core product re
 #    /usr/include/<triplet>/mpi and libmpi.so point) are covered by an empty tmpfs and its
 #    pkg-config files (ompi*, mpi*) are taken out of the pkg-config directory. Hiding them from
 #    the pkg-config tool alone (PKG_CONFIG_LIBDIR) is not enough: SwiftPM reads .pc files itself
-#    from the default directories. In that namespace the core products are built from scratch
-#    (.build/no-mpi; a full build, minutes), and the Distributed product must FAIL to build, on
-#    mpi.h — the proof that MPI really was out of reach.
+#    from the default directories. In that namespace the core targets are built (`--target`:
+#    `swift build --product` of a library product builds every target of the package) in their own
+#    scratch directory, .build/no-mpi, used only inside the namespace (the first run is a full
+#    build, minutes), and the Distributed target must FAIL to build, on mpi.h — the proof that
+#    MPI really was out of reach.
 if [ "${WEIGHTINIT_CHECK_NO_MPI_BUILD:-0}" = "1" ]; then
   started=$(date +%s)
   if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
@@ -64,7 +66,6 @@ if [ "${WEIGHTINIT_CHECK_NO_MPI_BUILD:-0}" = "1" ]; then
   for f in "$pcdir"/*.pc; do
     case "$(basename "$f")" in ompi*|mpi*|*openmpi*) ;; *) cp "$f" "$work/pc/" ;; esac
   done
-  rm -rf .build/no-mpi
   products="MatrixModule Initializers NeuralNetwork Datasets WeightInit $(grep -q '"TensorFiles"' Package.swift && echo TensorFiles)"
   # shellcheck disable=SC2016
   unshare -m bash -c '
@@ -80,13 +81,13 @@ if [ "${WEIGHTINIT_CHECK_NO_MPI_BUILD:-0}" = "1" ]; then
     echo "check-mpi-isolation: Open MPI hidden (no ompi-c/mpi .pc file, no mpi.h, empty $ompi)"
     log="$work/build.log"
     for product in "$@"; do
-      if ! swift build --scratch-path .build/no-mpi --product "$product" >"$log" 2>&1; then
+      if ! swift build --scratch-path .build/no-mpi --target "$product" >"$log" 2>&1; then
         tail -30 "$log" >&2; echo "check-mpi-isolation: $product does not build without Open MPI" >&2; exit 1
       fi
       echo "check-mpi-isolation: $product: $(tail -1 "$log")"
     done
     echo "check-mpi-isolation: building Distributed in the same setup (must fail on mpi.h)"
-    if swift build --scratch-path .build/no-mpi --product Distributed >"$log" 2>&1; then
+    if swift build --scratch-path .build/no-mpi --target Distributed >"$log" 2>&1; then
       echo "check-mpi-isolation: Distributed built with Open MPI hidden: the simulation does not hide MPI" >&2; exit 1
     fi
     if ! grep -q "mpi.h.* file not found" "$log"; then
