@@ -42,7 +42,9 @@ let package = Package(
         ),
         // Philox4x32-10 and the distribution kernels, with per-function `target` attributes chosen at run time.
         .target(name: "CFillKernels", path: "Sources/CFillKernels"),
-        .target(name: "MatrixModule", dependencies: ["COpenBLAS"]),
+        // A packed gemm whose bytes do not depend on the thread split (the thread-invariant QR of orthogonal init).
+        .target(name: "CGemmKernels", path: "Sources/CGemmKernels"),
+        .target(name: "MatrixModule", dependencies: ["COpenBLAS", "CGemmKernels"]),
         .target(name: "Initializers", dependencies: ["MatrixModule", "CFillKernels"]),
         .target(name: "NeuralNetwork", dependencies: ["MatrixModule", "Initializers", "Datasets", "TensorFiles"]),
         .target(name: "Datasets", dependencies: ["CZlib"]),

@@ -14,7 +14,13 @@ way (`GPT2PreTrainedModel._init_weights`: N(0, 0.02), c_proj N(0, 0.02/√24), z
 1/0) with torch tensors and saved with `safetensors.torch.save_file`, against
 `weightinit bench --only model-init` (the same tensors straight into a safetensors file).
 
-Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init,cnn]
+Orthogonal init (section `orthogonal`): `torch.nn.init.orthogonal_` on 1024x1024 and 4096x4096 Float
+tensors (QR of a Gaussian with the sign fix, the same definition) against `weightinit bench --only
+orthogonal` (which also reports LAPACK sgeqrf+sorgqr alone, the 8/3 n^3-at-sgemm-rate bound and whether
+the bytes are identical for OpenBLAS 1/2/4/8 threads). Median of several runs per side, same thread
+count, one run; the load average is printed with the result.
+
+Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init,cnn,orthogonal]
                                 [--install-torch] [--binary PATH]
 """
 import argparse, json, os, subprocess, sys, time
@@ -26,7 +32,7 @@ ap.add_argument("--batch", type=int, default=128)
 ap.add_argument("--cnn-steps", type=int, default=40, help="steps of the CNN comparison (0 skips it)")
 ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
-ap.add_argument("--sections", default="train,model-init,cnn", help="comma-separated: train, model-init, cnn")
+ap.add_argument("--sections", default="train,model-init,cnn", help="comma-separated: train, model-init, cnn, orthogonal")
 ap.add_argument("--repeat", type=int, default=1, help="rounds of the train and cnn sections, alternating the tools; medians are reported (a noisy VM needs 3 or more)")
 ap.add_argument("--directory", default=None, help="directory for the model-init files (default: the temporary directory)")
 args = ap.parse_args()
@@ -136,6 +142,53 @@ if 'train' in sections:
     if results.get("pytorch"):
         print(f"default MLP epoch-time ratio weightinit/pytorch: {results['pytorch'] / results['weightinit']:.3f}")
     print(json.dumps({**{k: v for k, v in results.items()}, "deep": deep}))
+
+# --- orthogonal init: torch.nn.init.orthogonal_ vs weightinit ---
+if "orthogonal" in sections:
+    def load_average():
+        try:
+            return " ".join(open("/proc/loadavg").read().split()[:3])
+        except OSError:
+            return "?"
+
+    def torch_orthogonal():
+        import torch
+        torch.set_num_threads(args.threads)
+        res = {"version": torch.__version__}
+        for n, reps in ((1024, 5), (4096, 3)):
+            w = torch.empty(n, n, dtype=torch.float32)
+            torch.nn.init.orthogonal_(w)  # warm-up
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                torch.nn.init.orthogonal_(w)
+                ts.append(time.perf_counter() - t0)
+            res[f"{n}x{n}"] = sorted(ts)[len(ts) // 2]
+        return res
+    load_before = load_average()
+    try:
+        peer = torch_orthogonal()
+    except Exception as e:
+        peer = None
+        print(f"pytorch orthogonal: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+    out = subprocess.run([binary, "bench", "--only", "orthogonal", "--json", "--threads", str(args.threads)],
+                         capture_output=True, text=True, check=True)
+    bench = json.loads(out.stdout)
+    ours = {r["shape"]: r for r in bench["orthogonal"]}
+    print(f"orthogonal init, Float, {args.threads} threads, OpenBLAS {bench['backend']['openblas_version']} ({bench['backend']['core']})"
+          + (f", torch {peer['version']}" if peer else "") + f"; load average {load_before} before, {load_average()} after")
+    for shape in ("1024x1024", "4096x4096"):
+        r = ours.get(shape)
+        if r is None:
+            continue
+        line = (f"  {shape}: weightinit {r['seconds']:.3f} s (its QR alone {r['householder_seconds']:.3f} s = {r['householder_gflops']:.0f} GFLOP/s; "
+                f"LAPACK geqrf+orgqr alone {r['qr_seconds']:.3f} s; bound {r['lower_bound_seconds']:.3f} s at sgemm {r['sgemm_gflops']:.0f} GFLOP/s; "
+                f"max|QtQ-I| {r['max_orthogonality_error']:.1e}; bytes for OpenBLAS threads {'/'.join(map(str, r['blas_threads_checked']))}: "
+                f"{'identical' if r.get('identical_across_blas_threads') else 'NOT CHECKED' if r.get('identical_across_blas_threads') is None else 'DIFFER'})")
+        if peer:
+            line += f"; torch {peer[shape]:.3f} s; ratio weightinit/torch {r['seconds'] / peer[shape]:.2f}"
+        print(line)
+    print(json.dumps({"orthogonal": {"weightinit": ours, "pytorch": peer}}))
 
 # --- model init: GPT-2 small into a safetensors file ---
 if "model-init" in sections:

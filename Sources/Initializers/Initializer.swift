@@ -44,6 +44,8 @@ public enum Initializer: Sendable, Hashable, Codable {
     /// Gaussian matrix with the sign fix (Mezzadri 2007). Tensors with > 2 dimensions are
     /// flattened to `[shape[0], product of the rest]` (PyTorch `orthogonal_`). Accepts any
     /// finite gain (negative flips the signs), as PyTorch, which also takes non-finite gains.
+    /// The QR is a blocked Householder (`HouseholderQR.thinQ`): the bytes are identical for any
+    /// fill-thread and OpenBLAS thread count (on a given machine and OpenBLAS kernel).
     case orthogonal(gain: Double = 1)
     /// The identity (`nn.init.eye_`) times `gain`, for 2-D tensors of any shape: ones on the
     /// main diagonal `(i, i)`, `i < min(rows, columns)`.

@@ -1,11 +1,15 @@
 import MatrixModule
 
-/// Orthogonal initialization (Saxe, McClelland & Ganguli 2014) through LAPACK QR.
+/// Orthogonal initialization (Saxe, McClelland & Ganguli 2014) through a thread-invariant
+/// Householder QR.
 ///
 /// A `rows × columns` Gaussian matrix G (from `N(0, 1)` with the key) is factored `G = QR`;
 /// Q's columns are multiplied by `sign(diag R)` so the result is Haar-distributed
-/// (Mezzadri 2007), then by `gain`. Wide and square matrices (rows ≤ columns) get orthonormal
-/// rows (`W·Wᵀ = gain²·I`), tall ones orthonormal columns (`Wᵀ·W = gain²·I`) — PyTorch
+/// (Mezzadri 2007), then by `gain`. The QR is `HouseholderQR.thinQ` (blocked Householder whose
+/// gemm calls never let OpenBLAS split the inner dimension), so the bytes are identical for any
+/// fill-thread and OpenBLAS thread count on a given machine and OpenBLAS kernel; they differ in the
+/// last bits from the earlier LAPACK `geqrf`/`orgqr` version (same Q up to rounding). Wide and
+/// square matrices (rows ≤ columns) get orthonormal rows (`W·Wᵀ = gain²·I`), tall ones orthonormal columns (`Wᵀ·W = gain²·I`) — PyTorch
 /// `orthogonal_`. Wide matrices are factored in place: the row-major `rows × columns` buffer is
 /// the column-major `columns × rows` matrix Gᵀ, so the QR is `columns × rows` (a conv kernel
 /// (100, 100, 3, 3) is a 900×100 problem, never 900×900).
@@ -29,7 +33,7 @@ enum Orthogonal {
         if rows <= columns {
             try RandomFill.normal(w, mean: 0, std: 1, key: key, threads: threads)
             let d: [S]
-            do { d = try LAPACK.thinQR(w, rows: columns, columns: rows) } catch { throw .linearAlgebra("\(error)") }
+            do { d = try HouseholderQR.thinQ(w, rows: columns, columns: rows) } catch { throw .linearAlgebra("\(error)") }
             for j in 0..<rows {
                 let f = S(d[j] < 0 ? -gain : gain)
                 let row = UnsafeMutableBufferPointer(rebasing: w[(j * columns)..<((j + 1) * columns)])
@@ -40,7 +44,7 @@ enum Orthogonal {
             try g.withUnsafeMutableBufferPointer { (p) throws(InitializationError) in
                 try RandomFill.normal(p, mean: 0, std: 1, key: key, threads: threads)
                 let d: [S]
-                do { d = try LAPACK.thinQR(p, rows: rows, columns: columns) } catch { throw .linearAlgebra("\(error)") }
+                do { d = try HouseholderQR.thinQ(p, rows: rows, columns: columns) } catch { throw .linearAlgebra("\(error)") }
                 let factors = d.map { S($0 < 0 ? -gain : gain) }
                 for i in 0..<rows { for j in 0..<columns { w[i * columns + j] = p[i + j * rows] * factors[j] } }
             }

@@ -11,7 +11,7 @@ struct Bench: ToolCommand {
         1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
         1/2/8 threads, peak-memory growth of in-place fills); fresh (He normal into a new 1 GiB Float matrix, page \
         faults included, three ways: zeros then fill, first touch in the fill threads, and that plus transparent huge \
-        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (Float 1024² and 4096²: the initializer, its QR alone, LAPACK sgeqrf+sorgqr alone, the 8/3·n³-at-sgemm-rate bound, orthogonality error, bytes across OpenBLAS 1/2/4/8 threads in child processes); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
         forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
@@ -30,8 +30,12 @@ struct Bench: ToolCommand {
         JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, fresh, orthogonal, gemm, dense, train, model_init, \
         conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
         threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
-        checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
-        shape, seconds, qr_seconds, ratio_to_qr. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
+        checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row \
+        (Float n×n): shape, seconds (the initializer), householder_seconds (the blocked Householder QR alone), \
+        householder_gflops, qr_seconds (LAPACK sgeqrf+sorgqr alone), ratio_to_qr (seconds ÷ qr_seconds), sgemm_gflops, \
+        lower_bound_seconds (8/3·n³ at the sgemm rate), max_orthogonality_error (max |QᵀQ − I| in Double), checksum, \
+        identical_across_blas_threads (whether child processes run with OPENBLAS_NUM_THREADS = each of \
+        blas_threads_checked print the same checksum; the bench never changes its own thread count), blas_threads_checked. A gemm row: n, gflops_cblas, gflops_matrix, ratio. A dense row: layer, batch, \
         forward_gflops, forward_backward_gflops and the times in microseconds.
 
         Examples:
@@ -148,9 +152,13 @@ struct Bench: ToolCommand {
                         rightAligned: [1, 2, 3]))
         }
         if let orth = r.orthogonal {
-            print("\northogonal vs the LAPACK QR alone:")
-            print(table(["shape", "orthogonal s", "QR s", "ratio"], orth.map { [$0.shape, fmt($0.seconds, 3), fmt($0.qrSeconds, 3), fmt($0.ratioToQr, 3)] },
-                        rightAligned: [1, 2, 3]))
+            print("\northogonal (Float; blocked Householder QR, bytes independent of the OpenBLAS thread count) vs LAPACK sgeqrf+sorgqr alone:")
+            print(table(["shape", "orthogonal s", "Householder QR s", "GFLOP/s", "LAPACK QR s", "ratio to LAPACK", "bound s", "sgemm GFLOP/s", "max |QᵀQ − I|", "OpenBLAS threads"],
+                        orth.map { o in
+                            [o.shape, fmt(o.seconds, 3), fmt(o.householderSeconds, 3), fmt(o.householderGflops, 1), fmt(o.qrSeconds, 3),
+                             fmt(o.ratioToQr, 3), fmt(o.lowerBoundSeconds, 3), fmt(o.sgemmGflops, 1), String(format: "%.2e", o.maxOrthogonalityError),
+                             o.identicalAcrossBlasThreads.map { ($0 ? "identical " : "DIFFER ") + o.blasThreadsChecked.map(String.init).joined(separator: "/") } ?? "-"]
+                        }, rightAligned: [1, 2, 3, 4, 5, 6, 7, 8]))
         }
         if let gemm = r.gemm {
             print("\ngemm: raw cblas_sgemm vs Matrix.gemm (C = A·B):")

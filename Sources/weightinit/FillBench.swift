@@ -49,9 +49,27 @@ enum FillBench {
 
     struct OrthogonalResult: Encodable {
         var shape: String
+        /// `Initializer.orthogonal` (Float): N(0,1) fill + blocked Householder QR + sign/gain pass.
         var seconds: Double
+        /// LAPACK `sgeqrf` + `sorgqr` alone on the same Gaussian matrix (the previous method's core).
         var qrSeconds: Double
         var ratioToQr: Double
+        /// `HouseholderQR.thinQ` alone on the same Gaussian matrix (median, interleaved with LAPACK's runs).
+        var householderSeconds: Double
+        /// `4mn² − 4n³/3` (= 8/3·n³ here) divided by `householderSeconds`.
+        var householderGflops: Double
+        /// `cblas_sgemm` n×n×n (up to 2048) in the same run: the rate the lower bound uses.
+        var sgemmGflops: Double
+        /// `8/3·n³ / sgemm rate`: the QR's flops at the gemm rate (no method doing these flops is faster).
+        var lowerBoundSeconds: Double
+        /// max |QᵀQ − I| of the Float result, computed in Double (dgemm).
+        var maxOrthogonalityError: Double
+        /// FNV-1a of the Float bytes (seed of the run).
+        var checksum: String
+        /// Whether `weightinit stats` in child processes with OPENBLAS_NUM_THREADS = each of
+        /// `blasThreadsChecked` printed this same checksum (nil when not checked).
+        var identicalAcrossBlasThreads: Bool?
+        var blasThreadsChecked: [Int]
     }
 
     /// Parallel memset of `bytes` bytes over `threads` chunks (median GB/s of `repetitions`).
@@ -172,24 +190,86 @@ enum FillBench {
         return results
     }
 
-    /// Orthogonal init against the LAPACK QR alone (geqrf + orgqr on the same Gaussian matrix).
+    /// Orthogonal init (blocked Householder, thread-invariant) against LAPACK `sgeqrf` + `sorgqr`
+    /// alone and `cblas_sgemm`'s rate, with the orthogonality error and a byte comparison across
+    /// OpenBLAS thread counts made in CHILD processes (`OPENBLAS_NUM_THREADS` set per process; this
+    /// process never changes its own OpenBLAS thread count).
     static func runOrthogonal(quick: Bool, threads: Int, seed: UInt64, verbose: Bool) throws -> [OrthogonalResult] {
         var out: [OrthogonalResult] = []
-        if verbose { status("orthogonal vs the LAPACK QR alone:") }
+        if verbose { status("orthogonal vs LAPACK geqrf+orgqr alone:") }
+        let sgemm = sgemmGflops(n: quick ? 1024 : 2048)
         for n in (quick ? [1024, 2048] : [1024, 4096]) {
-            let (sec, _, _) = try time(Initializer.orthogonal(gain: 1), shape: [n, n], type: Float.self, threads: threads, seed: seed, budget: 0, maxReps: 1)
+            let (sec, checksum, _) = try time(Initializer.orthogonal(gain: 1), shape: [n, n], type: Float.self, threads: threads, seed: seed, budget: 0, maxReps: 1)
             var g = [Float](repeating: 0, count: n * n)
-            var qr: [Double] = []
-            for _ in 0..<2 {
+            var lapack: [Double] = [], ours: [Double] = []
+            let reps = n <= 1024 ? 5 : 2
+            for _ in 0..<reps {
                 try Initializer.normal(mean: 0, std: 1).fill(&g, shape: [n, n], key: RandomKey(seed: seed), threads: threads)
-                let t0 = now()
+                var t0 = now()
                 _ = try g.withUnsafeMutableBufferPointer { p in try LAPACK.thinQR(p, rows: n, columns: n) }
-                qr.append(now() - t0)
+                lapack.append(now() - t0)
+                try Initializer.normal(mean: 0, std: 1).fill(&g, shape: [n, n], key: RandomKey(seed: seed), threads: threads)
+                t0 = now()
+                _ = try g.withUnsafeMutableBufferPointer { p in try HouseholderQR.thinQ(p, rows: n, columns: n) }
+                ours.append(now() - t0)
             }
-            let r = OrthogonalResult(shape: "\(n)x\(n)", seconds: sec, qrSeconds: qr.min()!, ratioToQr: sec / qr.min()!)
+            // Orthogonality of the initializer's Float output, in Double.
+            var w = [Float](repeating: 0, count: n * n)
+            try Initializer.orthogonal(gain: 1).fill(&w, shape: [n, n], key: RandomKey(seed: seed), threads: threads)
+            let q = try Matrix<Double>(rows: n, columns: n, elements: w.map(Double.init))
+            let gram = try q.multiplied(by: q, transposeSelf: true)
+            var dev = 0.0
+            for i in 0..<n { for j in 0..<n { dev = max(dev, abs(gram[i, j] - (i == j ? 1 : 0))) } }
+            let blasThreads = quick && n > 1024 ? [] : [1, 2, 4, 8]
+            var identical: Bool? = nil
+            if !blasThreads.isEmpty {
+                let sums = blasThreads.map { childChecksum(n: n, seed: seed, blasThreads: $0) }
+                identical = sums.allSatisfy { $0 == checksum }
+                if verbose { status("  \(n)x\(n): checksum here \(checksum); children (OPENBLAS_NUM_THREADS \(blasThreads)): \(sums.map { $0 ?? "failed" })") }
+            }
+            let flops = 8.0 / 3 * Double(n) * Double(n) * Double(n)
+            let r = OrthogonalResult(shape: "\(n)x\(n)", seconds: sec, qrSeconds: median(lapack), ratioToQr: sec / median(lapack),
+                                     householderSeconds: median(ours), householderGflops: flops / median(ours) / 1e9, sgemmGflops: sgemm,
+                                     lowerBoundSeconds: flops / (sgemm * 1e9), maxOrthogonalityError: dev, checksum: checksum,
+                                     identicalAcrossBlasThreads: identical, blasThreadsChecked: blasThreads)
             out.append(r)
-            if verbose { status("  \(r.shape): orthogonal \(fmt(sec, 3)) s, QR alone \(fmt(r.qrSeconds, 3)) s, ratio \(fmt(r.ratioToQr, 3))") }
+            if verbose {
+                status("  \(r.shape): orthogonal \(fmt(sec, 3)) s, Householder QR alone \(fmt(r.householderSeconds, 3)) s (\(fmt(r.householderGflops, 1)) GFLOP/s), LAPACK alone \(fmt(r.qrSeconds, 3)) s, bound \(fmt(r.lowerBoundSeconds, 3)) s at sgemm \(fmt(sgemm, 1)) GFLOP/s; max |QᵀQ − I| \(dev)")
+            }
         }
         return out
+    }
+
+    /// Median GFLOP/s of `cblas_sgemm` on n×n×n (3 runs after a warm-up).
+    static func sgemmGflops(n: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var times: [Double] = []
+        for rep in 0..<4 {
+            let t0 = now()
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                BLASBackend.rawSgemmForBenchmark(n: n, a: pa, b: pb, c: pc) } } }
+            if rep > 0 { times.append(now() - t0) }
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / median(times) / 1e9
+    }
+
+    /// The checksum `weightinit stats --scheme orthogonal --shape n×n` prints in a child process
+    /// started with `OPENBLAS_NUM_THREADS=blasThreads` (nil when the child fails).
+    static func childChecksum(n: Int, seed: UInt64, blasThreads: Int) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        p.arguments = ["stats", "--scheme", "orthogonal", "--shape", "\(n)x\(n)", "--seed", "\(seed)", "--json"]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "\(blasThreads)"
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return obj["checksum"] as? String
     }
 }

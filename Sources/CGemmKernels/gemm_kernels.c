@@ -1,0 +1,301 @@
+// A packed matrix product with a per-element arithmetic that does not depend on how the columns
+// are split (see include/CGemmKernels.h for the contract). GotoBLAS-style layout: op(A) packed in
+// panels of MR rows, op(B) in panels of 6 columns, a register-blocked MR x 6 micro-kernel
+// (AVX2+FMA, or portable C with fmaf: each accumulator is one C element, fused multiply-adds in
+// p order from 0, so both paths give the same bytes), then C = base + alpha*acc with the product
+// and the sum rounded separately.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "CGemmKernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define WG_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#define WG_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define WG_X86 0
+#endif
+
+#define MR_S 16
+#define MR_D 8
+#define NR 6
+// A panels per cache block (128 rows): the A block stays in L2 while the B panels pass over it.
+#define MC_PANELS_S 8
+#define MC_PANELS_D 16
+
+long wi_gemm_mr_f32(void) { return MR_S; }
+long wi_gemm_mr_f64(void) { return MR_D; }
+long wi_gemm_nr(void) { return NR; }
+
+static int g_avx2 = -1;
+
+static int detect_avx2(void) {
+#if WG_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6) != 6) return 0;
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+static int g_force_portable = 0;
+
+int wi_gemm_uses_avx2(void) {
+    if (__atomic_load_n(&g_force_portable, __ATOMIC_RELAXED)) return 0;
+    int v = __atomic_load_n(&g_avx2, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = detect_avx2();
+        __atomic_store_n(&g_avx2, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+void wi_gemm_force_portable(int on) { __atomic_store_n(&g_force_portable, on ? 1 : 0, __ATOMIC_RELAXED); }
+
+// ---- packing ---------------------------------------------------------------------------------
+
+#define PACK_A(NAME, T, MR)                                                                         \
+void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {                          \
+    long panels = (m + MR - 1) / MR;                                                                \
+    for (long ip = 0; ip < panels; ip++) {                                                          \
+        T *dst = packed + ip * MR * kc;                                                             \
+        long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;                                          \
+        if (!transA) {                                                                              \
+            for (long p = 0; p < kc; p++) {                                                         \
+                const T *src = a + i0 + p * lda;                                                    \
+                T *d = dst + p * MR;                                                                \
+                long i = 0;                                                                         \
+                for (; i < mv; i++) d[i] = src[i];                                                  \
+                for (; i < MR; i++) d[i] = 0;                                                       \
+            }                                                                                       \
+        } else {                                                                                    \
+            for (long i = 0; i < MR; i++) {                                                         \
+                if (i < mv) {                                                                       \
+                    const T *src = a + (i0 + i) * lda;                                              \
+                    for (long p = 0; p < kc; p++) dst[p * MR + i] = src[p];                         \
+                } else {                                                                            \
+                    for (long p = 0; p < kc; p++) dst[p * MR + i] = 0;                              \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+}
+PACK_A(wi_spack_a, float, MR_S)
+PACK_A(wi_dpack_a, double, MR_D)
+
+#define PACK_B(NAME, T)                                                                             \
+static void NAME(int transB, long n, long kc, const T *b, long ldb, T *packed) {                    \
+    long panels = (n + NR - 1) / NR;                                                                \
+    for (long jp = 0; jp < panels; jp++) {                                                          \
+        T *dst = packed + jp * NR * kc;                                                             \
+        for (long j = 0; j < NR; j++) {                                                             \
+            long col = jp * NR + j;                                                                 \
+            if (col >= n) { for (long p = 0; p < kc; p++) dst[p * NR + j] = 0; continue; }         \
+            if (!transB) {                                                                          \
+                const T *src = b + col * ldb;                                                       \
+                for (long p = 0; p < kc; p++) dst[p * NR + j] = src[p];                             \
+            } else {                                                                                \
+                for (long p = 0; p < kc; p++) dst[p * NR + j] = b[col + p * ldb];                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+}
+PACK_B(pack_b_s, float)
+PACK_B(pack_b_d, double)
+
+// ---- write-back (scalar; the same formula as the vector write-back) ----------------------------
+
+#define WRITE_BACK(NAME, T, MR)                                                                     \
+static void NAME(T *c, long ldc, long mv, long nv, const T *acc, T alpha, T beta, int first) {     \
+    for (long j = 0; j < nv; j++) {                                                                 \
+        T *cj = c + j * ldc;                                                                        \
+        const T *aj = acc + j * MR;                                                                 \
+        for (long i = 0; i < mv; i++) {                                                             \
+            T base = first ? (beta == 0 ? (T)0 : beta * cj[i]) : cj[i];                             \
+            T t = alpha * aj[i];                                                                    \
+            cj[i] = base + t;                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+}
+WRITE_BACK(write_back_s, float, MR_S)
+WRITE_BACK(write_back_d, double, MR_D)
+
+// ---- portable micro-kernels -------------------------------------------------------------------
+
+static void kernel_s_portable(long kc, const float *A, const float *B, float *acc) {
+    for (long i = 0; i < MR_S * NR; i++) acc[i] = 0;
+    for (long p = 0; p < kc; p++) {
+        const float *ap = A + p * MR_S, *bp = B + p * NR;
+        for (long j = 0; j < NR; j++) {
+            float bj = bp[j];
+            float *aj = acc + j * MR_S;
+            for (long i = 0; i < MR_S; i++) aj[i] = fmaf(ap[i], bj, aj[i]);
+        }
+    }
+}
+
+static void kernel_d_portable(long kc, const double *A, const double *B, double *acc) {
+    for (long i = 0; i < MR_D * NR; i++) acc[i] = 0;
+    for (long p = 0; p < kc; p++) {
+        const double *ap = A + p * MR_D, *bp = B + p * NR;
+        for (long j = 0; j < NR; j++) {
+            double bj = bp[j];
+            double *aj = acc + j * MR_D;
+            for (long i = 0; i < MR_D; i++) aj[i] = fma(ap[i], bj, aj[i]);
+        }
+    }
+}
+
+// ---- AVX2+FMA micro-kernels -------------------------------------------------------------------
+
+#if WG_X86
+// 16 x 6 Float tile: 12 accumulators, 2 A vectors, 1 broadcast. full: write C directly.
+WG_AVX2 static void kernel_s_avx2(long kc, const float *A, const float *B, float *acc, int full,
+                                  float *c, long ldc, float alpha, float beta, int first) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    for (long p = 0; p < kc; p++) {
+        __m256 a0 = _mm256_loadu_ps(A + p * MR_S), a1 = _mm256_loadu_ps(A + p * MR_S + 8);
+        const float *bp = B + p * NR;
+        __m256 b;
+        b = _mm256_broadcast_ss(bp + 0); c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10);
+        b = _mm256_broadcast_ss(bp + 1); c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11);
+        b = _mm256_broadcast_ss(bp + 2); c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12);
+        b = _mm256_broadcast_ss(bp + 3); c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13);
+        b = _mm256_broadcast_ss(bp + 4); c04 = _mm256_fmadd_ps(a0, b, c04); c14 = _mm256_fmadd_ps(a1, b, c14);
+        b = _mm256_broadcast_ss(bp + 5); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
+    }
+    __m256 lo[NR] = {c00, c01, c02, c03, c04, c05}, hi[NR] = {c10, c11, c12, c13, c14, c15};
+    if (!full) {
+        for (int j = 0; j < NR; j++) { _mm256_storeu_ps(acc + j * MR_S, lo[j]); _mm256_storeu_ps(acc + j * MR_S + 8, hi[j]); }
+        return;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
+    for (int j = 0; j < NR; j++) {
+        float *cj = c + j * ldc;
+        __m256 b0 = _mm256_loadu_ps(cj), b1 = _mm256_loadu_ps(cj + 8);
+        if (first) {
+            if (beta == 0) { b0 = zero; b1 = zero; }
+            else { b0 = _mm256_mul_ps(vb, b0); b1 = _mm256_mul_ps(vb, b1); }
+        }
+        _mm256_storeu_ps(cj, _mm256_add_ps(b0, _mm256_mul_ps(va, lo[j])));
+        _mm256_storeu_ps(cj + 8, _mm256_add_ps(b1, _mm256_mul_ps(va, hi[j])));
+    }
+}
+
+// 8 x 6 Double tile.
+WG_AVX2 static void kernel_d_avx2(long kc, const double *A, const double *B, double *acc, int full,
+                                  double *c, long ldc, double alpha, double beta, int first) {
+    __m256d c00 = _mm256_setzero_pd(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+    __m256d c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    for (long p = 0; p < kc; p++) {
+        __m256d a0 = _mm256_loadu_pd(A + p * MR_D), a1 = _mm256_loadu_pd(A + p * MR_D + 4);
+        const double *bp = B + p * NR;
+        __m256d b;
+        b = _mm256_broadcast_sd(bp + 0); c00 = _mm256_fmadd_pd(a0, b, c00); c10 = _mm256_fmadd_pd(a1, b, c10);
+        b = _mm256_broadcast_sd(bp + 1); c01 = _mm256_fmadd_pd(a0, b, c01); c11 = _mm256_fmadd_pd(a1, b, c11);
+        b = _mm256_broadcast_sd(bp + 2); c02 = _mm256_fmadd_pd(a0, b, c02); c12 = _mm256_fmadd_pd(a1, b, c12);
+        b = _mm256_broadcast_sd(bp + 3); c03 = _mm256_fmadd_pd(a0, b, c03); c13 = _mm256_fmadd_pd(a1, b, c13);
+        b = _mm256_broadcast_sd(bp + 4); c04 = _mm256_fmadd_pd(a0, b, c04); c14 = _mm256_fmadd_pd(a1, b, c14);
+        b = _mm256_broadcast_sd(bp + 5); c05 = _mm256_fmadd_pd(a0, b, c05); c15 = _mm256_fmadd_pd(a1, b, c15);
+    }
+    __m256d lo[NR] = {c00, c01, c02, c03, c04, c05}, hi[NR] = {c10, c11, c12, c13, c14, c15};
+    if (!full) {
+        for (int j = 0; j < NR; j++) { _mm256_storeu_pd(acc + j * MR_D, lo[j]); _mm256_storeu_pd(acc + j * MR_D + 4, hi[j]); }
+        return;
+    }
+    __m256d va = _mm256_set1_pd(alpha), vb = _mm256_set1_pd(beta), zero = _mm256_setzero_pd();
+    for (int j = 0; j < NR; j++) {
+        double *cj = c + j * ldc;
+        __m256d b0 = _mm256_loadu_pd(cj), b1 = _mm256_loadu_pd(cj + 4);
+        if (first) {
+            if (beta == 0) { b0 = zero; b1 = zero; }
+            else { b0 = _mm256_mul_pd(vb, b0); b1 = _mm256_mul_pd(vb, b1); }
+        }
+        _mm256_storeu_pd(cj, _mm256_add_pd(b0, _mm256_mul_pd(va, lo[j])));
+        _mm256_storeu_pd(cj + 4, _mm256_add_pd(b1, _mm256_mul_pd(va, hi[j])));
+    }
+}
+#endif
+
+// ---- drivers ----------------------------------------------------------------------------------
+
+void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, const float *b, long ldb,
+                     float alpha, float beta, int first, float *c, long ldc, float *work) {
+    if (m <= 0 || n <= 0 || kc <= 0) return;
+    pack_b_s(transB, n, kc, b, ldb, work);
+    long mp = (m + MR_S - 1) / MR_S, np = (n + NR - 1) / NR;
+    int avx2 = wi_gemm_uses_avx2();
+    float acc[MR_S * NR];
+    for (long ic = 0; ic < mp; ic += MC_PANELS_S) {
+        long icEnd = ic + MC_PANELS_S < mp ? ic + MC_PANELS_S : mp;
+        for (long jp = 0; jp < np; jp++) {
+            const float *bp = work + jp * NR * kc;
+            long nv = n - jp * NR < NR ? n - jp * NR : NR;
+            for (long ip = ic; ip < icEnd; ip++) {
+                const float *ap = packedA + ip * MR_S * kc;
+                long mv = m - ip * MR_S < MR_S ? m - ip * MR_S : MR_S;
+                float *ct = c + ip * MR_S + jp * NR * ldc;
+                int full = mv == MR_S && nv == NR;
+#if WG_X86
+                if (avx2) {
+                    kernel_s_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
+                    if (!full) write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+                    continue;
+                }
+#endif
+                (void)avx2; (void)full;
+                kernel_s_portable(kc, ap, bp, acc);
+                write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+            }
+        }
+    }
+}
+
+void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA, const double *b, long ldb,
+                     double alpha, double beta, int first, double *c, long ldc, double *work) {
+    if (m <= 0 || n <= 0 || kc <= 0) return;
+    pack_b_d(transB, n, kc, b, ldb, work);
+    long mp = (m + MR_D - 1) / MR_D, np = (n + NR - 1) / NR;
+    int avx2 = wi_gemm_uses_avx2();
+    double acc[MR_D * NR];
+    for (long ic = 0; ic < mp; ic += MC_PANELS_D) {
+        long icEnd = ic + MC_PANELS_D < mp ? ic + MC_PANELS_D : mp;
+        for (long jp = 0; jp < np; jp++) {
+            const double *bp = work + jp * NR * kc;
+            long nv = n - jp * NR < NR ? n - jp * NR : NR;
+            for (long ip = ic; ip < icEnd; ip++) {
+                const double *ap = packedA + ip * MR_D * kc;
+                long mv = m - ip * MR_D < MR_D ? m - ip * MR_D : MR_D;
+                double *ct = c + ip * MR_D + jp * NR * ldc;
+                int full = mv == MR_D && nv == NR;
+#if WG_X86
+                if (avx2) {
+                    kernel_d_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
+                    if (!full) write_back_d(ct, ldc, mv, nv, acc, alpha, beta, first);
+                    continue;
+                }
+#endif
+                (void)avx2; (void)full;
+                kernel_d_portable(kc, ap, bp, acc);
+                write_back_d(ct, ldc, mv, nv, acc, alpha, beta, first);
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+/// The Q factor of a thin QR decomposition, computed so that its bytes do not depend on any thread
+/// count: a blocked Householder QR (compact WY, Schreiber & Van Loan 1989) with a fixed blocking,
+/// whose panels are factored by our own sequential code and whose heavy work — the block-reflector
+/// updates and the formation of Q — runs on `InvariantGEMM`, the package's own packed gemm whose
+/// every element is the same fma chain however the work is split over threads (OpenBLAS's sgemm
+/// is not: its bytes change with its thread count; see `InvariantGEMM`).
+///
+/// The same decomposition as LAPACK's `?geqrf` + `?orgqr` (Householder reflectors
+/// `H = I − τ·v·vᵀ` with `v₀ = 1` and `R_kk = −sign(α)·‖x‖`, as `?larfg`), so Q agrees with
+/// LAPACK's up to rounding; the bytes differ from LAPACK's (different blocking and summation
+/// order). LAPACK's own bytes change with the OpenBLAS thread count: its panel (`?geqr2`,
+/// `?larft`) runs on threaded level-2 BLAS whose reductions split with the thread count.
+public enum HouseholderQR {
+    /// Columns per block of the compact-WY updates (fixed; never derived from a thread count).
+    public static let blockSize = 128
+    /// Columns per unblocked leaf inside a block's panel (fixed).
+    public static let leafSize = 32
+
+    /// Replaces the column-major `m × n` matrix `a` (`m ≥ n`, leading dimension `m`) by the
+    /// `m × n` factor Q of its thin QR decomposition `A = Q·R` (orthonormal columns) and returns
+    /// the diagonal of R (`n` values; multiply Q's column j by `sign(R_jj)` for the Q with a
+    /// positive R diagonal — the Haar convention of Mezzadri 2007).
+    ///
+    /// Algorithm: blocks of `blockSize` columns left to right. A block's panel is factored in
+    /// leaves of `leafSize` columns by unblocked Householder (sequential Swift, fixed summation
+    /// order); the block's triangular factor T (`H₁⋯H_b = I − V·T·Vᵀ`, LAPACK `?larft` forward
+    /// columnwise) is built from `VᵀV` (gemm) and τ; the trailing columns get
+    /// `C ← (I − V·Tᵀ·Vᵀ)·C` as three gemm. Q is then accumulated backward over the blocks
+    /// (`?orgqr`): `C ← (I − V·T·Vᵀ)·C` on the columns already formed, and the block's own columns
+    /// `E − V·(T·V_topᵀ)`. About `4mn² − 4n³/3` flops, like `?geqrf` + `?orgqr`.
+    ///
+    /// Thread invariance: the sequential parts run in one thread in a fixed order; every product
+    /// goes through `InvariantGEMM` (the split over threads never changes an element's
+    /// arithmetic). No BLAS or LAPACK routine is called, so nothing here depends on, reads or
+    /// changes OpenBLAS's thread count or kernel; the AVX2 and portable code paths give the same
+    /// bytes (fused multiply-adds everywhere), so the result is designed not to change between
+    /// machines either (tested on one machine and on both code paths of its kernel).
+    ///
+    /// Entries must be finite. Works for `Float` and `Double`.
+    /// - Throws: `MatrixError.invalidArgument` when `m < n`, the buffer is shorter than `m·n`, or
+    ///   the element type is not `Float`/`Double`; `MatrixError.dimensionTooLarge` when `m`
+    ///   exceeds `Int32.max` (BLAS's index type).
+    public static func thinQ<S: BLASScalar>(_ a: UnsafeMutableBufferPointer<S>, rows m: Int, columns n: Int) throws(MatrixError) -> [S] {
+        guard m >= n, n >= 0 else { throw .invalidArgument(operation: "HouseholderQR.thinQ", detail: "needs rows ≥ columns, got \(m)×\(n)") }
+        let (needed, overflow) = m.multipliedReportingOverflow(by: n)
+        guard !overflow, a.count >= needed else {
+            throw .invalidArgument(operation: "HouseholderQR.thinQ", detail: "buffer has \(a.count) elements, needs \(overflow ? "more than Int.max" : "\(needed)")")
+        }
+        if n == 0 { return [] }
+        _ = try blasInt(m, "HouseholderQR.thinQ")
+        guard let base = a.baseAddress else { return [] }
+        // Run a concrete instantiation (the generic entry point is called across modules, unspecialized).
+        if S.self == Float.self {
+            let p = UnsafeMutableRawPointer(base).assumingMemoryBound(to: Float.self)
+            return BlockedHouseholderQR<Float>(a: p, m: m, n: n).run().map { S($0) }
+        }
+        if S.self == Double.self {
+            let p = UnsafeMutableRawPointer(base).assumingMemoryBound(to: Double.self)
+            return BlockedHouseholderQR<Double>(a: p, m: m, n: n).run().map { S($0) }
+        }
+        throw .invalidArgument(operation: "HouseholderQR.thinQ", detail: "element type \(S.self) is not Float or Double")
+    }
+}
+
+/// The factorization and Q formation of `HouseholderQR.thinQ` on a column-major `m × n` buffer
+/// (leading dimension `m`).
+struct BlockedHouseholderQR<T: BLASScalar> {
+    let a: UnsafeMutablePointer<T>
+    let m: Int
+    let n: Int
+
+    func run() -> [T] {
+        let nbMax = min(HouseholderQR.blockSize, n)
+        let blocks = (n + nbMax - 1) / nbMax
+        let tau = UnsafeMutablePointer<T>.allocate(capacity: n)
+        let tAll = UnsafeMutablePointer<T>.allocate(capacity: blocks * nbMax * nbMax)   // T of block J at J·nbMax², ld nbMax
+        let v = UnsafeMutablePointer<T>.allocate(capacity: m * nbMax)                  // explicit V of one block, ld m
+        let w = UnsafeMutablePointer<T>.allocate(capacity: nbMax * n)
+        let w2 = UnsafeMutablePointer<T>.allocate(capacity: nbMax * n)
+        defer { tau.deallocate(); tAll.deallocate(); v.deallocate(); w.deallocate(); w2.deallocate() }
+        var diagonal = [T](repeating: 0, count: n)
+
+        // Factorization, block by block.
+        for block in 0..<blocks {
+            let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
+            let panel = a + j0 + j0 * m
+            let t = tAll + block * nbMax * nbMax
+            var i0 = 0
+            while i0 < nb {
+                let ib = min(HouseholderQR.leafSize, nb - i0)
+                factorLeaf(panel + i0 + i0 * m, rows: mj - i0, columns: ib, tau: tau + j0 + i0)
+                for c in i0..<(i0 + ib) { diagonal[j0 + c] = panel[c + c * m] }
+                copyReflectors(from: panel, rows: mj, columns: i0..<(i0 + ib), to: v)
+                extendT(t, ldt: nbMax, v: v, rows: mj, columns: i0..<(i0 + ib), tau: tau + j0)
+                let rest = nb - i0 - ib
+                if rest > 0 {
+                    // The leaf's reflectors on the rest of the block's panel: C ← (I − V·Tᵀ·Vᵀ)·C.
+                    applyBlockReflector(v: v + i0 + i0 * m, rows: mj - i0, k: ib, t: t + i0 + i0 * nbMax, ldt: nbMax, transposeT: true,
+                                        c: panel + i0 + (i0 + ib) * m, columns: rest, w: w, w2: w2)
+                }
+                i0 += ib
+            }
+            let trailing = n - j0 - nb
+            if trailing > 0 {
+                applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: true,
+                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2)
+            }
+        }
+
+        // Q = H₁⋯H_n·[I; 0], accumulated backward over the blocks.
+        for block in (0..<blocks).reversed() {
+            let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
+            let t = tAll + block * nbMax * nbMax
+            copyReflectors(from: a + j0 + j0 * m, rows: mj, columns: 0..<nb, to: v)
+            let trailing = n - j0 - nb
+            if trailing > 0 {
+                // Columns j0+nb… hold Q's columns so far (zero in rows < j0 + nb).
+                applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: false,
+                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2)
+            }
+            // The block's own columns: (I − V·T·Vᵀ)·E = E − V·(T·V_topᵀ), E = identity columns j0…j0+nb.
+            InvariantGEMM.gemm(transA: false, transB: true, m: nb, n: nb, k: nb, alpha: 1, a: t, lda: nbMax, b: v, ldb: m,
+                               beta: 0, c: w2, ldc: nb)
+            for c in 0..<nb {
+                let col = a + (j0 + c) * m
+                col.update(repeating: 0, count: m)
+                col[j0 + c] = 1
+            }
+            InvariantGEMM.gemm(transA: false, transB: false, m: mj, n: nb, k: nb, alpha: -1, a: v, lda: m, b: w2, ldb: nb,
+                               beta: 1, c: a + j0 + j0 * m, ldc: m)
+        }
+        return diagonal
+    }
+
+    /// Unblocked Householder QR of the `rows × columns` panel at `p` (leading dimension `m`), as
+    /// LAPACK `?geqr2`: R on and above the diagonal, the reflectors' v (v₀ = 1 implied) below it,
+    /// τ in `tau`. Sequential, fixed summation order.
+    func factorLeaf(_ p: UnsafeMutablePointer<T>, rows: Int, columns: Int, tau: UnsafeMutablePointer<T>) {
+        for k in 0..<columns {
+            let col = p + k + k * m
+            let len = rows - k
+            let alpha = col[0]
+            let xnorm = len > 1 ? Self.norm(col + 1, len - 1) : 0
+            var tk: T = 0
+            if xnorm != 0 {
+                let big = max(abs(alpha), xnorm), small = min(abs(alpha), xnorm)
+                let r = small / big
+                let norm = big * (1 + r * r).squareRoot()
+                let beta = alpha >= 0 ? -norm : norm
+                tk = (beta - alpha) / beta
+                let scale = 1 / (alpha - beta)
+                for i in 1..<len { col[i] *= scale }
+                col[0] = beta
+            }
+            tau[k] = tk
+            if tk == 0 { continue }
+            // Apply H = I − τ·v·vᵀ to the panel's later columns (rows k…).
+            for j in (k + 1)..<columns {
+                let cj = p + k + j * m
+                let s = tk * (cj[0] + Self.dot(col + 1, cj + 1, len - 1))
+                cj[0] -= s
+                for i in 1..<len { cj[i] -= s * col[i] }
+            }
+        }
+    }
+
+    /// Copies the reflectors of panel columns `columns` (rows 0..<rows of the block, leading
+    /// dimension `m`) into the explicit V (`v`, leading dimension `m`): 0 above the diagonal, 1 on it.
+    func copyReflectors(from panel: UnsafeMutablePointer<T>, rows: Int, columns: Range<Int>, to v: UnsafeMutablePointer<T>) {
+        for c in columns {
+            let src = panel + c * m, dst = v + c * m
+            dst.update(repeating: 0, count: c)
+            dst[c] = 1
+            if rows > c + 1 { (dst + c + 1).update(from: src + c + 1, count: rows - c - 1) }
+        }
+    }
+
+    /// Extends the block's triangular factor T (ld `ldt`) by `columns` (LAPACK `?larft`, forward,
+    /// columnwise): `T[0:i, i] = −τᵢ·T[0:i, 0:i]·(V[:, 0:i]ᵀ·vᵢ)`, `T[i, i] = τᵢ`, 0 below.
+    func extendT(_ t: UnsafeMutablePointer<T>, ldt: Int, v: UnsafeMutablePointer<T>, rows: Int, columns: Range<Int>, tau: UnsafeMutablePointer<T>) {
+        let i0 = columns.lowerBound, ib = columns.count, top = columns.upperBound
+        // S = V[:, 0:top]ᵀ·V[:, i0:top] over rows i0… (the leaf's columns are zero above row i0), into T's columns i0…
+        InvariantGEMM.gemm(transA: true, transB: false, m: top, n: ib, k: rows - i0, alpha: 1, a: v + i0, lda: m,
+                           b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt)
+        for i in columns {
+            let col = t + i * ldt
+            let ti = tau[i]
+            // In place, rows ascending: col[r] = −τᵢ·Σ_{c=r}^{i−1} T[r, c]·S[c, i] reads only col[c ≥ r].
+            for r in 0..<i {
+                var s: T = 0
+                for c in r..<i { s += t[r + c * ldt] * col[c] }
+                col[r] = -ti * s
+            }
+            col[i] = ti
+            if i + 1 < ldt { (col + i + 1).update(repeating: 0, count: ldt - i - 1) }
+        }
+    }
+
+    /// `C ← (I − V·op(T)·Vᵀ)·C` for the `rows × columns` C at `c` (leading dimension `m`), V
+    /// `rows × k` explicit (leading dimension `m`), T `k × k` upper triangular with zeros below
+    /// (leading dimension `ldt`), op = transpose when `transposeT`. Three gemm.
+    func applyBlockReflector(v: UnsafeMutablePointer<T>, rows: Int, k: Int, t: UnsafeMutablePointer<T>, ldt: Int, transposeT: Bool,
+                             c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>) {
+        InvariantGEMM.gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: m, b: c, ldb: m,
+                           beta: 0, c: w, ldc: k)
+        InvariantGEMM.gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k,
+                           beta: 0, c: w2, ldc: k)
+        InvariantGEMM.gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: m, b: w2, ldb: k,
+                           beta: 1, c: c, ldc: m)
+    }
+
+    /// `xᵀy` with eight partial sums in a fixed order.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ n: Int) -> T {
+        var s0: T = 0, s1: T = 0, s2: T = 0, s3: T = 0, s4: T = 0, s5: T = 0, s6: T = 0, s7: T = 0
+        var i = 0
+        while i + 8 <= n {
+            s0 += x[i] * y[i]; s1 += x[i + 1] * y[i + 1]; s2 += x[i + 2] * y[i + 2]; s3 += x[i + 3] * y[i + 3]
+            s4 += x[i + 4] * y[i + 4]; s5 += x[i + 5] * y[i + 5]; s6 += x[i + 6] * y[i + 6]; s7 += x[i + 7] * y[i + 7]
+            i += 8
+        }
+        while i < n { s0 += x[i] * y[i]; i += 1 }
+        return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
+    }
+
+    /// ‖x‖₂, scaled by the largest magnitude when the plain sum of squares over- or underflows.
+    static func norm(_ x: UnsafePointer<T>, _ n: Int) -> T {
+        let ss = dot(x, x, n)
+        if ss.isFinite && ss >= T.leastNormalMagnitude { return ss.squareRoot() }
+        var big: T = 0
+        for i in 0..<n { big = max(big, abs(x[i])) }
+        if big == 0 || !big.isFinite { return big }
+        var s: T = 0
+        for i in 0..<n { let y = x[i] / big; s += y * y }
+        return big * s.squareRoot()
+    }
+}
