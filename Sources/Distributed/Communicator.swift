@@ -100,6 +100,9 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
     /// The ranks disagree where they must agree (model checksum, data set, tensor header); `detail`
     /// names the ranks and the values.
     case mismatch(rank: Int, what: String, detail: String)
+    /// Rank `peer` failed `operation` (its own error, on that rank, names the cause); this rank
+    /// stops too so that no rank waits for the others forever.
+    case peerFailed(rank: Int, peer: Int, operation: String)
     /// MPI could not be started (already finalized, or the library gave a thread level below
     /// `MPI_THREAD_FUNNELED`).
     case initialization(String)
@@ -109,6 +112,7 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .mpi(rank, function, code, message): return "rank \(rank): \(function) failed with MPI error \(code): \(message)"
         case let .invalidArgument(rank, operation, rule): return "rank \(rank): \(operation): \(rule)"
         case let .mismatch(rank, what, detail): return "rank \(rank): the ranks disagree on \(what): \(detail)"
+        case let .peerFailed(rank, peer, operation): return "rank \(rank): rank \(peer) failed \(operation) (rank \(peer)'s error names the cause)"
         case let .initialization(m): return "MPI initialization failed: \(m)"
         }
     }

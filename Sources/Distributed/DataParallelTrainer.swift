@@ -45,6 +45,16 @@ public struct AllReduceStatistics: Sendable, Codable, Equatable {
 /// single-process `Trainer`'s, bit for bit. Evaluation is sharded: rank r evaluates its
 /// `RowPartition` slice of the test set and the loss sum and correct count are all-reduced.
 ///
+/// **Checkpoints.** The state is `Trainer`'s — `position`, `accumulators`, `reports`, the
+/// optimizer's state and the parameters, all identical on every rank — and the file is the
+/// single-process `TrainingCheckpoint`: `fit(…, checkpoints:)` writes it from rank 0 after
+/// checking that every rank holds the same state (`writeCheckpoint`), and `resume(from:)` reads
+/// it on every rank. Nothing in it depends on the world size, so a run saved by N ranks resumes
+/// on any number of ranks or in one process (`Trainer.resume`), and vice versa: the data order
+/// and the schedule continue exactly. Resumed at the same N the final weights are bitwise those
+/// of the uninterrupted run; at another N they differ from it by rounding only (as any two world
+/// sizes do: within 1e-5 relative, the tests measure it).
+///
 /// Not supported here: per-layer diagnostics (`configuration.diagnostics` is rejected).
 public final class DataParallelTrainer {
     /// The model (identical on every rank).
@@ -56,6 +66,15 @@ public final class DataParallelTrainer {
     public let bucketBytes: Int
     /// Gradient all-reduce cost so far.
     public private(set) var allReduceStatistics = AllReduceStatistics()
+    /// The next step of the run (epoch 1, step 0 for a new trainer; a checkpoint's after
+    /// `restore`). Global: the same on every rank and for every world size.
+    public private(set) var position = TrainingPosition()
+    /// Running sums of the epoch in progress (global: from the all-reduced loss sums and counts).
+    public private(set) var accumulators = EpochAccumulators()
+    /// The reports of the epochs completed so far in this run (including those before a resume).
+    public private(set) var reports: [EpochReport] = []
+    /// The data size of the restored checkpoint (checked by `fit`).
+    var restoredDataShape: (count: Int, features: Int)?
 
     /// The default bucket size, 25 MiB (PyTorch `DistributedDataParallel(bucket_cap_mb=25)`).
     public static let defaultBucketBytes = 25 << 20
@@ -142,29 +161,53 @@ public final class DataParallelTrainer {
         return (sums[0] / Double(data.count), sums[1] / Double(data.count))
     }
 
-    /// Trains for `configuration.epochs` epochs (see the type's documentation). Call it on every
-    /// rank; give `progress`/`epochEnded` on the rank that prints (their values are global).
+    /// Trains until `configuration.epochs` epochs are complete, from `position` (the start for a
+    /// new trainer, the checkpoint's position after `restore`/`resume`); see the type's
+    /// documentation. Call it on every rank with the same arguments; give `progress`/`epochEnded`
+    /// on the rank that prints (their values are global).
     /// - Parameters:
+    ///   - checkpoints: where and how often to write the checkpoint (default none): every `every`
+    ///     global steps, after each epoch's evaluation and at the end, by rank 0, through
+    ///   `writeCheckpoint(to:trainCount:features:)` (which first checks that every rank holds the
+    ///     same training state). The same schedule as `Trainer.fit`.
+    ///   - maxSteps: take at most this many steps in this call, then return (a later `fit`, or a
+    ///     resumed run, continues); nil (default) runs to the end.
     ///   - stepEnded: called on every rank after every optimizer step with the 1-based global step.
+    /// - Returns: the reports of every epoch completed in the run so far (`reports`).
     /// - Throws: `TrainingError` (non-finite global loss — on every rank at the same step —, bad
-    ///   labels, shapes), `MatrixError`, `DistributedError`.
-    public func fit(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)? = nil,
-                    epochEnded: ((EpochReport) -> Void)? = nil, stepEnded: ((Int) -> Void)? = nil) throws -> [EpochReport] {
+    ///   labels, shapes, an empty training set, `maxSteps < 0`, data of another size than the
+    ///   restored checkpoint's), `MatrixError`, `DistributedError` (including `.mismatch` when the
+    ///   ranks' training states differ at a checkpoint), and on rank 0 the file layer's errors
+    ///   from writing a checkpoint (`DistributedError.peerFailed` on the other ranks then).
+    public func fit(train: LabeledData, test: LabeledData, checkpoints: CheckpointSchedule? = nil, maxSteps: Int? = nil,
+                    progress: ((TrainingProgress) -> Void)? = nil, epochEnded: ((EpochReport) -> Void)? = nil,
+                    stepEnded: ((Int) -> Void)? = nil) throws -> [EpochReport] {
+        if let maxSteps, maxSteps < 0 { throw TrainingError.invalidHyperparameter(name: "maxSteps", value: Double(maxSteps), rule: "must be ≥ 0") }
         guard train.features == model.inputSize else {
             throw TrainingError.shapeMismatch("the training data has \(train.features) features per sample, the model expects \(model.inputSize)")
         }
         guard test.features == train.features else {
             throw TrainingError.shapeMismatch("the test data has \(test.features) features per sample, the training data \(train.features)")
         }
-        return try model.withoutInputGradient { try fitAll(train: train, test: test, progress: progress, epochEnded: epochEnded, stepEnded: stepEnded) }
+        guard train.count > 0 else { throw TrainingError.emptyTrainingSet }
+        if let restored = restoredDataShape, restored.count != train.count || restored.features != train.features {
+            throw TrainingError.shapeMismatch("the checkpoint was taken training on \(restored.count) examples of \(restored.features) features; this run has \(train.count) of \(train.features)")
+        }
+        restoredDataShape = (train.count, train.features)
+        return try model.withoutInputGradient {
+            try fitAll(train: train, test: test, checkpoints: checkpoints, maxSteps: maxSteps, progress: progress, epochEnded: epochEnded, stepEnded: stepEnded)
+        }
     }
 
-    func fitAll(train: LabeledData, test: LabeledData, progress: ((TrainingProgress) -> Void)?,
+    func fitAll(train: LabeledData, test: LabeledData, checkpoints: CheckpointSchedule?, maxSteps: Int?, progress: ((TrainingProgress) -> Void)?,
                 epochEnded: ((EpochReport) -> Void)?, stepEnded: ((Int) -> Void)?) throws -> [EpochReport] {
         let cfg = configuration
         let rank = communicator.rank, worldSize = communicator.size
-        let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
-        let totalSteps = stepsPerEpoch * cfg.epochs
+        let stepsPerEpoch = (train.count - 1) / cfg.batchSize + 1
+        let (totalSteps, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: cfg.epochs)
+        guard !overflow else {
+            throw TrainingError.invalidHyperparameter(name: "epochs", value: Double(cfg.epochs), rule: "epochs × \(stepsPerEpoch) steps per epoch must fit in a 64-bit count")
+        }
         let parameters = model.parameters
         let layout = GradientLayout(parameters)
         let flatCount = layout.gradientCount + 2                 // + local loss sum, correct count
@@ -173,14 +216,21 @@ public final class DataParallelTrainer {
         var batch = Matrix<Float>(rows: 0, columns: train.features)
         var labels: [Int32] = []
         var loss = SoftmaxCrossEntropy()
-        var reports: [EpochReport] = []
-        var lastFinite: Float?
-        var globalStep = 0
-        for epoch in 1...max(1, cfg.epochs) where cfg.epochs > 0 {
+        var stepsThisCall = 0
+        var lastWritten = -1
+        func writeScheduledCheckpoint() throws {
+            guard let checkpoints, lastWritten != position.globalStep || position.step == 0 else { return }
+            try writeCheckpoint(to: checkpoints.path, trainCount: train.count, features: train.features)
+            lastWritten = position.globalStep
+        }
+        while position.epoch <= cfg.epochs {
+            let epoch = position.epoch
             let t0 = Date()
+            let startSeen = accumulators.seen
             let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
-            var lossSum = 0.0, correct = 0.0, seen = 0
-            for step in 0..<stepsPerEpoch {
+            while position.step < stepsPerEpoch {
+                if let maxSteps, stepsThisCall >= maxSteps { return reports }
+                let step = position.step
                 let s = step * cfg.batchSize, e = min(train.count, s + cfg.batchSize)
                 let globalBatch = e - s
                 let mine = RowPartition.rows(globalBatch, rank: rank, worldSize: worldSize)
@@ -215,28 +265,116 @@ public final class DataParallelTrainer {
                 allReduceStatistics.steps += 1
                 // The global mean loss of this batch: the same value on every rank.
                 let batchLoss = Float(stepLossSum / Double(globalBatch))
-                guard batchLoss.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: lastFinite) }
-                lastFinite = batchLoss
-                lossSum += stepLossSum; correct += stepCorrect; seen += globalBatch
-                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: globalStep, totalSteps: totalSteps))
-                globalStep += 1
-                stepEnded?(globalStep)
+                guard batchLoss.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                accumulators.lastFiniteLoss = batchLoss
+                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps))
+                position.step += 1; position.globalStep += 1; stepsThisCall += 1
+                accumulators.lossSum += stepLossSum; accumulators.correct += Int(stepCorrect); accumulators.seen += globalBatch
+                stepEnded?(position.globalStep)
+                if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeScheduledCheckpoint() }
                 if let progress {
                     let dt = Date().timeIntervalSince(t0)
-                    progress(TrainingProgress(epoch: epoch, step: step + 1, stepsPerEpoch: stepsPerEpoch, runningLoss: lossSum / Double(seen),
-                                              samplesPerSecond: dt > 0 ? Double(seen) / dt : 0))
+                    progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                                              runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
+                                              samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
                 }
             }
             let seconds = Date().timeIntervalSince(t0)
             let (testLoss, testAccuracy) = try evaluate(test)
-            let report = EpochReport(epoch: epoch, trainLoss: seen > 0 ? lossSum / Double(seen) : 0,
-                                     trainAccuracy: seen > 0 ? correct / Double(seen) : 0,
+            let seen = accumulators.seen
+            let report = EpochReport(epoch: epoch, trainLoss: seen > 0 ? accumulators.lossSum / Double(seen) : 0,
+                                     trainAccuracy: seen > 0 ? Double(accumulators.correct) / Double(seen) : 0,
                                      testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds,
-                                     samplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0)
+                                     samplesPerSecond: seconds > 0 ? Double(seen - startSeen) / seconds : 0)
             reports.append(report)
+            let lastFinite = accumulators.lastFiniteLoss
+            accumulators = EpochAccumulators()
+            accumulators.lastFiniteLoss = lastFinite
+            position = TrainingPosition(epoch: epoch + 1, step: 0, globalStep: position.globalStep)
+            try writeScheduledCheckpoint()
             epochEnded?(report)
         }
         return reports
+    }
+
+    // MARK: - Checkpoints
+
+    /// A snapshot of the run for the data it trains on (`trainCount` examples of `features`): the
+    /// model's parameters, the optimizer state, `position`, `accumulators` and `reports` — the
+    /// single-process `TrainingCheckpoint`, which holds nothing that depends on the world size
+    /// (the data order is a function of `(seed, epoch)` and the position is global). The reports'
+    /// `seconds` and `samplesPerSecond` are this rank's.
+    public func checkpoint(trainCount: Int, features: Int) -> TrainingCheckpoint {
+        TrainingCheckpoint(model: model, optimizer: optimizer, position: position, accumulators: accumulators, reports: reports,
+                           configuration: configuration, trainCount: trainCount, features: features)
+    }
+
+    /// A 64-bit checksum of everything a checkpoint restores that training computes: parameter
+    /// bytes (with names and shapes), the optimizer's step count and buffers, the position and the
+    /// running sums (as bit patterns). Equal on every rank after every step (the all-reduce gives
+    /// every rank the same gradients); not the epoch reports, whose wall times differ by rank.
+    public func trainingStateChecksum() -> UInt64 {
+        var h = Checksum()
+        h.add(DataParallelTrainer.checksum(of: model))
+        let state = optimizer.state
+        h.add(UInt64(state.steps))
+        for buffers in [state.firstMoments, state.secondMoments] {
+            h.add(UInt64(buffers.count))
+            for b in buffers { b.withUnsafeBytes { h.add($0) } }
+        }
+        for v in [position.epoch, position.step, position.globalStep, accumulators.correct, accumulators.seen] { h.add(UInt64(bitPattern: Int64(v))) }
+        h.add(accumulators.lossSum.bitPattern)
+        h.add(accumulators.lastFiniteLoss.map { UInt64($0.bitPattern) } ?? UInt64.max)
+        return h.value
+    }
+
+    /// Writes the run's checkpoint (`checkpoint(trainCount:features:)`) to `path` from rank 0,
+    /// atomically (`TrainingCheckpoint.write(to:)`: temporary file, fsync, rename). Collective:
+    /// every rank calls it. First every rank's `trainingStateChecksum()` is all-gathered and
+    /// compared with rank 0's — the state must be identical everywhere, or the file would
+    /// describe a run that some rank is not in — then rank 0 writes, then every rank learns
+    /// whether the write succeeded.
+    /// - Throws: `DistributedError.mismatch` naming the ranks and checksums when the states
+    ///   differ (nothing is written, on every rank); on rank 0 the file layer's errors
+    ///   (`OutputFileError`, `TensorFileError`), on the other ranks `DistributedError.peerFailed`
+    ///   naming rank 0 and the file; `DistributedError` from the collectives.
+    public func writeCheckpoint(to path: String, trainCount: Int, features: Int) throws {
+        try communicator.requireIdentical(trainingStateChecksum(),
+                                          what: "the training state at global step \(position.globalStep) (parameters, optimizer buffers, position and running sums) before writing the checkpoint \(path); nothing was written")
+        var failure: (any Error)?
+        if communicator.isRoot {
+            do { try checkpoint(trainCount: trainCount, features: features).write(to: path) } catch { failure = error }
+        }
+        let failed = try communicator.allReduce(Int32(failure == nil ? 0 : 1), .max)
+        if let failure { throw failure }
+        guard failed == 0 else { throw DistributedError.peerFailed(rank: communicator.rank, peer: 0, operation: "writing the checkpoint \(path)") }
+    }
+
+    /// Puts a checkpoint's state into this trainer and its model (parameters, optimizer state,
+    /// position, running sums, reports) after the checks of `Trainer.restore(_:file:)`; the next
+    /// `fit` continues the run. The checkpoint may come from any world size, or from the
+    /// single-process `Trainer`: the data order and the learning-rate schedule continue exactly.
+    /// The weights at the end are bitwise equal to an uninterrupted run at the same world size
+    /// (same machine, BLAS kernel and threads); at another world size they follow it to
+    /// rounding, as any two world sizes do.
+    /// - Throws: as `Trainer.restore(_:file:)` (`ModelFileError` naming the field or parameter
+    ///   that differs); nothing is changed when it throws.
+    public func restore(_ checkpoint: TrainingCheckpoint, file: String = "<memory>") throws {
+        let staging = try Trainer(model: model, configuration: configuration)
+        try staging.restore(checkpoint, file: file)
+        optimizer.state = staging.optimizer.state
+        position = staging.position
+        accumulators = staging.accumulators
+        reports = staging.reports
+        restoredDataShape = (checkpoint.trainCount, checkpoint.features)
+    }
+
+    /// Reads the checkpoint at `path` (`TrainingCheckpoint.read(from:)`) and restores it. Every
+    /// rank reads the file itself: put it on a file system all ranks see; callers should then
+    /// compare `trainingStateChecksum()` across ranks (`Communicator.requireIdentical`).
+    /// - Throws: as `TrainingCheckpoint.read(from:)` and `restore(_:file:)`.
+    public func resume(from path: String) throws {
+        try restore(try TrainingCheckpoint.read(from: path), file: path)
     }
 }
 

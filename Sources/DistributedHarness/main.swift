@@ -10,6 +10,11 @@
 //                                        communicator), exit (exit(3) without MPI), kill (SIGKILL).
 //   DistributedHarness train DIR STEPS BATCH   data-parallel training (see DataParallelTrainer);
 //                                        rank r writes DIR/rank-r.bin (parameters after every step).
+//   DistributedHarness checkpoint-guard DIR    2 steps of training, then the last rank changes one
+//                                        parameter by one ulp and every rank asks for a checkpoint
+//                                        (refused everywhere, nothing written); then a checkpoint
+//                                        into a missing directory (rank 0's write fails, the others
+//                                        learn it). Rank 0 prints what each rank saw.
 import Distributed
 import Foundation
 import Initializers
@@ -223,6 +228,44 @@ case "train":
                     "allreduce_calls": trainer.allReduceStatistics.calls, "allreduce_bytes_per_step": trainer.allReduceStatistics.bytesPerStep,
                     "test_accuracy": reports.last?.testAccuracy ?? 0, "single_test_accuracy": singleAccuracy,
                     "train_loss": reports.last?.trainLoss ?? 0])
+        }
+    } catch { fail(comm, "\(error)") }
+
+case "checkpoint-guard":
+    guard args.count == 3 else { fail(comm, "checkpoint-guard needs DIR") }
+    let dir = args[2]
+    do {
+        var g = PhiloxGenerator(seed: 8)
+        let inputs = (0..<(64 * 6)).map { _ in Float(Double(g.next() % 2001) / 1000 - 1) }
+        let data = try LabeledData(features: 6, inputs: inputs, labels: (0..<64).map { Int32($0 % 10) })
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 1; cfg.batchSize = 16; cfg.seed = 1
+        let model = try Sequential(sizes: [6, 5, 10], activation: .relu, seed: 2)
+        let trainer = try DataParallelTrainer(model: model, configuration: cfg, communicator: comm)
+        _ = try trainer.fit(train: data, test: data, maxSteps: 2)
+        let sameBefore = try comm.allGather(trainer.trainingStateChecksum()).allSatisfy { $0 == trainer.trainingStateChecksum() }
+        // One ulp on one parameter of the last rank: the states now differ.
+        let original = model.layers[0].bias[0]
+        if comm.rank == comm.size - 1 { model.layers[0].bias[0] = original.nextUp }
+        let path = "\(dir)/checkpoint.safetensors"
+        var mismatch = "", mismatchCaught = false
+        do { try trainer.writeCheckpoint(to: path, trainCount: data.count, features: data.features) } catch let e as DistributedError {
+            if case .mismatch = e { mismatchCaught = true; mismatch = "\(e)" }
+        }
+        let written = FileManager.default.fileExists(atPath: path)
+        let caught = try comm.allGather(Int32(mismatchCaught ? 1 : 0))
+        // Rank 0 cannot write (missing directory): rank 0 gets the file error, the others .peerFailed.
+        var writeError = ""
+        var peerFailed = false
+        model.layers[0].bias[0] = original
+        do { try trainer.writeCheckpoint(to: "\(dir)/missing/checkpoint.safetensors", trainCount: data.count, features: data.features) } catch {
+            if let d = error as? DistributedError, case .peerFailed(_, 0, _) = d { peerFailed = true }
+            writeError = "\(error)"
+        }
+        let failures = try comm.allGather(Int32(comm.isRoot ? (writeError.isEmpty || peerFailed ? 0 : 1) : (peerFailed ? 1 : 0)))
+        if comm.isRoot {
+            output(["world_size": comm.size, "identical_before": sameBefore, "mismatch_on_ranks": caught.map(Int.init), "message": mismatch,
+                    "file_written": written, "write_failure_seen_by_ranks": failures.map(Int.init), "write_error": writeError])
         }
     } catch { fail(comm, "\(error)") }
 

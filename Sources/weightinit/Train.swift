@@ -95,8 +95,17 @@ struct Train: ToolCommand {
         --diagnostics).
 
         --save FILE writes the trained model as safetensors (PyTorch names and layouts); --checkpoint DIR \
-        writes a checkpoint every --checkpoint-every steps, and --resume continues that run. With those \
-        options the JSON adds saved, checkpoint and resumed_at_global_step.
+        writes a checkpoint every --checkpoint-every steps, and --resume continues that run; --max-steps N \
+        stops after N steps with the checkpoint written there (split a long run into jobs). With those \
+        options the JSON adds saved, checkpoint, resumed_at_global_step and stopped_at_global_step.
+
+        With --distributed, rank 0 writes the checkpoint after checking that every rank holds the same \
+        training state, and every rank reads it on --resume (put DIR on a file system all ranks see). A \
+        checkpoint does not depend on the number of ranks: a run saved by N ranks resumes with any number \
+        of ranks or in one process, and a single-process checkpoint resumes under mpirun. The data order and \
+        the learning-rate schedule continue exactly; the final weights are bitwise equal to the uninterrupted \
+        run with the same number of ranks and --threads, and at another number of ranks they differ from it \
+        by rounding only (relative 1e-5), as runs with different numbers of ranks always do.
 
         Examples:
           weightinit train
@@ -107,6 +116,8 @@ struct Train: ToolCommand {
           weightinit train --save model.safetensors
           weightinit train --checkpoint run1 --checkpoint-every 50
           weightinit train --checkpoint run1 --checkpoint-every 50 --resume
+          mpirun -np 2 weightinit train --distributed --checkpoint r2 --max-steps 50
+          weightinit train --checkpoint r2 --resume
 
         """)
 
@@ -129,7 +140,8 @@ struct Train: ToolCommand {
     @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load in PyTorch with load_state_dict(load_file(FILE)) from safetensors.torch). Written atomically.") var save: String?
     @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
     @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
-    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads.") var resume = false
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads (and, with --distributed, the same number of ranks; a checkpoint resumes with any number of ranks).") var resume = false
+    @Option(parsing: .unconditional, help: "Stop after this many optimizer steps in this invocation and write the checkpoint there (needs --checkpoint); continue later with --resume, e.g. within a cluster job's time limit. --save is written only by the invocation that completes the run.") var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
     @Option(parsing: .unconditional, help: "Peak learning rate.") var learningRate: Double = 0.05
@@ -151,10 +163,10 @@ struct Train: ToolCommand {
     struct Report: Encodable {
         var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
-        var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?
+        var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?; var stoppedAtGlobalStep: Int?
         var worldSize: Int = 1; var allreduce: AllReduceJSON?
         enum CodingKeys: String, CodingKey {
-            case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep
+            case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep, stoppedAtGlobalStep
             case worldSize, allreduce
         }
     }
@@ -217,6 +229,10 @@ struct Train: ToolCommand {
         }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR (the directory of the run to continue)") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
+        if let maxSteps {
+            guard maxSteps >= 1 else { throw ValidationError("--max-steps must be ≥ 1, got \(maxSteps)") }
+            guard checkpoint != nil else { throw ValidationError("--max-steps needs --checkpoint DIR (the run continues from it with --resume)") }
+        }
         if let save {
             do { _ = try OutputFile.resolve(save) } catch { throw ValidationError("--save \(save): \(error)") }   // refused before training, not after
         }
@@ -241,7 +257,6 @@ struct Train: ToolCommand {
         if let limit = dataOptions.limit, limit < 1 { throw ValidationError("--limit must be ≥ 1, got \(limit)") }
         guard bucketMb.isFinite, bucketMb >= 0.001, bucketMb <= 2048 else { throw ValidationError("--bucket-mb must be in 0.001…2048 (MiB), got \(bucketMb)") }
         if comm != nil && diagnostics { throw ValidationError("--diagnostics is not available with --distributed (run one process)") }
-        if comm != nil && checkpoint != nil { throw ValidationError("--checkpoint is not available with --distributed yet (use --save, written by rank 0)") }
         var cfg = TrainingConfiguration()
         cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRate = learningRate; cfg.weightDecay = weightDecay
         cfg.optimizer = try parseOptimizer(optimizer, momentum: momentum, nesterov: nesterov)
@@ -304,11 +319,22 @@ struct Train: ToolCommand {
         if summary && !quiet { print(model.summary()) }
         var resumedAt: Int?
         if let checkpoints, resume {
-            let stale = checkpoints.removeStaleTemporaryFiles()
-            if !stale.isEmpty && !quiet { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
+            if isRoot {
+                let stale = checkpoints.removeStaleTemporaryFiles()
+                if !stale.isEmpty && !quiet { status("removed \(stale.count) temporary file(s) left by a killed writer: \(stale.joined(separator: ", "))") }
+            }
+            // Every rank must see the same file (a directory on a file system all ranks share).
+            if let comm {
+                try comm.requireIdentical(checkpoints.exists ? 1 : 0, what: "whether \(checkpoints.path) exists (0 = missing; --checkpoint must be on a file system every rank sees)")
+            }
             if checkpoints.exists {
-                do { try trainer.resume(from: checkpoints.path) } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
-                let p = trainer.position
+                do {
+                    if let dataParallel { try dataParallel.resume(from: checkpoints.path) } else { try trainer.resume(from: checkpoints.path) }
+                } catch let e as ModelFileError { throw CommandError("cannot resume: \(e.description)") }
+                if let comm, let dataParallel {
+                    try comm.requireIdentical(dataParallel.trainingStateChecksum(), what: "the training state read from \(checkpoints.path) (every rank must read the same file)")
+                }
+                let p = dataParallel?.position ?? trainer.position
                 resumedAt = p.globalStep
                 if !quiet { status("resuming from \(checkpoints.path): epoch \(p.epoch), step \(p.step), global step \(p.globalStep)") }
             } else if !quiet {
@@ -328,15 +354,16 @@ struct Train: ToolCommand {
             if let d = trainer.initialDiagnostics { print("\nat initialization:"); print(diagnosticsTable(d)) }
             print(); print(row(header)); print(row(widths.map { String(repeating: "-", count: $0) })); printedHeader = true
         }
-        if !quiet && !trainer.reports.isEmpty {       // epochs finished before the resume
+        let earlierReports = dataParallel?.reports ?? trainer.reports
+        if !quiet && !earlierReports.isEmpty {       // epochs finished before the resume
             printHeader()
-            for r in trainer.reports {
+            for r in earlierReports {
                 print(row(["\(r.epoch)", fmt(r.trainLoss), fmt(r.trainAccuracy), fmt(r.testLoss), fmt(r.testAccuracy), fmt(r.seconds, 2),
                            String(format: "%.0f", r.samplesPerSecond)]))
             }
         }
         struct Completed: Encodable { var epochs: [EpochJSON] }
-        var completed = trainer.reports
+        var completed = earlierReports
         func record(_ summary: String) {
             PartialResult.record(Completed(epochs: completed.map { EpochJSON(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy,
                                                                              testLoss: $0.testLoss, testAccuracy: $0.testAccuracy, seconds: $0.seconds,
@@ -357,9 +384,22 @@ struct Train: ToolCommand {
                 print(diagnosticsTable(d).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }
         }
-        let reports = try dataParallel.map { try $0.fit(train: train, test: test, progress: progress, epochEnded: epochEnded) }
-            ?? trainer.fit(train: train, test: test, checkpoints: checkpoints, progress: progress, epochEnded: epochEnded)
+        let reports = try dataParallel.map { try $0.fit(train: train, test: test, checkpoints: checkpoints, maxSteps: maxSteps, progress: progress, epochEnded: epochEnded) }
+            ?? trainer.fit(train: train, test: test, checkpoints: checkpoints, maxSteps: maxSteps, progress: progress, epochEnded: epochEnded)
         bar.finish()
+        // --max-steps stopped the run before its end: the checkpoint at that step (every rank takes part).
+        let stoppedAt: Int?
+        if let checkpoints, (dataParallel?.position ?? trainer.position).epoch <= cfg.epochs {
+            if let dataParallel {
+                try dataParallel.writeCheckpoint(to: checkpoints.path, trainCount: train.count, features: train.features)
+            } else {
+                try trainer.checkpoint(trainCount: train.count, features: train.features).write(to: checkpoints.path)
+            }
+            stoppedAt = dataParallel?.position.globalStep ?? trainer.position.globalStep
+            if !quiet { status("stopped after --max-steps \(maxSteps ?? 0) at global step \(stoppedAt!) of \(stepsPerEpoch * epochs); checkpoint \(checkpoints.path) (continue with --resume)\(save.map { "; --save \($0) is written when the run completes" } ?? "")") }
+        } else {
+            stoppedAt = nil
+        }
         guard isRoot else { return }
         let allreduce = dataParallel.map { dp in
             let st = dp.allReduceStatistics
@@ -368,7 +408,7 @@ struct Train: ToolCommand {
         if let a = allreduce, !quiet {
             print("gradient all-reduce: \(a.callsPerStep) bucket\(a.callsPerStep == 1 ? "" : "s"), \(a.bytesPerStep) bytes and \(fmt(a.secondsPerStep * 1000, 3)) ms per step")
         }
-        if let save {          // every rank holds the same parameters: rank 0 writes them
+        if let save, stoppedAt == nil {          // every rank holds the same parameters: rank 0 writes them
             try model.save(to: save)
             if !quiet { status("saved \(model.parameters.count) tensors (\(model.parameterCount) parameters) to \(save)") }
         }
@@ -379,8 +419,8 @@ struct Train: ToolCommand {
                                                                updateRatio: $0.updateRatio) },
                                  testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy, init_: initLabel,
                                  activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
-                                 parameters: model.parameterCount, seed: common.seed, saved: save, checkpoint: checkpoints?.path,
-                                 resumedAtGlobalStep: resumedAt, worldSize: comm?.size ?? 1, allreduce: allreduce))
+                                 parameters: model.parameterCount, seed: common.seed, saved: stoppedAt == nil ? save : nil, checkpoint: checkpoints?.path,
+                                 resumedAtGlobalStep: resumedAt, stoppedAtGlobalStep: stoppedAt, worldSize: comm?.size ?? 1, allreduce: allreduce))
             return
         }
         if let last = reports.last { print("\ntest accuracy: \(fmt(last.testAccuracy))") }

@@ -199,11 +199,24 @@ public struct TrainingCheckpoint: Sendable {
     }
 }
 
+extension TrainingCheckpoint {
+    /// A snapshot of a run whose state is kept outside `Trainer` (the data-parallel trainer of
+    /// the `Distributed` product): `model`'s parameters (copied, in `parameters` order), the
+    /// optimizer's state and buffer names, the position, running sums and reports, for data of
+    /// `trainCount` examples of `features` features. `Trainer.checkpoint` builds the same thing
+    /// from a trainer.
+    public init(model: any NetworkModel, optimizer: Optimizer, position: TrainingPosition, accumulators: EpochAccumulators,
+                reports: [EpochReport], configuration: TrainingConfiguration, trainCount: Int, features: Int) {
+        self.init(parameters: model.parameters.map { ($0.name, $0.shape, $0.values) }, optimizer: optimizer.state,
+                  optimizerBuffers: optimizer.stateBufferNames, position: position, accumulators: accumulators,
+                  reports: reports, configuration: configuration, trainCount: trainCount, features: features)
+    }
+}
+
 extension Trainer {
     /// A snapshot of the run for the data it is training on (`trainCount` examples of `features`).
     public func checkpoint(trainCount: Int, features: Int) -> TrainingCheckpoint {
-        TrainingCheckpoint(parameters: model.parameters.map { ($0.name, $0.shape, $0.values) }, optimizer: optimizer.state,
-                           optimizerBuffers: optimizer.stateBufferNames, position: position, accumulators: accumulators,
+        TrainingCheckpoint(model: model, optimizer: optimizer, position: position, accumulators: accumulators,
                            reports: reports, configuration: configuration, trainCount: trainCount, features: features)
     }
 
