@@ -390,7 +390,8 @@ final class ReadMapping: @unchecked Sendable {
     let count: Int
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw TensorFileError(file: path, rule: .io, "open: \(String(cString: strerror(errno)))") }
         defer { _ = closeFD(fd) }
         var st = stat()
@@ -425,7 +426,10 @@ final class ReadMapping: @unchecked Sendable {
 /// mapped, and each tensor is read lazily (a 10 GB file opens without being read).
 ///
 /// Validation, each failure a `TensorFileError` naming the file, the tensor and the rule,
-/// raised before any allocation larger than the file: file ≥ 8 bytes; header length
+/// raised before any allocation larger than the file: file ≥ 8 bytes; not another format
+/// (`.notSafetensors` when the length prefix cannot start a header — too large, past the end,
+/// or not followed by `{` — and the first bytes are a .npy, zip, gzip, pickle, HDF5, GGUF or
+/// IDX signature or text); header length
 /// ≤ 100 000 000 and ≤ file size − 8; the header is UTF-8 JSON, an object; `__metadata__`, if
 /// present, an object of strings; each other entry an object with `dtype` (known), `shape`
 /// (non-negative integers, element count and byte size overflow-checked) and `data_offsets`
@@ -466,6 +470,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         guard fileSize >= 8 else { throw err(.truncated, nil, "file holds \(fileSize) bytes; the 8-byte header length is missing") }
         let n = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        // A file whose length prefix cannot start a safetensors header (too large, past the end,
+        // or not followed by a JSON object) and whose first bytes are another format's signature
+        // (a .npy file, a zip checkpoint, text, …) is named as that format, not as a bad length.
+        let plausible = n <= UInt64(SafetensorsFile.maxHeaderLength) && n <= UInt64(fileSize - 8)
+            && bytes[8..<(8 + Int(n))].first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{")
+        if !plausible, let other = FileSignature.describe(bytes) {
+            throw err(.notSafetensors, nil, "not a safetensors file: this is \(other); a safetensors file starts with an 8-byte little-endian header length and a JSON object")
+        }
         guard n <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw err(.headerTooLarge, nil, "header length \(n) exceeds the limit of \(SafetensorsFile.maxHeaderLength) bytes")
         }

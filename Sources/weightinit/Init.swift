@@ -169,7 +169,7 @@ struct Init: ToolCommand {
                 source = "preset:\(preset)"
             } else if let spec {
                 let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: spec)) } catch { throw invalid("--spec \(spec): cannot read: \(error.localizedDescription)") }
+                do { data = try InputFile.read(spec) } catch { throw invalid("--spec \(spec): cannot read: \(error)") }
                 model = try ModelSpec(json: data)
                 if let d = dtypeOverride { for i in model.parameters.indices { model.parameters[i].dtype = d } }
                 source = "spec:\(spec)"
@@ -201,7 +201,7 @@ struct Init: ToolCommand {
             var r: InitRecipe
             if let rules {
                 let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw invalid("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                do { data = try InputFile.read(rules) } catch { throw invalid("--rules \(rules): cannot read: \(error)") }
                 r = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
             } else {
                 r = try InitRecipe.named(recipe ?? "pytorch-default")

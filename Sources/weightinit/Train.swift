@@ -195,7 +195,7 @@ struct Train: ToolCommand {
             do {
                 if let rules {
                     let data: Data
-                    do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw ValidationError("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                    do { data = try InputFile.read(rules) } catch { throw ValidationError("--rules \(rules): cannot read: \(error)") }
                     initRecipe = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
                 } else {
                     initRecipe = try InitRecipe.named(recipe!)
