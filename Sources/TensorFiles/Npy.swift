@@ -212,9 +212,14 @@ public final class NpyFile: @unchecked Sendable {
 
     /// Opens and validates `path`.
     /// - Throws: `TensorFileError` (rules of `Npy.parseHeader`; `.io`).
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, mapping: ReadMapping(path: path))
+    }
+
+    /// Validates the bytes of `mapping` (a mapped file, or an in-memory copy for fuzzing).
+    init(path: String, mapping: ReadMapping) throws {
         self.path = path
-        mapping = try ReadMapping(path: path)
+        self.mapping = mapping
         header = try Npy.parseHeader(mapping.bytes, file: path)
     }
 

@@ -384,12 +384,26 @@ public enum TensorConvert {
 
 // MARK: - Reader
 
-/// A read-only memory mapping of a whole file.
+/// A read-only memory mapping of a whole file (or, for the fuzz targets, a private copy of
+/// bytes in memory, read through the same validation code without a file).
 final class ReadMapping: @unchecked Sendable {
     let base: UnsafeRawPointer?
     let count: Int
+    /// True for a copy made by `init(copying:)` (freed with `deallocate`, pages never released).
+    private let owned: Bool
+
+    /// A private copy of `bytes`.
+    init(copying bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        owned = true
+        if count == 0 { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        p.copyMemory(from: bytes.baseAddress!, byteCount: count)
+        base = UnsafeRawPointer(p)
+    }
 
     init(path: String) throws {
+        owned = false
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw TensorFileError(file: path, rule: .io, "open: \(String(cString: strerror(errno)))") }
@@ -406,7 +420,10 @@ final class ReadMapping: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
-    deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
+    deinit {
+        guard let base else { return }
+        if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : count) }
 
@@ -414,7 +431,7 @@ final class ReadMapping: @unchecked Sendable {
     /// set (`madvise(MADV_DONTNEED)`; the mapping is private and never written, so the pages are
     /// read again from the file if touched). Offsets outside the mapping are clamped.
     func releasePages(_ range: Range<Int>) {
-        guard let base else { return }
+        guard let base, !owned else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = (Swift.max(0, range.lowerBound) + page - 1) / page * page
         let hi = Swift.min(count, range.upperBound) / page * page
@@ -460,9 +477,15 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// Opens and validates `path`.
     /// - Throws: `TensorFileError` (see the type's rules).
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, mapping: ReadMapping(path: path))
+    }
+
+    /// Validates the bytes of `mapping` (a mapped file, or an in-memory copy for fuzzing);
+    /// `path` names them in errors.
+    init(path: String, mapping: ReadMapping) throws {
         self.path = path
-        mapping = try ReadMapping(path: path)
+        self.mapping = mapping
         fileSize = mapping.count
         let bytes = mapping.bytes
         func err(_ rule: TensorFileError.Rule, _ tensor: String? = nil, _ d: String) -> TensorFileError {

@@ -39,4 +39,28 @@ struct InputFileTests {
         }
         #expect(Date().timeIntervalSince(t0) < 5)
     }
+
+    @Test("the fuzz targets' in-memory copy (ReadMapping(copying:)) reads and rejects exactly as the mapped file")
+    func inMemoryCopy() throws {
+        let s = try Scratch(); defer { s.cleanup() }
+        var good = rawSafetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 0)
+        withUnsafeBytes(of: Float(1.5)) { good.append(contentsOf: $0) }
+        withUnsafeBytes(of: Float(-2)) { good.append(contentsOf: $0) }
+        let bad = rawSafetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 4)
+        for (name, bytes) in [("good", good), ("bad", bad), ("npy-as-safetensors", FileSignatureTests.npy)] {
+            let p = s.path(name)
+            try bytes.write(to: URL(fileURLWithPath: p))
+            let fromFile = Result { try SafetensorsFile(path: p) }
+            let fromCopy = Result { try bytes.withUnsafeBytes { try SafetensorsFile(path: p, mapping: ReadMapping(copying: $0)) } }
+            switch (fromFile, fromCopy) {
+            case let (.success(f), .success(c)):
+                #expect(f.tensors == c.tensors && (try f.floats("a")) == (try c.floats("a")) && (try c.floats("a")) == [1.5, -2])
+            case let (.failure(e1), .failure(e2)):
+                #expect(e1 as? TensorFileError == e2 as? TensorFileError, "\(name)")
+            default: Issue.record("\(name): file \(fromFile), copy \(fromCopy)")
+            }
+        }
+        let npy = try FileSignatureTests.npy.withUnsafeBytes { try NpyFile(path: "x", mapping: ReadMapping(copying: $0)) }
+        #expect(try npy.floats() == [1, 2])
+    }
 }
