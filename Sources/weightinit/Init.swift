@@ -19,9 +19,11 @@ struct Init: ToolCommand {
 
         Examples:
         weightinit init --preset gpt2 --recipe gpt2 --seed 0 --out gpt2.safetensors
-        weightinit init --preset llama-1b:layers=8 --recipe llama --dtype bf16 --out llama.safetensors --log llama-init.json
-        weightinit init --like model.safetensors --recipe olmo-mitchell --out fresh.safetensors
-        weightinit init --spec my-model.json --rules my-recipe.json --out my-model.safetensors --json --sha256
+        weightinit init --preset llama-1b:layers=8 --recipe llama --out m.safetensors
+        weightinit init --preset llama --dtype bf16 --out llama.safetensors --json
+        weightinit init --preset gpt2 --out gpt2.safetensors --log gpt2-init.json
+        weightinit init --like old.safetensors --recipe xavier --out new.safetensors
+        weightinit init --spec model.json --rules recipe.json --out m.safetensors
         """)
 
     @OptionGroup var common: CommonOptions

@@ -224,6 +224,14 @@ struct HardeningCLITests {
 
     @Test("--version and --help: paragraphs, examples one per line, ≤ 80 columns")
     func help() throws {
+        // Examples fit one 80-column line as printed (ArgumentParser prints the discussion's own
+        // indentation and wraps longer lines, which would split an example).
+        for command in [WeightInitCommand.self] + WeightInitCommand.configuration.subcommands {
+            for line in command.configuration.discussion.split(separator: "\n")
+            where line.trimmingCharacters(in: .whitespaces).hasPrefix("weightinit ") {
+                #expect(line.count <= 80, "\(command) example longer than 80 columns: \(line)")
+            }
+        }
         let v = try runBounded(["--version"])
         #expect(v.status == 0 && !v.stdout.isEmpty)
         for sub in [[], ["doctor"], ["stats"], ["train"], ["compare"], ["bench"], ["init"], ["inspect"]] {

@@ -55,7 +55,6 @@ struct Issue13FollowupTests {
         // (orthogonal) with WEIGHTINIT_PROGRESS=1: same checksum as without, progress on stderr only.
         let cases: [[String]] = [
             ["--scheme", "truncated-normal", "--std", "0.5", "--shape", "131x37"],
-            ["--scheme", "he-uniform", "--shape", "200x3x3x3"],
             ["--scheme", "dirac", "--shape", "64x16x3x3", "--groups", "2"],
             ["--scheme", "orthogonal", "--shape", "48x20"],
         ]
@@ -87,5 +86,17 @@ struct Issue13FollowupTests {
         let viaTerminal = try json(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self))
         #expect(viaTerminal["checksum"] as? String == (try json(piped.1))["checksum"] as? String)
         print("stats progress: pty leg ran")
+    }
+
+    @Test("a network that cannot fit is refused before the data loads (was: after loading it)")
+    func memoryBeforeData() throws {
+        // Oracle: the weights alone, width² × depth × 4 bytes (2.1 TiB for 16384² × 2000; 7.3 TiB
+        // for 10⁶ × 10⁶ × 2), exceed any machine's memory; a missing --data would fail only if it loaded.
+        for args in [["compare", "--width", "16384", "--depth", "2000"], ["train", "--hidden", "1000000,1000000"]] {
+            let t0 = Date()
+            let (status, _, err) = try runTool(args + ["--data", "/nonexistent-\(getpid())"])
+            #expect(status == 1 && err.contains("needs about") && err.contains("TiB") && !err.contains("nonexistent"), "\(args): \(err)")
+            print("\(args[0]): refused in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
+        }
     }
 }
