@@ -248,7 +248,7 @@ struct Train: ToolCommand {
         // fit before the data is loaded; the exact estimate follows once the data's size is known.
         if arch != .cnn {
             try ModelFactory.requireMemory(architecture: arch, inputs: 1, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
-                                           batch: 1, optimizer: cfg.optimizer)
+                                           batch: 1, optimizer: cfg.optimizer, beforeData: true)
         }
         if !quiet { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import weightinit
 
 // Regression tests for issue 13 (every input from outside) and the CLI property test.
 // Oracles: the CLI contract (exit 0 / 64 / 1 / 130, never a signal), file-system state taken

@@ -90,9 +90,10 @@ struct Issue13FollowupTests {
 
     @Test("a network that cannot fit is refused before the data loads (was: after loading it)")
     func memoryBeforeData() throws {
-        // Oracle: the weights alone, width² × depth × 4 bytes (2.1 TiB for 16384² × 2000; 7.3 TiB
-        // for 10⁶ × 10⁶ × 2), exceed any machine's memory; a missing --data would fail only if it loaded.
-        for args in [["compare", "--width", "16384", "--depth", "2000"], ["train", "--hidden", "1000000,1000000"]] {
+        // Oracle: the weights alone, width² × layers × 4 bytes (1.0 TiB for 16384² × 1000; 0.6 TiB
+        // for 65536² × 40), exceed any machine's memory; a missing --data would fail only if it loaded.
+        let hidden = Array(repeating: "65536", count: 40).joined(separator: ",")
+        for args in [["compare", "--width", "16384", "--depth", "1000"], ["train", "--hidden", hidden]] {
             let t0 = Date()
             let (status, _, err) = try runTool(args + ["--data", "/nonexistent-\(getpid())"])
             #expect(status == 1 && err.contains("needs about") && err.contains("TiB") && !err.contains("nonexistent"), "\(args): \(err)")
