@@ -14,7 +14,7 @@ way (`GPT2PreTrainedModel._init_weights`: N(0, 0.02), c_proj N(0, 0.02/√24), z
 1/0) with torch tensors and saved with `safetensors.torch.save_file`, against
 `weightinit bench --only model-init` (the same tensors straight into a safetensors file).
 
-Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init]
+Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init,cnn]
                                 [--install-torch] [--binary PATH]
 """
 import argparse, json, os, subprocess, sys, time
@@ -26,7 +26,8 @@ ap.add_argument("--batch", type=int, default=128)
 ap.add_argument("--cnn-steps", type=int, default=40, help="steps of the CNN comparison (0 skips it)")
 ap.add_argument("--install-torch", action="store_true")
 ap.add_argument("--binary", default=None, help="weightinit binary (default: build release and use it)")
-ap.add_argument("--sections", default="train,model-init", help="comma-separated: train, model-init")
+ap.add_argument("--sections", default="train,model-init,cnn", help="comma-separated: train, model-init, cnn")
+ap.add_argument("--repeat", type=int, default=1, help="rounds of the train and cnn sections, alternating the tools; medians are reported (a noisy VM needs 3 or more)")
 ap.add_argument("--directory", default=None, help="directory for the model-init files (default: the temporary directory)")
 args = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -43,8 +44,13 @@ if binary is None:
     binary = os.path.join(binpath, "weightinit")
 sections = [x.strip() for x in args.sections.split(',')]
 if 'train' in sections:
-    out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
-    results["weightinit"] = json.loads(out.stdout)["train"]["samples_per_second"]
+    deep_sizes = [784] + [256] * 20 + [10]
+    rounds = {"weightinit": [], "numpy": [], "pytorch": [], "deep_weightinit": [], "deep_pytorch": []}
+    def weightinit_train():
+        out = subprocess.run([binary, "bench", "--only", "train", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+        wtrain = json.loads(out.stdout)["train"]
+        rounds["weightinit"].append(wtrain["samples_per_second"])
+        rounds["deep_weightinit"].append(wtrain.get("deep_samples_per_second"))
 
     # --- numpy ---
     def numpy_loop():
@@ -74,42 +80,62 @@ if 'train' in sections:
         t = time.perf_counter()
         for _ in range(args.steps): step()
         return args.steps * args.batch / (time.perf_counter() - t)
-    results["numpy"] = numpy_loop()
 
     # --- PyTorch ---
-    def torch_loop():
+    def torch_loop(layer_sizes=sizes, steps=None):
         import torch
+        steps = steps or args.steps
         torch.set_num_threads(args.threads)
         torch.manual_seed(0)
         layers = []
-        for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
+        for k, (i, o) in enumerate(zip(layer_sizes, layer_sizes[1:])):
             lin = torch.nn.Linear(i, o); torch.nn.init.kaiming_normal_(lin.weight); torch.nn.init.zeros_(lin.bias)
-            layers += [lin] + ([torch.nn.ReLU()] if k < 2 else [])
+            layers += [lin] + ([torch.nn.ReLU()] if k < len(layer_sizes) - 2 else [])
         model = torch.nn.Sequential(*layers)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
         lossf = torch.nn.CrossEntropyLoss()
-        x = torch.randn(args.batch, 784); y = torch.arange(args.batch) % 10
+        x = torch.randn(args.batch, layer_sizes[0]); y = torch.arange(args.batch) % layer_sizes[-1]
         def step():
             opt.zero_grad(set_to_none=True); lossf(model(x), y).backward(); opt.step()
         for _ in range(20): step()
         t = time.perf_counter()
-        for _ in range(args.steps): step()
-        return args.steps * args.batch / (time.perf_counter() - t)
+        for _ in range(steps): step()
+        return steps * args.batch / (time.perf_counter() - t)
     try:
         import torch  # noqa: F401
     except ImportError:
         if args.install_torch:
             subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=False)
-    try:
-        results["pytorch"] = torch_loop()
-    except Exception as e:  # torch missing or broken
-        results["pytorch"] = None
-        print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
+    torch_ok = True
+    for r in range(max(1, args.repeat)):
+        weightinit_train()
+        if r == 0: rounds["numpy"].append(numpy_loop())
+        if torch_ok:
+            try:
+                rounds["pytorch"].append(torch_loop())
+                rounds["deep_pytorch"].append(torch_loop(deep_sizes, steps=max(40, args.steps // 5)))
+            except Exception as e:  # torch missing or broken
+                torch_ok = False
+                print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
+    def med(xs):
+        xs = sorted(x for x in xs if x is not None)
+        return None if not xs else (xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2)
+    results["weightinit"] = med(rounds["weightinit"]); results["numpy"] = med(rounds["numpy"]); results["pytorch"] = med(rounds["pytorch"])
+    deep = {"weightinit": med(rounds["deep_weightinit"]), "pytorch": med(rounds["deep_pytorch"])}
+    if args.repeat > 1:
+        print(f"{args.repeat} rounds, medians; every round: " + json.dumps(rounds))
 
     print(f"default MLP 784-256-128-10, batch {args.batch}, SGD Nesterov, {args.threads} threads, {args.steps} steps")
     for name, sps in results.items():
         print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
-    print(json.dumps({k: v for k, v in results.items()}))
+    print(f"deep MLP 784-(256x20)-10, batch {args.batch}, SGD Nesterov, {args.threads} threads")
+    for name, sps in deep.items():
+        print(f"  {name:10s} {'not measured' if sps is None else f'{sps:10.0f} samples/s'}")
+    if deep.get("pytorch") and deep.get("weightinit"):
+        print(f"  epoch-time ratio weightinit/pytorch: {deep['pytorch'] / deep['weightinit']:.3f}")
+    if results.get("pytorch"):
+        print(f"default MLP epoch-time ratio weightinit/pytorch: {results['pytorch'] / results['weightinit']:.3f}")
+    print(json.dumps({**{k: v for k, v in results.items()}, "deep": deep}))
 
 # --- model init: GPT-2 small into a safetensors file ---
 if "model-init" in sections:
@@ -188,14 +214,21 @@ def torch_cnn_loop():
     t = time.perf_counter()
     for _ in range(args.cnn_steps): step()
     return args.cnn_steps * 128 / (time.perf_counter() - t)
-if args.cnn_steps > 0:
-    out = subprocess.run([binary, "bench", "--only", "conv", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
-    cnn["weightinit"] = json.loads(out.stdout)["conv"]["cnn_train_samples_per_second"]
-    try:
-        cnn["pytorch"] = torch_cnn_loop()
-    except Exception as e:
-        cnn["pytorch"] = None
-        print(f"pytorch CNN: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+cnn = {}
+if args.cnn_steps > 0 and "cnn" in sections:
+    crounds = {"weightinit": [], "pytorch": []}
+    for r in range(max(1, args.repeat)):
+        out = subprocess.run([binary, "bench", "--only", "conv", "--json", "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+        crounds["weightinit"].append(json.loads(out.stdout)["conv"]["cnn_train_samples_per_second"])
+        try:
+            crounds["pytorch"].append(torch_cnn_loop())
+        except Exception as e:
+            print(f"pytorch CNN: not measured ({type(e).__name__}: {e})", file=sys.stderr)
+            break
+    for k, v in crounds.items():
+        v = sorted(v); cnn[k] = None if not v else (v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2)
+    if args.repeat > 1:
+        print(f"{args.repeat} rounds, medians; every round: " + json.dumps(crounds))
 
 if cnn:
     print(f"default CNN (conv 32, pool, conv 64, pool, dense 128, 10), batch 128, SGD Nesterov, {args.threads} threads, {args.cnn_steps} steps")

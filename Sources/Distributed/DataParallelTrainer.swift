@@ -257,20 +257,37 @@ struct GradientLayout {
     /// Copies flat elements `range` into `bucket[0 ..< range.count]`: gradients times `scale`,
     /// then `extras` at flat indices `gradientCount`, `gradientCount + 1`.
     func pack(_ parameters: [ModelParameter], into bucket: UnsafeMutableBufferPointer<Float>, range: Range<Int>, scale: Float, extras: [Float]) {
+        guard let out = bucket.baseAddress else { return }
         visit(range) { i, lo, hi in
+            let dst = out + (offsets[i] + lo - range.lowerBound), n = hi - lo
+            if scale == 0 { dst.update(repeating: 0, count: n); return }     // no local rows: stale gradients must not leak
             parameters[i].withBuffers { _, g in
-                if scale == 0 { for j in lo..<hi { bucket[offsets[i] + j - range.lowerBound] = 0 } }     // no local rows: stale gradients must not leak
-                else { for j in lo..<hi { bucket[offsets[i] + j - range.lowerBound] = g[j] * scale } }
+                guard let src = g.baseAddress.map({ UnsafePointer($0 + lo) }) else { return }
+                if scale == 1 { dst.update(from: src, count: n) } else { scaled(src, by: scale, into: dst, count: n) }
             }
         }
         for (k, x) in extras.enumerated() where range.contains(gradientCount + k) { bucket[gradientCount + k - range.lowerBound] = x }
     }
 
+    /// `dst[j] = src[j] * scale` for `j < count`, 8 lanes at a time (the same product per element as
+    /// a scalar loop, so the bytes do not depend on the lane width).
+    private func scaled(_ src: UnsafePointer<Float>, by scale: Float, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        let s8 = SIMD8<Float>(repeating: scale)
+        while j + 8 <= count {
+            let v = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self) * s8
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count { dst[j] = src[j] * scale; j += 1 }
+    }
+
     /// Writes flat elements `range` from `bucket[0 ..< range.count]` back into the gradients.
     func unpack(_ parameters: [ModelParameter], from bucket: UnsafeBufferPointer<Float>, range: Range<Int>) {
+        guard let inp = bucket.baseAddress else { return }
         visit(range) { i, lo, hi in
             parameters[i].withBuffers { _, g in
-                for j in lo..<hi { g[j] = bucket[offsets[i] + j - range.lowerBound] }
+                g.baseAddress.map { ($0 + lo).update(from: inp + (offsets[i] + lo - range.lowerBound), count: hi - lo) }
             }
         }
     }

@@ -9,9 +9,11 @@ struct Bench: ToolCommand {
         discussion: """
         Sections: memset bandwidth (a 2-thread memset of 64 MiB, already touched); fill (every scheme at 256², \
         1024², 4096² Float and uniform/normal/truncated 4096² Double: GB/s, ratio to memset, checksums across \
-        1/2/8 threads, peak-memory growth of in-place fills); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
+        1/2/8 threads, peak-memory growth of in-place fills); fresh (He normal into a new 1 GiB Float matrix, page \
+        faults included, three ways: zeros then fill, first touch in the fill threads, and that plus transparent huge \
+        pages as Initializer.matrix does, each against the same fill of a touched matrix); orthogonal (vs the LAPACK QR alone); gemm (raw cblas_sgemm vs the same product through Matrix, \
         n = 256…2048, GFLOP/s = 2n³/time); dense (batch 128: 784→256, 1024→1024, 4096→4096, forward and \
-        forward+backward); train (samples/s of the default MLP on synthetic data, and the cost of LSUV on it); \
+        forward+backward); train (samples/s of the default MLP and of the deep MLP 784-(256×20)-10 on synthetic data, and the cost of LSUV on the default MLP); \
         model-init (init --preset gpt2 --recipe gpt2 into a file in --bench-directory: seconds and GB/s to the \
         page cache, with --fsync, and dd conv=fsync of the same byte count); conv (batch 128: 1→32 3×3 on 28×28, \
         32→64 3×3 on 14×14, depthwise 64 3×3 on 14×14, 'same' padding, forward and forward+backward GFLOP/s with \
@@ -25,7 +27,7 @@ struct Bench: ToolCommand {
         bandwidth drifts. The 256² and 1024² fills fit in the caches while memset is measured on 64 MiB, so their \
         ratios can exceed 1; only the 4096² ratios compare like with like.
 
-        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, orthogonal, gemm, dense, train, model_init, \
+        JSON keys: memset_gbps, fill, fill_peak_memory_growth_bytes, fresh, orthogonal, gemm, dense, train, model_init, \
         conv, backend (sections left out by --only are absent). A fill row: scheme, shape ("4096x4096"), dtype, \
         threads, seconds, gbps, ratio_to_memset, memset_gbps (the memset the ratio uses), \
         checksums_equal_across_threads (1/2/8 threads, 4096² of the main random schemes). An orthogonal row: \
@@ -46,7 +48,7 @@ struct Bench: ToolCommand {
     @Flag(help: "Fewer repetitions and sizes (about a minute).")
     var quick = false
 
-    @Option(help: "Run only these sections, comma-separated: fill, orthogonal, gemm, dense, train, model-init, conv (memset always runs).")
+    @Option(help: "Run only these sections, comma-separated: fill, fresh, orthogonal, gemm, dense, train, model-init, conv (memset always runs).")
     var only: String?
 
     func wants(_ section: String) -> Bool {
@@ -56,21 +58,26 @@ struct Bench: ToolCommand {
 
     func validate() throws {
         if let only {
-            let valid: Set = ["fill", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
+            let valid: Set = ["fill", "fresh", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
             for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
-                throw ValidationError("--only: unknown section '\(s)'; valid: fill, orthogonal, gemm, dense, train, model-init, conv")
+                throw ValidationError("--only: unknown section '\(s)'; valid: fill, fresh, orthogonal, gemm, dense, train, model-init, conv")
             }
         }
     }
 
     struct DenseResult: Encodable { var layer: String; var batch: Int; var forwardGflops: Double; var forwardBackwardGflops: Double; var forwardMicroseconds: Double; var forwardBackwardMicroseconds: Double }
-    struct TrainResult: Encodable { var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double? }
+    struct TrainResult: Encodable {
+        var model: String; var batch: Int; var optimizer: String; var steps: Int; var samplesPerSecond: Double; var threads: Int; var lsuvSeconds: Double?
+        /// The deep MLP (784, 20 hidden layers of 256, 10): steps timed, samples/s, and GFLOP/s counted as 3× the forward flops.
+        var deepModel: String; var deepSteps: Int; var deepSamplesPerSecond: Double; var deepGflops: Double
+    }
     struct GemmResult: Encodable { var n: Int; var gflopsCblas: Double; var gflopsMatrix: Double; var ratio: Double }
     struct Backend: Encodable { var openblasVersion: String; var core: String; var kernelOk: Bool; var threads: Int; var fillThreads: Int }
     /// Sections that did not run (`--only`) are absent from the JSON.
     struct Report: Encodable {
         var memsetGbps: Double
         var fill: [FillBench.Result]?
+        var fresh: FreshBench.Result?
         var orthogonal: [FillBench.OrthogonalResult]?
         var gemm: [GemmResult]?
         var dense: [DenseResult]?
@@ -100,12 +107,16 @@ struct Bench: ToolCommand {
         let dense = wants("dense") ? try benchDense() : nil
         if wants("train") { section("train") }
         let train = wants("train") ? try benchTrain() : nil
+        if wants("fresh") { section("fresh") }
+        let fresh = wants("fresh") ? try FreshBench.run(quick: quick, threads: fillThreads, seed: common.seed) : nil
+        if wants("model-init") { section("model-init") }
         let modelInit = wants("model-init")
             ? try ModelInitBench.run(quick: quick, threads: fillThreads, seed: common.seed, directory: benchDirectory ?? NSTemporaryDirectory(), verbose: !common.json)
             : nil
+        if wants("conv") { section("conv") }
         let conv = wants("conv") ? try ConvBench.run(quick: quick, seed: common.seed, verbose: !common.json) : nil
         let check = BLASBackend.kernelCheck()
-        let report = Report(memsetGbps: memset, fill: fills, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
+        let report = Report(memsetGbps: memset, fill: fills, fresh: fresh, orthogonal: orth, gemm: gemm, dense: dense, train: train, modelInit: modelInit, conv: conv,
                             backend: Backend(openblasVersion: BLASBackend.version, core: check.core, kernelOk: check.kernelOK,
                                              threads: BLASBackend.threads, fillThreads: fillThreads),
                             fillPeakMemoryGrowthBytes: wants("fill") ? heap : nil)
@@ -127,6 +138,15 @@ struct Bench: ToolCommand {
             print("\npeak memory growth during an in-place 4096² Float fill (64 MiB):")
             print(table(["scheme", "bytes"], heap.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }, rightAligned: [1]))
         }
+        if let f = r.fresh {
+            print("\nfresh: He normal into a new \(f.shape) Float matrix (1 GiB, page faults included) vs the same fill of a touched one, \(f.threads) threads, median of \(f.repetitions); transparent huge pages: \(f.transparentHugePages)")
+            print(table(["how", "seconds", "GB/s", "÷ steady"], [
+                ["steady state (touched)", fmt(f.steadySeconds, 3), fmt(f.steadyGbps, 2), "1.000"],
+                ["zeros, then fill", fmt(f.zerosThenFillSeconds, 3), fmt(Double(f.bytes) / f.zerosThenFillSeconds / 1e9, 2), fmt(f.zerosThenFillRatio, 3)],
+                ["first touch in fill threads", fmt(f.firstTouchSeconds, 3), fmt(Double(f.bytes) / f.firstTouchSeconds / 1e9, 2), fmt(f.firstTouchRatio, 3)],
+                ["+ MADV_HUGEPAGE (Initializer.matrix)", fmt(f.hugePagesSeconds, 3), fmt(Double(f.bytes) / f.hugePagesSeconds / 1e9, 2), fmt(f.hugePagesRatio, 3)]],
+                        rightAligned: [1, 2, 3]))
+        }
         if let orth = r.orthogonal {
             print("\northogonal vs the LAPACK QR alone:")
             print(table(["shape", "orthogonal s", "QR s", "ratio"], orth.map { [$0.shape, fmt($0.seconds, 3), fmt($0.qrSeconds, 3), fmt($0.ratioToQr, 3)] },
@@ -145,7 +165,24 @@ struct Bench: ToolCommand {
         }
         if let t = r.train {
             print("\ntrain: default MLP \(fmt(t.samplesPerSecond, 0)) samples/s (batch \(t.batch), \(t.steps) steps, \(t.threads) BLAS threads)")
+            print("train: deep MLP \(t.deepModel) \(fmt(t.deepSamplesPerSecond, 0)) samples/s, \(fmt(t.deepGflops, 1)) GFLOP/s (3× forward flops; batch \(t.batch), \(t.deepSteps) steps)")
             if let l = t.lsuvSeconds { print("LSUV on the default MLP, batch 1024: \(fmt(l * 1e3, 1)) ms") }
+        }
+        if let m = r.modelInit {
+            print("\nmodel-init: init --preset \(m.preset) --recipe \(m.recipe) (\(m.parameters) parameters, \(m.dtype), \(m.bytes) bytes), \(m.threads) threads, median of \(m.repetitions), in \(m.directory):")
+            print(table(["to", "seconds", "GB/s"], [["page cache", fmt(m.seconds, 3), fmt(m.gbps, 2)],
+                                                  ["with --fsync", fmt(m.fsyncSeconds, 3), fmt(Double(m.bytes) / m.fsyncSeconds / 1e9, 2)],
+                                                  ["dd conv=fsync", m.ddFsyncSeconds.map { fmt($0, 3) } ?? "n/a", m.ddFsyncSeconds.map { fmt(Double(m.bytes) / $0 / 1e9, 2) } ?? "n/a"]],
+                        rightAligned: [1, 2]))
+            if let ratio = m.ratioToDd { print("--fsync ÷ dd conv=fsync: \(fmt(ratio, 3))") }
+        }
+        if let c = r.conv {
+            print("\nconv (batch 128, 'same' padding, ReLU; forward = 2·N·O·OH·OW·(C/G)·kh·kw flops, forward+backward = 3× that; raw = one cblas_sgemm of the forward shape):")
+            print(table(["layer", "forward GFLOP/s", "forward ms", "fwd+bwd GFLOP/s", "fwd+bwd ms", "raw GFLOP/s", "fwd+bwd ÷ raw"], c.layers.map {
+                [$0.layer, fmt($0.forwardGflops, 1), fmt($0.forwardMilliseconds, 2), fmt($0.forwardBackwardGflops, 1), fmt($0.forwardBackwardMilliseconds, 2),
+                 fmt($0.rawSgemmGflops, 1), fmt($0.forwardBackwardRatioToSgemm, 2)]
+            }, rightAligned: [1, 2, 3, 4, 5, 6]))
+            print("default CNN training: \(fmt(c.cnnTrainSamplesPerSecond, 0)) samples/s (batch 128, \(c.cnnTrainSteps) steps, \(c.threads) BLAS threads)")
         }
         print("\nbackend: OpenBLAS \(r.backend.openblasVersion), core \(r.backend.core)\(check.kernelOK ? "" : " (generic fallback: \(check.advice))"), \(r.backend.threads) BLAS threads")
     }
@@ -183,24 +220,11 @@ struct Bench: ToolCommand {
     /// synthetic standardized inputs: forward, loss, backward and update per step.
     func benchTrain() throws -> TrainResult {
         let batch = 128, steps = quick ? 150 : 600
-        let model = try Sequential(sizes: [784, 256, 128, 10], activation: .relu, seed: common.seed)
-        let optimizer = try Optimizer(.sgd(momentum: 0.9, nesterov: true))
-        var x = Matrix<Float>(rows: batch, columns: 784)
-        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
-        let labels = (0..<batch).map { Int32($0 % 10) }
-        var loss = SoftmaxCrossEntropy()
-        func step() throws {
-            let logits = try model.forward(x)
-            _ = try loss.loss(logits: logits, labels: labels[...])
-            try model.backward(loss.gradient)
-            optimizer.step(model.layers, learningRate: 0.01)
-        }
-        let sps = try model.withoutInputGradient { () throws -> Double in
-            for _ in 0..<20 { try step() }
-            let t0 = now()
-            for _ in 0..<steps { try step() }
-            return Double(steps * batch) / (now() - t0)
-        }
+        let sps = try trainThroughput(sizes: [784, 256, 128, 10], batch: batch, steps: steps)
+        // The deep MLP of issue 14: 784 → 20 hidden layers of 256 → 10, where 256×256 products at batch 128 sit far below sgemm speed.
+        let deepSizes = [784] + Array(repeating: 256, count: 20) + [10], deepSteps = quick ? 30 : 120
+        let deepSps = try trainThroughput(sizes: deepSizes, batch: batch, steps: deepSteps)
+        let forwardFlopsPerSample = zip(deepSizes, deepSizes.dropFirst()).reduce(0.0) { $0 + 2 * Double($1.0 * $1.1) }
         // Cost of LSUV on the default MLP with a calibration batch of 1024 (synthetic N(0, 1) inputs).
         var calibration = Matrix<Float>(rows: 1024, columns: 784)
         try Initializer.normal(mean: 0, std: 1).fill(&calibration, key: RandomKey(seed: 4))
@@ -209,8 +233,33 @@ struct Bench: ToolCommand {
         try LSUV().initialize(lsuvModel, batch: calibration, seed: common.seed)
         let lsuv = now() - l0
         let r = TrainResult(model: "784-256-128-10 relu", batch: batch, optimizer: "sgd nesterov 0.9", steps: steps, samplesPerSecond: sps,
-                            threads: BLASBackend.threads, lsuvSeconds: lsuv)
+                            threads: BLASBackend.threads, lsuvSeconds: lsuv,
+                            deepModel: "784-(256×20)-10 relu", deepSteps: deepSteps, deepSamplesPerSecond: deepSps,
+                            deepGflops: 3 * forwardFlopsPerSample * deepSps / 1e9)
         return r
+    }
+
+    /// Training samples/s of a ReLU MLP with `sizes` on synthetic N(0, 1) inputs (SGD Nesterov 0.9,
+    /// learning rate 0.01, He-normal weights, no input gradient), after 20 warm-up steps.
+    func trainThroughput(sizes: [Int], batch: Int, steps: Int) throws -> Double {
+        let model = try Sequential(sizes: sizes, activation: .relu, seed: common.seed)
+        let optimizer = try Optimizer(.sgd(momentum: 0.9, nesterov: true))
+        var x = Matrix<Float>(rows: batch, columns: sizes[0])
+        try Initializer.normal(mean: 0, std: 1).fill(&x, key: RandomKey(seed: 3))
+        let labels = (0..<batch).map { Int32($0 % sizes[sizes.count - 1]) }
+        var loss = SoftmaxCrossEntropy()
+        func step() throws {
+            let logits = try model.forward(x)
+            _ = try loss.loss(logits: logits, labels: labels[...])
+            try model.backward(loss.gradient)
+            optimizer.step(model.layers, learningRate: 0.01)
+        }
+        return try model.withoutInputGradient { () throws -> Double in
+            for _ in 0..<20 { try step() }
+            let t0 = now()
+            for _ in 0..<steps { try step() }
+            return Double(steps * batch) / (now() - t0)
+        }
     }
 
     func benchGemm() -> [GemmResult] {

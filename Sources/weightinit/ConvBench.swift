@@ -19,7 +19,6 @@ enum ConvBench {
     static func run(quick: Bool, seed: UInt64, verbose: Bool) throws -> Report {
         let batch = 128
         var rows: [Layer] = []
-        if verbose { status("conv (batch 128, 'same' padding, ReLU; forward = 2·N·O·OH·OW·(C/G)·kh·kw flops, forward+backward = 3× that):") }
         for (name, c, o, hw, groups) in [("1→32 3×3 28×28", 1, 32, 28, 1), ("32→64 3×3 14×14", 32, 64, 14, 1), ("depthwise 64 3×3 14×14", 64, 64, 14, 64)] {
             let layer = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: 3, padding: .same, groups: groups, activation: .relu,
                                    inputHeight: hw, inputWidth: hw)
@@ -57,9 +56,6 @@ enum ConvBench {
                             forwardMilliseconds: median(f) * 1e3, forwardBackwardMilliseconds: median(fb) * 1e3,
                             rawSgemmGflops: rawG, forwardBackwardRatioToSgemm: fbG / rawG)
             rows.append(row)
-            if verbose {
-                status("  \(name): forward \(fmt(row.forwardGflops, 1)) GFLOP/s (\(fmt(row.forwardMilliseconds, 2)) ms), forward+backward \(fmt(fbG, 1)) GFLOP/s (\(fmt(row.forwardBackwardMilliseconds, 2)) ms); raw sgemm of the shape \(fmt(rawG, 1)) GFLOP/s, ratio \(fmt(row.forwardBackwardRatioToSgemm, 2))")
-            }
         }
         // Default CNN training throughput.
         let model = try ConvolutionalNetwork.defaultCNN(seed: seed)
@@ -82,7 +78,6 @@ enum ConvBench {
             for _ in 0..<steps { try step() }
             return Double(steps * batch) / (now() - t0)
         }
-        if verbose { status("  default CNN training: \(fmt(sps, 0)) samples/s (batch \(batch), \(steps) steps, \(BLASBackend.threads) BLAS threads)") }
         return Report(layers: rows, cnnTrainSamplesPerSecond: sps, cnnTrainSteps: steps, threads: BLASBackend.threads)
     }
 }

@@ -49,9 +49,6 @@ enum ModelInitBench {
         let r = Result(preset: preset, recipe: recipeName, dtype: "F32", threads: threads, repetitions: reps, parameters: parameters, bytes: bytes,
                        seconds: median(cached), gbps: Double(bytes) / median(cached) / 1e9, fsyncSeconds: median(synced),
                        ddFsyncSeconds: ddMedian, ratioToDd: ddMedian.map { median(synced) / $0 }, directory: directory)
-        if verbose {
-            status("model-init: --preset gpt2 --recipe gpt2 (\(parameters) parameters, \(bytes) bytes) to the page cache \(fmt(r.seconds, 3)) s (\(fmt(r.gbps, 2)) GB/s); with fsync \(fmt(r.fsyncSeconds, 3)) s; dd conv=fsync \(ddMedian.map { fmt($0, 3) } ?? "n/a") s; ratio \(r.ratioToDd.map { fmt($0, 3) } ?? "n/a") (\(threads) threads, median of \(reps), in \(directory))")
-        }
         return r
     }
 

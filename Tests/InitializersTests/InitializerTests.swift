@@ -9,6 +9,22 @@ import MatrixModule
 struct InitializerTests {
     // MARK: Entry points
 
+    @Test("matrix(rows:columns:) on fresh, unzeroed storage equals fill of a zero matrix for every kind of scheme, small and ≥ 4 MiB (huge-page advice)",
+          arguments: [(8, 6), (1024, 1100)])
+    func freshMatrixEqualsZeroFill(rows: Int, columns: Int) throws {
+        let key = RandomKey(seed: 21)
+        let schemes: [Initializer] = [.zeros, .ones, .uniform(low: -1, high: 1), .normal(mean: 0, std: 2),
+                                      .truncatedNormal(mean: 0, std: 1, a: -2, b: 2), .heNormal(), .xavierUniform(),
+                                      .identity(gain: 1), .orthogonal(gain: 1), .sparse(sparsity: 0.5, std: 0.01)]
+        for scheme in schemes {
+            var reference = Matrix<Float>(rows: rows, columns: columns)       // zeros, then the fill
+            try scheme.fill(&reference, key: key, threads: 2)
+            let fresh = try scheme.matrix(rows: rows, columns: columns, of: Float.self, key: key, threads: 2)
+            #expect(fresh.rows == rows && fresh.columns == columns)
+            expectSameBytes(reference.elements, fresh.elements)
+        }
+    }
+
     @Test("buffer, array, Matrix, MutableSpan, matrix(rows:columns:) and using: give the same bytes")
     func entryPoints() throws {
         let ini = Initializer.heNormal()

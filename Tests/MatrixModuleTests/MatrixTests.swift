@@ -4,6 +4,25 @@ import Testing
 
 @Suite("Matrix storage, construction, access and copy-on-write")
 struct MatrixTests {
+    @Test("uninitialized(rows:columns:) hands body every element once; a throwing body leaves nothing behind; huge-page advice only from 4 MiB")
+    func uninitializedStorage() throws {
+        struct Boom: Error {}
+        for (rows, columns) in [(0, 5), (3, 4), (1024, 1025)] {
+            var seen = 0
+            let m = Matrix<Float>.uninitialized(rows: rows, columns: columns) { p in
+                seen = p.count
+                for i in p.indices { p[i] = Float(i % 7) }
+            }
+            #expect(seen == rows * columns)
+            #expect(m.rows == rows && m.columns == columns)
+            #expect(m.elements == (0..<(rows * columns)).map { Float($0 % 7) })
+        }
+        #expect(throws: Boom.self) { _ = try Matrix<Double>.uninitialized(rows: 4, columns: 4) { (_) throws(Boom) in throw Boom() } }
+        let small = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 4096)
+        defer { small.deallocate() }
+        #expect(FreshStorage.adviseHugePages(small, bytes: 1 << 16) == false, "below the 4 MiB threshold no advice is given")
+    }
+
     @Test("init(rows:columns:) is all zeros; repeating fills; shape, count, isEmpty")
     func basicInits() {
         let z = Matrix<Float>(rows: 3, columns: 4)
