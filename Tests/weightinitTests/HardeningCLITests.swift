@@ -255,7 +255,7 @@ struct HardeningCLITests {
 /// symlink: the process exits 0, 64 or 1 — never on a signal — within the time bound, and
 /// changes no file except the one it was asked to write.
 ///
-/// All cases: about 480 runs. By default a sample of 40 (seed from WEIGHTINIT_PROPERTY_SEED, or
+/// All cases: 415 runs. By default a sample of 40 (seed from WEIGHTINIT_PROPERTY_SEED, or
 /// the day) keeps the test under a minute; WEIGHTINIT_PROPERTY_ALL=1 runs every case.
 @Suite("weightinit CLI property test")
 struct CLIPropertyTests {
