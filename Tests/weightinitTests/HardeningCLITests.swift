@@ -387,7 +387,8 @@ struct CLIPropertyTests {
                 Issue.record("\(c): created \(path)")
             }
             // undo allowed writes so every case starts from the same sandbox
-            for w in c.writes where before[w] == nil { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
+            // (never the empty path: sandbox + "/" is the sandbox itself)
+            for w in c.writes where !w.isEmpty && before[w] == nil { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
             if c.writes.contains("link-file") { try "keep".write(toFile: sandbox + "/target.txt", atomically: false, encoding: .utf8) }
             for w in allowed where w.hasSuffix(".csv") { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
         }
