@@ -333,10 +333,30 @@ final class FileByteSource: RawByteSource {
     private let file: UnsafeMutablePointer<FILE>
     private let path: String
 
+    /// Opens `path`, which must be a regular file: a FIFO (opened with O_NONBLOCK, so the open
+    /// does not wait for a writer), a device or a directory is `.unreadable` before any read.
     init(path: String) throws {
-        guard let f = fopen(path, "rb") else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
             let code = errno
             if code == ENOENT { throw DatasetError.fileNotFound(path: path) }
+            throw DatasetError.unreadable(path: path, reason: String(cString: strerror(code)))
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            let kind: String
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: kind = "a directory"
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFCHR, S_IFBLK: kind = "a device"
+            default: kind = "not a regular file"
+            }
+            _ = close(fd)
+            throw DatasetError.unreadable(path: path, reason: "\(kind); only regular files are read")
+        }
+        guard let f = fdopen(fd, "rb") else {
+            let code = errno
+            _ = close(fd)
             throw DatasetError.unreadable(path: path, reason: String(cString: strerror(code)))
         }
         self.file = f

@@ -12,10 +12,22 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
     /// Number of NaN or infinite elements.
     public var nonFinite: Int
 
-    /// Statistics of `buffer` (all zeros for an empty buffer).
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
+    /// Statistics of `buffer` (all zeros for an empty buffer). Float and Double are read in
+    /// place; other types are first converted to Double.
     public init<S: BinaryFloatingPoint>(_ buffer: UnsafeBufferPointer<S>) {
+        if S.self == Float.self {
+            self.init(summarizing: UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: Float.self), count: buffer.count))
+        } else if S.self == Double.self {
+            self.init(summarizing: UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: Double.self), count: buffer.count))
+        } else {
+            let converted = buffer.map { Double($0) }
+            self = converted.withUnsafeBufferPointer { TensorStatistics(summarizing: $0) }
+        }
+    }
+
+    /// The statistics of a Float or Double buffer. The element type's metatype is Sendable
+    /// (`StatisticsScalar`), so the parallel passes may read the buffer from worker threads.
+    init<S: StatisticsScalar>(summarizing buffer: UnsafeBufferPointer<S>) {
         let n = buffer.count
         count = n
         guard n > 0, let base = buffer.baseAddress else { mean = 0; std = 0; min = 0; max = 0; nonFinite = 0; return }
@@ -77,6 +89,11 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
+
+/// The element types `TensorStatistics` reads in parallel: their metatypes may cross threads.
+protocol StatisticsScalar: BinaryFloatingPoint, SendableMetatype {}
+extension Float: StatisticsScalar {}
+extension Double: StatisticsScalar {}
 
 struct StatisticsPartial { var lo = Double.infinity, hi = -Double.infinity, bad = 0 }
 

@@ -123,7 +123,10 @@ public enum Npy {
     public static func parseHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws -> NpyHeader {
         func err(_ r: TensorFileError.Rule, _ d: String) -> TensorFileError { TensorFileError(file: file, rule: r, d) }
         guard bytes.count >= 10 else { throw err(.truncated, "file holds \(bytes.count) bytes; a .npy file starts with at least 10") }
-        guard bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else { throw err(.badMagic, "the file does not start with \\x93NUMPY") }
+        guard bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+            let other = FileSignature.describe(bytes).map { "; it looks like \($0)" } ?? ""
+            throw err(.badMagic, "the file does not start with \\x93NUMPY\(other)")
+        }
         let major = bytes[6], minor = bytes[7]
         guard (1...3).contains(major), minor == 0 else { throw err(.badMagic, "format version \(major).\(minor) is not 1.0, 2.0 or 3.0") }
         let prefix = major == 1 ? 10 : 12
@@ -192,11 +195,31 @@ public final class NpyFile: @unchecked Sendable {
     public let header: NpyHeader
     private let mapping: ReadMapping
 
+    /// Whether the regular file at `path` starts with numpy's magic string `\x93NUMPY` (any
+    /// version): what `inspect` uses to read a .npy file whatever its name. False when the file
+    /// cannot be opened, is not a regular file or is shorter than 6 bytes (no error: the reader
+    /// chosen afterwards reports it).
+    public static func hasSignature(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { _ = closeFD(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, FileKind(mode: st.st_mode) == .regular else { return false }
+        var magic = [UInt8](repeating: 0, count: 6)
+        let n = magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 6, 0) }
+        return n == 6 && magic == [0x93] + Array("NUMPY".utf8)
+    }
+
     /// Opens and validates `path`.
     /// - Throws: `TensorFileError` (rules of `Npy.parseHeader`; `.io`).
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, mapping: ReadMapping(path: path))
+    }
+
+    /// Validates the bytes of `mapping` (a mapped file, or an in-memory copy for fuzzing).
+    init(path: String, mapping: ReadMapping) throws {
         self.path = path
-        mapping = try ReadMapping(path: path)
+        self.mapping = mapping
         header = try Npy.parseHeader(mapping.bytes, file: path)
     }
 

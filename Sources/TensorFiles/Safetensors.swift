@@ -384,13 +384,28 @@ public enum TensorConvert {
 
 // MARK: - Reader
 
-/// A read-only memory mapping of a whole file.
+/// A read-only memory mapping of a whole file (or, for the fuzz targets, a private copy of
+/// bytes in memory, read through the same validation code without a file).
 final class ReadMapping: @unchecked Sendable {
     let base: UnsafeRawPointer?
     let count: Int
+    /// True for a copy made by `init(copying:)` (freed with `deallocate`, pages never released).
+    private let owned: Bool
+
+    /// A private copy of `bytes`.
+    init(copying bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        owned = true
+        if count == 0 { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        p.copyMemory(from: bytes.baseAddress!, byteCount: count)
+        base = UnsafeRawPointer(p)
+    }
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        owned = false
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw TensorFileError(file: path, rule: .io, "open: \(String(cString: strerror(errno)))") }
         defer { _ = closeFD(fd) }
         var st = stat()
@@ -405,7 +420,10 @@ final class ReadMapping: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
-    deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
+    deinit {
+        guard let base else { return }
+        if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : count) }
 
@@ -413,7 +431,7 @@ final class ReadMapping: @unchecked Sendable {
     /// set (`madvise(MADV_DONTNEED)`; the mapping is private and never written, so the pages are
     /// read again from the file if touched). Offsets outside the mapping are clamped.
     func releasePages(_ range: Range<Int>) {
-        guard let base else { return }
+        guard let base, !owned else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = (Swift.max(0, range.lowerBound) + page - 1) / page * page
         let hi = Swift.min(count, range.upperBound) / page * page
@@ -425,7 +443,10 @@ final class ReadMapping: @unchecked Sendable {
 /// mapped, and each tensor is read lazily (a 10 GB file opens without being read).
 ///
 /// Validation, each failure a `TensorFileError` naming the file, the tensor and the rule,
-/// raised before any allocation larger than the file: file ≥ 8 bytes; header length
+/// raised before any allocation larger than the file: file ≥ 8 bytes; not another format
+/// (`.notSafetensors` when the length prefix cannot start a header — too large, past the end,
+/// or not followed by `{` — and the first bytes are a .npy, zip, gzip, pickle, HDF5, GGUF or
+/// IDX signature or text); header length
 /// ≤ 100 000 000 and ≤ file size − 8; the header is UTF-8 JSON, an object; `__metadata__`, if
 /// present, an object of strings; each other entry an object with `dtype` (known), `shape`
 /// (non-negative integers, element count and byte size overflow-checked) and `data_offsets`
@@ -456,9 +477,15 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// Opens and validates `path`.
     /// - Throws: `TensorFileError` (see the type's rules).
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, mapping: ReadMapping(path: path))
+    }
+
+    /// Validates the bytes of `mapping` (a mapped file, or an in-memory copy for fuzzing);
+    /// `path` names them in errors.
+    init(path: String, mapping: ReadMapping) throws {
         self.path = path
-        mapping = try ReadMapping(path: path)
+        self.mapping = mapping
         fileSize = mapping.count
         let bytes = mapping.bytes
         func err(_ rule: TensorFileError.Rule, _ tensor: String? = nil, _ d: String) -> TensorFileError {
@@ -466,6 +493,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         guard fileSize >= 8 else { throw err(.truncated, nil, "file holds \(fileSize) bytes; the 8-byte header length is missing") }
         let n = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        // A file whose length prefix cannot start a safetensors header (too large, past the end,
+        // or not followed by a JSON object) and whose first bytes are another format's signature
+        // (a .npy file, a zip checkpoint, text, …) is named as that format, not as a bad length.
+        let plausible = n <= UInt64(SafetensorsFile.maxHeaderLength) && n <= UInt64(fileSize - 8)
+            && bytes[8..<(8 + Int(n))].first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{")
+        if !plausible, let other = FileSignature.describe(bytes) {
+            throw err(.notSafetensors, nil, "not a safetensors file: this is \(other); a safetensors file starts with an 8-byte little-endian header length and a JSON object")
+        }
         guard n <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw err(.headerTooLarge, nil, "header length \(n) exceeds the limit of \(SafetensorsFile.maxHeaderLength) bytes")
         }

@@ -7,6 +7,9 @@ public struct TensorFileError: Error, Equatable, Sendable, CustomStringConvertib
     public enum Rule: String, Sendable, Equatable {
         /// The file cannot be opened, stat'ed or mapped (the detail names the system call).
         case io
+        /// The file is another format (a .npy file, a zip or pickle checkpoint, text, …) opened
+        /// as safetensors; the detail names the format its first bytes show.
+        case notSafetensors
         /// The file is shorter than its fixed-size prefix (8 bytes for safetensors, the magic
         /// and header length for .npy).
         case truncated

@@ -30,7 +30,7 @@ struct Compare: ToolCommand {
         Examples:
           weightinit compare --depth 30 --inits he-normal,xavier-normal,normal
           weightinit compare --depth 30 --plot relu.svg --csv relu-csv
-          weightinit compare --depth 20 --activation tanh --inits xavier-uniform,normal:1
+          weightinit compare --depth 9 --activation tanh --inits xavier-uniform,normal:1
           weightinit compare --architecture cnn --depth 16 --width 8 --steps 100
         """)
 
@@ -84,6 +84,16 @@ struct Compare: ToolCommand {
         let comparison = try comparison()
         if let plot { try checkWritable(plot) }
         if let csv { try checkDirectory(csv) }
+        // A lower bound of the memory estimate (1 input feature, 1 row: what any data set needs at
+        // least) refuses networks that cannot fit before the data is loaded; `run` checks the exact one.
+        let c = comparison.configuration
+        if c.architecture != .cnn {
+            let slots = MemoryEstimate.optimizerSlots(c.optimizer.kind)
+            let lower = c.architecture == .residual
+                ? try MemoryEstimate.residual(inputSize: 1, width: c.width, depth: c.depth, classes: c.classes, batch: 1, optimizerSlots: slots)
+                : try MemoryEstimate.sequential(sizes: [1] + Array(repeating: c.width, count: c.depth) + [c.classes], batch: 1, optimizerSlots: slots)
+            try CheckedSize.requireMemory(lower, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks" : "an MLP of \(c.depth) hidden layers") of width \(c.width) (at least, for any data)")
+        }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         var bar = ProgressBar(enabled: false)

@@ -19,9 +19,11 @@ struct Init: ToolCommand {
 
         Examples:
         weightinit init --preset gpt2 --recipe gpt2 --seed 0 --out gpt2.safetensors
-        weightinit init --preset llama-1b:layers=8 --recipe llama --dtype bf16 --out llama.safetensors --log llama-init.json
-        weightinit init --like model.safetensors --recipe olmo-mitchell --out fresh.safetensors
-        weightinit init --spec my-model.json --rules my-recipe.json --out my-model.safetensors --json --sha256
+        weightinit init --preset llama-1b:layers=8 --recipe llama --out m.safetensors
+        weightinit init --preset llama --dtype bf16 --out llama.safetensors --json
+        weightinit init --preset gpt2 --out gpt2.safetensors --log gpt2-init.json
+        weightinit init --like old.safetensors --recipe xavier --out new.safetensors
+        weightinit init --spec model.json --rules recipe.json --out m.safetensors
         """)
 
     @OptionGroup var common: CommonOptions
@@ -169,7 +171,7 @@ struct Init: ToolCommand {
                 source = "preset:\(preset)"
             } else if let spec {
                 let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: spec)) } catch { throw invalid("--spec \(spec): cannot read: \(error.localizedDescription)") }
+                do { data = try InputFile.read(spec) } catch { throw invalid("--spec \(spec): cannot read: \(error)") }
                 model = try ModelSpec(json: data)
                 if let d = dtypeOverride { for i in model.parameters.indices { model.parameters[i].dtype = d } }
                 source = "spec:\(spec)"
@@ -201,7 +203,7 @@ struct Init: ToolCommand {
             var r: InitRecipe
             if let rules {
                 let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw invalid("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                do { data = try InputFile.read(rules) } catch { throw invalid("--rules \(rules): cannot read: \(error)") }
                 r = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
             } else {
                 r = try InitRecipe.named(recipe ?? "pytorch-default")

@@ -30,8 +30,9 @@ extension ModelFactory {
     /// Refuses a model whose training memory (`MemoryEstimate`: parameters, gradients, optimizer
     /// state and activations for `batch` rows) does not fit in the memory available.
     /// - Throws: `SizeError` (`.insufficientMemory`: exit 1; `.overflow`: exit 64).
+    /// With `beforeData`, `inputs` and `batch` are lower bounds (1) and the message says so.
     static func requireMemory(architecture: NetworkArchitecture, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int,
-                              batch: Int, optimizer: Optimizer.Kind) throws {
+                              batch: Int, optimizer: Optimizer.Kind, beforeData: Bool = false) throws {
         let slots = MemoryEstimate.optimizerSlots(optimizer)
         let estimate: Int, what: String
         switch architecture {
@@ -42,6 +43,12 @@ extension ModelFactory {
             estimate = try MemoryEstimate.sequential(sizes: [inputs] + hidden + [classes], batch: batch, optimizerSlots: slots)
             what = "training an MLP \(MemoryEstimate.describe(sizes: [inputs] + hidden + [classes]))"
         }
-        try CheckedSize.requireMemory(estimate, what: what)
+        if beforeData {
+            let shape = architecture == .residual ? "a residual MLP of \(depth) blocks of width \(width)"
+                                                  : "an MLP with hidden layers \(MemoryEstimate.describe(sizes: hidden))"
+            try CheckedSize.requireMemory(estimate, what: "training \(shape) (at least, for any data)")
+        } else {
+            try CheckedSize.requireMemory(estimate, what: what)
+        }
     }
 }

@@ -10,7 +10,7 @@ struct Inspect: ToolCommand {
         discussion: """
         For every tensor: dtype, shape, mean, std (population), min, max, the number of NaN and infinite elements (excluded from the other statistics) and whether it is all zeros. For weight-like tensors (2 or more dimensions, PyTorch layout [out, in, k…]) also fan_in and fan_out and the classic scheme whose standard deviation is closest to the observed one: He/Kaiming √(2/fan_in), Xavier/Glorot √(2/(fan_in+fan_out)), LeCun √(1/fan_in) or the PyTorch Linear/Conv default U(±1/√fan_in) with std 1/√(3·fan_in); "ratio" is observed/expected std. The family is "uniform" when max|x| ≤ 1.8·std (a uniform distribution has max|x| = √3·std) and "normal" otherwise.
 
-        The file is memory-mapped and read once, in chunks, on --threads threads: a 10 GB file needs no 10 GB of memory. Tensors of integer or boolean dtype are listed without statistics. A .npy file is one tensor, named after the file.
+        The file is memory-mapped and read once, in chunks, on --threads threads: a 10 GB file needs no 10 GB of memory. Tensors of integer or boolean dtype are listed without statistics. A .npy file (recognized by its name or its first bytes, \\x93NUMPY) is one tensor, named after the file. A file of another format (text, a zip or pickle PyTorch checkpoint, gzip, HDF5, GGUF, IDX) is reported as such, with the rule notSafetensors.
 
         Exit status: 0 on success; 1 when the file cannot be read or is malformed (the error names the rule), or with --strict when any tensor holds NaN or Inf; 64 for invalid arguments.
 
@@ -106,7 +106,9 @@ struct Inspect: ToolCommand {
         var bytes = 0
         let format: String
         do {
-            if file.hasSuffix(".npy") {
+            // A .npy file is recognized by its name or by its magic string (a .npy file under
+            // another name is read as .npy, not reported as a malformed safetensors file).
+            if file.hasSuffix(".npy") || NpyFile.hasSignature(path: file) {
                 format = "npy"
                 let f = try NpyFile(path: file)
                 bytes = f.header.count * f.dtype.size

@@ -25,6 +25,9 @@ enum Runner {
     static func main() -> Never {
         if let out = standardOutputStream() { setvbuf(out, nil, _IOLBF, 0) }     // every table row reaches a file or pipe as soon as it is printed
         Interrupt.install()
+        // An interrupt while the options are still being parsed (or the data loads, before
+        // `configure` below) also prints the JSON object when --json was given.
+        if CommandLine.arguments.dropFirst().contains("--json") { Interrupt.configure(json: true) }
         let command: ParsableCommand
         do { command = try WeightInitCommand.parseAsRoot() } catch { WeightInitCommand.exit(withError: error) }
         if let tool = command as? any ToolCommand { Interrupt.configure(json: tool.common.json) }

@@ -10,7 +10,9 @@ struct Stats: ToolCommand {
         Schemes: \(Initializer.schemeNames.joined(separator: ", ")) (aliases: glorot-*, kaiming-*, eye).
 
         Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes. \
-        The tensor is at most 2³¹ elements and must fit in the memory available.
+        The tensor is at most 2³¹ elements and must fit in the memory available. \
+        Tensors of 2²⁴ elements or more show fill progress on stderr when it is a terminal (WEIGHTINIT_PROGRESS=1 shows it always); \
+        the bytes are the same with and without it.
 
         JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, \
         bound (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, \
@@ -176,6 +178,69 @@ struct Stats: ToolCommand {
         }
     }
 
+    /// Tensors of at least this many elements show fill progress when stderr is a terminal.
+    static let progressThreshold = 1 << 24
+    /// `WEIGHTINIT_PROGRESS=1` shows progress whatever the terminal and size (for tests and logs).
+    static let progressForced = ProcessInfo.processInfo.environment["WEIGHTINIT_PROGRESS"] == "1"
+
+    /// Fills `buffer` as `Initializer.fill` does. With `progress`, element-wise and row-structured
+    /// schemes are filled in about 64 row blocks (`fillShard`: each block's bytes equal those rows
+    /// of the whole fill, so the result is identical) with a progress bar on stderr; schemes that
+    /// need the whole tensor at once (orthogonal, delta-orthogonal, sparse) show the elapsed time.
+    static func fill<S: InitializerScalar>(_ initializer: Initializer, _ buffer: inout [S], shape: [Int], layout: KernelLayout,
+                                           groups: Int, key: RandomKey, threads: Int, progress: Bool) throws(InitializationError) {
+        guard progress else {
+            try initializer.fill(&buffer, shape: shape, layout: layout, groups: groups, key: key, threads: threads)
+            return
+        }
+        let megabytes = String(format: "%.0f MB", Double(buffer.count * MemoryLayout<S>.stride) / 1e6)
+        let wholeTensor: Bool
+        switch initializer {
+        case .orthogonal, .deltaOrthogonal, .sparse: wholeTensor = true
+        default: wholeTensor = false
+        }
+        let rows = shape.first ?? 1
+        if wholeTensor || rows < 2 || shape.isEmpty {
+            // One call; a timer redraws the elapsed time every 0.5 s until it returns.
+            let t0 = now()
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
+            timer.setEventHandler {
+                FileHandle.standardError.write(Data("\r\u{1B}[Kfilling \(megabytes) … \(String(format: "%.1f", now() - t0)) s".utf8))
+            }
+            Interrupt.progressLineOpen = true
+            FileHandle.standardError.write(Data("filling \(megabytes) …".utf8))
+            timer.resume()
+            defer {
+                timer.cancel()
+                FileHandle.standardError.write(Data("\r\u{1B}[Kfilled \(megabytes) in \(String(format: "%.1f", now() - t0)) s\n".utf8))
+                Interrupt.progressLineOpen = false
+            }
+            try initializer.fill(&buffer, shape: shape, layout: layout, groups: groups, key: key, threads: threads)
+            return
+        }
+        let perRow = buffer.count / rows
+        let block = Swift.max(1, (rows + 63) / 64)
+        let bar = ProgressBar(enabled: true)
+        var failure: InitializationError?
+        buffer.withUnsafeMutableBufferPointer { all in
+            var r = 0
+            while r < rows {
+                let end = Swift.min(rows, r + block)
+                let shard = UnsafeMutableBufferPointer(rebasing: all[(r * perRow)..<(end * perRow)])
+                do throws(InitializationError) {
+                    try initializer.fillShard(shard, shape: shape, rows: r..<end, layout: layout, groups: groups, key: key, threads: threads)
+                } catch { failure = error; break }
+                r = end
+                bar.draw(prefix: "filling", done: r, total: rows, suffix: "rows  \(megabytes)")
+            }
+        }
+        if let failure {
+            if Interrupt.progressLineOpen { FileHandle.standardError.write(Data("\n".utf8)); Interrupt.progressLineOpen = false }
+            throw failure
+        }
+    }
+
     func run<S: InitializerScalar>(_ initializer: Initializer, _ dims: [Int], _ lay: KernelLayout, _ type: S.Type) throws {
         let count = try CheckedSize.elementCount(dims, what: "--shape \(shape)")
         try initializer.validate(shape: dims, as: S.self, layout: lay, groups: groups)    // before allocating
@@ -183,14 +248,15 @@ struct Stats: ToolCommand {
                                       what: "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)")
         let threads = common.threads ?? FillThreads.defaultCount
         var buffer = [S](repeating: 0, count: count)
-        let showProgress = !common.json && isatty(STDERR_FILENO) == 1 && count >= 1 << 26
-        if showProgress { status("filling \(count) elements (\(CheckedSize.describeBytes(count * MemoryLayout<S>.stride))) on \(threads) threads …") }
+        // Progress on stderr whenever it is a terminal (also with --json: stdout stays clean).
+        let showProgress = Stats.progressForced || (isatty(STDERR_FILENO) == 1 && count >= Stats.progressThreshold)
         let t0 = now()
         try userFacing { () throws(InitializationError) in
-            try initializer.fill(&buffer, shape: dims, layout: lay, groups: groups, key: RandomKey(seed: common.seed), threads: threads)
+            try Stats.fill(initializer, &buffer, shape: dims, layout: lay, groups: groups, key: RandomKey(seed: common.seed),
+                           threads: threads, progress: showProgress)
         }
         let seconds = now() - t0
-        if showProgress { status("filled in \(fmt(seconds, 3)) s; computing statistics …") }
+        if showProgress { status("filled \(count) elements in \(fmt(seconds, 3)) s; computing statistics …") }
         let expected = try userFacing { () throws(InitializationError) in try initializer.expectedStatistics(shape: dims, layout: lay, groups: groups) }
         let fans = dims.count >= 2 ? try? Fans(shape: dims, layout: lay, groups: groups) : nil
         let stats = buffer.withUnsafeBufferPointer { TensorStatistics($0) }

@@ -220,7 +220,7 @@ struct Train: ToolCommand {
             do {
                 if let rules {
                     let data: Data
-                    do { data = try Data(contentsOf: URL(fileURLWithPath: rules)) } catch { throw ValidationError("--rules \(rules): cannot read: \(error.localizedDescription)") }
+                    do { data = try InputFile.read(rules) } catch { throw ValidationError("--rules \(rules): cannot read: \(error)") }
                     initRecipe = try InitRecipe(rulesJSON: data, name: "rules:\(rules)")
                 } else {
                     initRecipe = try InitRecipe.named(recipe!)
@@ -272,6 +272,12 @@ struct Train: ToolCommand {
         try ModelFactory.validateInit(initName, architecture: arch, hidden: hiddenSizes, activation: act)
         if biasScheme != .zeros && arch != .mlp { throw ValidationError("--bias-init applies to --architecture mlp (residual networks keep zero biases)") }
 
+        // A lower bound of the memory estimate (1 input feature, 1 row) refuses a model that cannot
+        // fit before the data is loaded; the exact estimate follows once the data's size is known.
+        if arch != .cnn {
+            try ModelFactory.requireMemory(architecture: arch, inputs: 1, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
+                                           batch: 1, optimizer: cfg.optimizer, beforeData: true)
+        }
         if !quiet { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
         let stepsPerEpoch = (train.count - 1) / batchSize + 1

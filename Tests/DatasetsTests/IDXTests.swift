@@ -187,6 +187,22 @@ struct IDXTests {
         }
     }
 
+    @Test("a FIFO or a device is unreadable at once (was: fopen blocked on a FIFO until a writer came)")
+    func notRegularFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-fifo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fifo = dir + "/train-images-idx3-ubyte"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let t0 = Date()
+        for path in [fifo, "/dev/zero"] {
+            expectDatasetError({ if case let .unreadable(p, reason) = $0 { return p == path && reason.contains("regular file") } else { return false } }) {
+                _ = try IDXArray.read(contentsOf: path)
+            }
+        }
+        #expect(Date().timeIntervalSince(t0) < 5)
+    }
+
     @Test("unknown type code", arguments: [0x00, 0x01, 0x07, 0x0A, 0x0F, 0xFF] as [UInt8])
     func unknownType(code: UInt8) {
         let bytes = idxHeader(type: code, dimensions: [2]) + [1, 2]

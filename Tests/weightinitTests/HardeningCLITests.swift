@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import weightinit
 
 // Regression tests for issue 13 (every input from outside) and the CLI property test.
 // Oracles: the CLI contract (exit 0 / 64 / 1 / 130, never a signal), file-system state taken
@@ -224,9 +225,17 @@ struct HardeningCLITests {
 
     @Test("--version and --help: paragraphs, examples one per line, ≤ 80 columns")
     func help() throws {
+        // Examples fit one 80-column line as printed (ArgumentParser prints the discussion's own
+        // indentation and wraps longer lines, which would split an example).
+        for command in [WeightInitCommand.self] + WeightInitCommand.configuration.subcommands {
+            for line in command.configuration.discussion.split(separator: "\n")
+            where line.trimmingCharacters(in: .whitespaces).hasPrefix("weightinit ") {
+                #expect(line.count <= 80, "\(command) example longer than 80 columns: \(line)")
+            }
+        }
         let v = try runBounded(["--version"])
         #expect(v.status == 0 && !v.stdout.isEmpty)
-        for sub in [[], ["doctor"], ["stats"], ["train"], ["compare"], ["bench"]] {
+        for sub in [[], ["doctor"], ["stats"], ["train"], ["compare"], ["bench"], ["init"], ["inspect"]] {
             let r = try runBounded(sub + ["--help"], environment: ["COLUMNS": "80"])
             #expect(r.status == 0)
             for line in r.stdout.split(separator: "\n") where !line.hasPrefix("USAGE:") {   // the usage line is ArgumentParser's
@@ -246,7 +255,7 @@ struct HardeningCLITests {
 /// symlink: the process exits 0, 64 or 1 — never on a signal — within the time bound, and
 /// changes no file except the one it was asked to write.
 ///
-/// All cases: about 400 runs. By default a sample of 40 (seed from WEIGHTINIT_PROPERTY_SEED, or
+/// All cases: 415 runs. By default a sample of 40 (seed from WEIGHTINIT_PROPERTY_SEED, or
 /// the day) keeps the test under a minute; WEIGHTINIT_PROPERTY_ALL=1 runs every case.
 @Suite("weightinit CLI property test")
 struct CLIPropertyTests {
@@ -296,6 +305,22 @@ struct CLIPropertyTests {
         for v in ["normal:0", "normal:-1", "normal:1e39", "normal:nan", "normal:inf", "normal:", ":1", ""] {
             out.append(Case(args: ["compare", "--data", data, "--depth", "1", "--width", "4", "--steps", "1", "--inits", v]))
         }
+        // init: a tiny GPT-2 preset; each numeric option, each path option (input files: the spec,
+        // the rules, the --like file; outputs: --out, --log) with every path class
+        let initBase = ["init", "--preset", "gpt2:layers=1,dim=8,heads=2,vocab=16,positions=8"]
+        for option in ["--seed", "--threads"] {
+            for v in numbers { out.append(Case(args: initBase + ["--out", "m.safetensors", option, v], writes: ["m.safetensors"])) }
+        }
+        for p in paths {
+            out.append(Case(args: initBase + ["--out", p], writes: [p]))
+            out.append(Case(args: initBase + ["--out", "m.safetensors", "--log", p], writes: ["m.safetensors", p]))
+            out.append(Case(args: ["init", "--spec", p, "--out", "m.safetensors"], writes: ["m.safetensors"]))
+            out.append(Case(args: ["init", "--like", p, "--out", "m.safetensors"], writes: ["m.safetensors"]))
+            out.append(Case(args: initBase + ["--rules", p, "--out", "m.safetensors"], writes: ["m.safetensors"]))
+            // inspect: the file argument (a text file is not safetensors: exit 1)
+            out.append(Case(args: ["inspect", p]))
+        }
+        for v in numbers { out.append(Case(args: ["inspect", "plain.txt", "--threads", v])) }
         // doctor and bench (only values that are rejected before a benchmark would run)
         for v in numbers { out.append(Case(args: ["doctor", "--threads", v])); out.append(Case(args: ["doctor", "--seed", v])) }
         for v in numbers where v != "" { out.append(Case(args: ["bench", "--only", "nothing", "--threads", v])) }
@@ -362,7 +387,8 @@ struct CLIPropertyTests {
                 Issue.record("\(c): created \(path)")
             }
             // undo allowed writes so every case starts from the same sandbox
-            for w in c.writes where before[w] == nil { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
+            // (never the empty path: sandbox + "/" is the sandbox itself)
+            for w in c.writes where !w.isEmpty && before[w] == nil { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
             if c.writes.contains("link-file") { try "keep".write(toFile: sandbox + "/target.txt", atomically: false, encoding: .utf8) }
             for w in allowed where w.hasSuffix(".csv") { try? FileManager.default.removeItem(atPath: sandbox + "/" + w) }
         }
