@@ -30,7 +30,7 @@ printf '%-12s %16s %16s %7s %14s %14s\n' model "1 rank x 2 thr" "2 ranks x 1 thr
 for model in default deep; do
   hidden="256,128"; [ "$model" = deep ] && hidden="$deep"
   args=(train --hidden "$hidden" --epochs "$epochs" --limit "$limit" --batch-size "$batch" --json)
-  one="$(OPENBLAS_NUM_THREADS=2 "$BIN" "${args[@]}" --threads 2)"
+  one="$(OPENBLAS_NUM_THREADS=2 "$BIN" "${args[@]}" --threads 2 --batch-threads 1)"
   two="$(timeout 900 mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 "$BIN" "${args[@]}" --threads 1 --distributed)"
   s1="$(echo "$one" | field 'sum(e["samples_per_second"] for e in o["epochs"])/len(o["epochs"])')"
   s2="$(echo "$two" | field 'sum(e["samples_per_second"] for e in o["epochs"])/len(o["epochs"])')"
