@@ -31,7 +31,7 @@ for model in default deep; do
   hidden="256,128"; [ "$model" = deep ] && hidden="$deep"
   args=(train --hidden "$hidden" --epochs "$epochs" --limit "$limit" --batch-size "$batch" --json)
   one="$(OPENBLAS_NUM_THREADS=2 "$BIN" "${args[@]}" --threads 2 --batch-threads 1)"
-  two="$(timeout 900 mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 "$BIN" "${args[@]}" --threads 1 --distributed)"
+  two="$(timeout 900 mpirun -np 2 --bind-to core -x OPENBLAS_NUM_THREADS=1 "$BIN" "${args[@]}" --threads 1 --distributed)"
   s1="$(echo "$one" | field 'sum(e["samples_per_second"] for e in o["epochs"])/len(o["epochs"])')"
   s2="$(echo "$two" | field 'sum(e["samples_per_second"] for e in o["epochs"])/len(o["epochs"])')"
   ms="$(echo "$two" | field 'o["allreduce"]["seconds_per_step"]*1000')"
