@@ -28,7 +28,7 @@ public enum RowPartition {
 
 /// Initialization of a tensor split by rows over the ranks of a communicator — each rank fills
 /// only the rows `RowPartition.rows` gives it, and the gathered bytes equal the single-process
-/// fill (DESIGN "Distributed").
+/// fill (README "Beyond one machine").
 ///
 /// - Random and structured schemes (constant, uniform, normal, both truncated normals, every
 ///   variance-scaling preset — Xavier/Glorot, He/Kaiming, LeCun —, identity, dirac, sparse) run

@@ -3,7 +3,7 @@ import Foundation
 import TensorFiles
 
 /// One safetensors file written by every rank of a communicator, each rank writing its own rows
-/// of every tensor (DESIGN "Distributed"; the file format of `SafetensorsLayout`).
+/// of every tensor (README "Beyond one machine"; the file format of `SafetensorsLayout`).
 ///
 /// 1. Every rank computes the same `SafetensorsLayout` from the same tensor list (header bytes,
 ///    every tensor's offset); a checksum of the header is compared across ranks.
