@@ -146,7 +146,9 @@ extension MPISuite {
             var seconds = 0.0, runs = 0
             /// One run: `ranks` 0 = one process without mpirun, otherwise mpirun -np ranks --distributed.
             func train(_ ranks: Int, _ args: [String]) throws -> [String: Any] {
-                let r = ranks == 0 ? try run(tool.path, common + args, environment: ["OPENBLAS_NUM_THREADS": "1"], timeout: 60)
+                // One process trains with --batch-threads 1: the arithmetic of one data-parallel rank (the
+                // default batch split sums the batch in per-thread parts, as N ranks do).
+                let r = ranks == 0 ? try run(tool.path, common + ["--batch-threads", "1"] + args, environment: ["OPENBLAS_NUM_THREADS": "1"], timeout: 60)
                                    : try mpirun(ranks, tool, common + ["--distributed"] + args, timeout: 90)
                 seconds += r.seconds; runs += 1
                 #expect(r.status == 0 && !r.timedOut, "\(ranks) ranks \(args): stderr: \(r.stderr)")
