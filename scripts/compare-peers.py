@@ -23,7 +23,7 @@ count, one run; the load average is printed with the result.
 Usage: scripts/compare-peers.py [--threads 2] [--steps 600] [--sections train,model-init,cnn,orthogonal]
                                 [--install-torch] [--binary PATH]
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -129,8 +129,8 @@ if 'train' in sections:
                 torch_ok = False
                 print(f"pytorch: not measured ({type(e).__name__}: {e}); pass --install-torch to try pip install torch", file=sys.stderr)
     def med(xs):
-        xs = sorted(x for x in xs if x is not None)
-        return None if not xs else (xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2)
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else None
     results["weightinit"] = med(rounds["weightinit"]); results["numpy"] = med(rounds["numpy"]); results["pytorch"] = med(rounds["pytorch"])
     deep = {"weightinit": med(rounds["deep_weightinit"]), "pytorch": med(rounds["deep_pytorch"]),
             "weightinit_batch_split": med(rounds["deep_weightinit_batch_split"])}
@@ -290,7 +290,7 @@ if args.cnn_steps > 0 and "cnn" in sections:
             print(f"pytorch CNN: not measured ({type(e).__name__}: {e})", file=sys.stderr)
             break
     for k, v in crounds.items():
-        v = sorted(v); cnn[k] = None if not v else (v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2)
+        cnn[k] = statistics.median(v) if v else None
     if args.repeat > 1:
         print(f"{args.repeat} rounds, medians; every round: " + json.dumps(crounds))
 
