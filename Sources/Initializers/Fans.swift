@@ -58,8 +58,36 @@ public struct Fans: Sendable, Hashable, Codable, CustomStringConvertible {
     ///   - groups: convolution groups (default 1); fan_out is divided by it (group-aware).
     /// - Throws: `InitializationError.tooFewDimensions` for fewer than 2 dimensions,
     ///   `.invalidParameter` for negative sizes, `groups < 1`, an output channel count not
-    ///   divisible by `groups`, or axes out of range.
+    ///   divisible by `groups`, or axes out of range; `.size(.overflow)` naming the shape when
+    ///   the receptive field, fan_in or fan_out exceeds `Int.max`. That happens only for an
+    ///   empty tensor (a zero dimension next to huge ones, e.g. `[0, 2^62, 4]`): PyTorch computes
+    ///   such fans in Python integers, and initializing an empty tensor is a no-op there and
+    ///   here (`Initializer.fill` never asks for the fans of an empty tensor).
     public init(shape: [Int], layout: KernelLayout = .outInSpatial, groups: Int = 1) throws(InitializationError) {
+        let (inAxis, outAxis) = try Fans.channelAxes(shape: shape, layout: layout, groups: groups)
+        let outChannels = shape[outAxis]
+        // Every product is overflow-checked: a tensor with a zero dimension has 0 elements
+        // whatever its other dimensions, but its fans can still exceed Int.max
+        // ([0, 2^62, 4]: fan_in 2^64). A non-empty tensor whose element count fits in Int
+        // always has fans that fit (each fan is at most the element count).
+        func product(_ a: Int, _ b: Int, _ what: String) throws(InitializationError) -> Int {
+            let (p, o) = a.multipliedReportingOverflow(by: b)
+            guard !o else { throw .size(.overflow(what: "\(what) of shape \(shape)", factors: [a, b], elementBytes: nil)) }
+            return p
+        }
+        var r = 1
+        for (axis, size) in shape.enumerated() where axis != inAxis && axis != outAxis {
+            r = try product(r, size, "the receptive field")
+        }
+        self.init(fanIn: try product(shape[inAxis], r, "fan_in"), fanOut: try product(outChannels / groups, r, "fan_out"), receptiveField: r)
+    }
+
+    /// The input and output channel axes of `shape` under `layout`, after the checks that need
+    /// no product of dimensions: ≥ 2 dimensions, sizes ≥ 0, `groups ≥ 1` dividing the output
+    /// channels, axes in range. `Initializer` runs it before its empty-tensor shortcut, so an
+    /// invalid `groups` is rejected for empty tensors too.
+    /// - Throws: as `init(shape:layout:groups:)`, except the overflow.
+    static func channelAxes(shape: [Int], layout: KernelLayout, groups: Int) throws(InitializationError) -> (inAxis: Int, outAxis: Int) {
         guard shape.count >= 2 else { throw .tooFewDimensions(scheme: "fans", shape: shape) }
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
         guard groups >= 1 else { throw .invalidParameter(name: "groups", value: Double(groups), rule: "must be ≥ 1") }
@@ -77,17 +105,10 @@ public struct Fans: Sendable, Hashable, Codable, CustomStringConvertible {
             }
             inAxis = ii; outAxis = oo
         }
-        var r = 1
-        for (axis, size) in shape.enumerated() where axis != inAxis && axis != outAxis {
-            let (p, o) = r.multipliedReportingOverflow(by: size)
-            guard !o else { throw .invalidParameter(name: "receptive field", value: Double(r) * Double(size), rule: "must fit in Int") }
-            r = p
+        guard shape[outAxis] % groups == 0 else {
+            throw .invalidParameter(name: "groups", value: Double(groups), rule: "must divide the \(shape[outAxis]) output channels")
         }
-        let outChannels = shape[outAxis]
-        guard outChannels % groups == 0 else {
-            throw .invalidParameter(name: "groups", value: Double(groups), rule: "must divide the \(outChannels) output channels")
-        }
-        self.init(fanIn: shape[inAxis] * r, fanOut: (outChannels / groups) * r, receptiveField: r)
+        return (inAxis, outAxis)
     }
 
     /// The fan a `FanMode` selects: fan_in, fan_out, their mean, or their geometric mean.

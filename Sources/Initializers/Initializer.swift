@@ -209,12 +209,38 @@ extension Initializer {
     /// whose mean ± 8·std leaves the finite Float range).
     static func checkRepresentable<S: InitializerScalar>(_ plan: FillPlan, _ type: S.Type) throws(InitializationError) {
         let limit = Double(S.greatestFiniteMagnitude)
-        let name = S.self == Float.self ? "Float" : "Double"
+        try checkRepresentable(plan, type: S.self == Float.self ? "Float" : "Double", limit: limit, roundsFinite: { abs($0) <= limit })
+    }
+
+    /// The largest finite IEEE binary16 value (F16), 65504.
+    static let float16Limit = 65504.0
+    /// The largest finite bfloat16 value (BF16), `0x7F7F` = (2 − 2⁻⁷)·2¹²⁷ ≈ 3.3895e38.
+    static let bfloat16Limit = Double(Float(bitPattern: 0x7F7F_0000))
+
+    /// `checkRepresentable` for values drawn in Float and stored as F16 or BF16 (rounded to
+    /// nearest even): a constant must round to a finite value (below 65520 for F16, below
+    /// 0x7F7F8000 as a Float for BF16); random and structured schemes must keep their bound
+    /// (uniform bounds, truncation bounds, |mean| + 8·std, the gain) within the type's largest
+    /// finite value. - Throws: `.notRepresentable` naming the type and its largest finite value.
+    static func checkRepresentable(_ plan: FillPlan, halfPrecision bf16: Bool) throws(InitializationError) {
+        try checkRepresentable(plan, Float.self)
+        if bf16 {
+            try checkRepresentable(plan, type: "BF16", limit: bfloat16Limit,
+                                   roundsFinite: { HalfPrecision.float(bfloat16: HalfPrecision.bfloat16Bits(Float($0))).isFinite })
+        } else {
+            try checkRepresentable(plan, type: "F16", limit: float16Limit,
+                                   roundsFinite: { HalfPrecision.float(float16: HalfPrecision.float16Bits(Float($0))).isFinite })
+        }
+    }
+
+    static func checkRepresentable(_ plan: FillPlan, type name: String, limit: Double,
+                                   roundsFinite: (Double) -> Bool) throws(InitializationError) {
         func check(_ label: String, _ v: Double, _ magnitude: Double) throws(InitializationError) {
             guard magnitude <= limit else { throw .notRepresentable(name: label, value: v, type: name, limit: limit) }
         }
         switch plan {
-        case let .constant(v): try check("value", v, abs(v))
+        case let .constant(v):
+            guard abs(v) <= limit || roundsFinite(v) else { throw .notRepresentable(name: "value", value: v, type: name, limit: limit) }
         case let .uniform(lo, hi): try check("low", lo, abs(lo)); try check("high", hi, abs(hi))
         case let .normal(m, sd): try check("std", sd, abs(m) + 8 * sd); try check("mean", m, abs(m))
         case let .truncated(m, sd, a, b): try check("a", a, abs(a)); try check("b", b, abs(b)); _ = (m, sd)
@@ -222,6 +248,14 @@ extension Initializer {
         case .dirac: break
         case let .sparse(_, sd): try check("std", sd, 8 * sd)
         }
+    }
+
+    /// `groups ≥ 1` for every scheme and, for fan-based schemes on ≥ 2-D shapes, `groups`
+    /// dividing the output channels: checked before the empty-tensor shortcut, so `groups: 0`
+    /// is rejected for `[6, 0, 3, 3]` as for `[6, 2, 3, 3]`.
+    func validateGroups(_ groups: Int, shape: [Int], layout: KernelLayout) throws(InitializationError) {
+        guard groups >= 1 else { throw .invalidParameter(name: "groups", value: Double(groups), rule: "must be ≥ 1") }
+        if usesFans && shape.count >= 2 { _ = try Fans.channelAxes(shape: shape, layout: layout, groups: groups) }
     }
 
     func fansFor(shape: [Int], layout: KernelLayout, groups: Int, scheme: String) throws(InitializationError) -> Fans {
@@ -261,6 +295,7 @@ extension Initializer {
                                                 layout: KernelLayout = .outInSpatial, groups: Int = 1, key: RandomKey,
                                                 threads: Int? = nil) throws(InitializationError) {
         try validate()
+        try validateGroups(groups, shape: shape, layout: layout)    // before the empty-tensor shortcut
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
         let total: Int
         do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
@@ -301,6 +336,7 @@ extension Initializer {
     public func validate<S: InitializerScalar>(shape: [Int], as type: S.Type, layout: KernelLayout = .outInSpatial,
                                               groups: Int = 1) throws(InitializationError) {
         try validate()
+        try validateGroups(groups, shape: shape, layout: layout)    // before the empty-tensor shortcut
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
         let total: Int
         do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }

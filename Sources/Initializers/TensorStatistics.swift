@@ -1,4 +1,5 @@
 import Dispatch
+import MatrixModule
 
 /// Summary statistics of a filled tensor, accumulated in `Double` (in parallel, with a fixed
 /// split so the result does not depend on timing), and a checksum of its bytes.
@@ -111,7 +112,9 @@ extension Initializer {
         -> (mean: Double, std: Double, bound: Double?)
     {
         try validate()
-        let count = shape.reduce(1, *)
+        try validateGroups(groups, shape: shape, layout: layout)
+        let count: Int
+        do { count = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
         if count == 0 { return (0, 0, nil) }
         switch try plan(shape: shape, layout: layout, groups: groups) {
         case let .constant(v): return (v, 0, abs(v))

@@ -74,9 +74,41 @@ public enum BLASBackend {
         public var environmentCoreType: String?
         /// One sentence saying what to do (empty when nothing needs doing).
         public var advice: String
+        /// CPU features that the kernel named by `OPENBLAS_CORETYPE` needs and this CPU lacks
+        /// (e.g. `["avx512bw", "avx512dq", "avx512f", "avx512vl"]` for `SkylakeX` on an AVX2 CPU);
+        /// empty when the variable is unset, names no known kernel, or fits the CPU. When not
+        /// empty, `kernelOK` is false: running a BLAS kernel would stop the process with SIGILL.
+        public var missingFeatures: [String] = []
     }
 
-    /// Compares the selected kernel with the best one the CPU supports.
+    /// The instruction set an OpenBLAS x86-64 core type's kernels need, as a label and the
+    /// `/proc/cpuinfo` flags that must all be present: SkylakeX (AVX-512 F/DQ/BW/VL),
+    /// Cooperlake and SapphireRapids (the same plus `avx512_bf16`), Haswell, Zen and Excavator
+    /// (AVX2 and FMA), Sandybridge, Bulldozer, Piledriver and Steamroller (AVX). Case-insensitive,
+    /// as OpenBLAS reads the variable; nil for the SSE-only cores and unknown names.
+    public static func requiredFeatures(forCore core: String) -> (isa: String, features: [String])? {
+        let avx512 = ["avx512f", "avx512dq", "avx512bw", "avx512vl"]
+        switch core.lowercased() {
+        case "skylakex": return ("AVX-512", avx512)
+        case "cooperlake", "sapphirerapids": return ("AVX-512 with BF16", avx512 + ["avx512_bf16"])
+        case "haswell", "zen", "excavator": return ("AVX2 and FMA", ["avx2", "fma"])
+        case "sandybridge", "bulldozer", "piledriver", "steamroller": return ("AVX", ["avx"])
+        default: return nil
+        }
+    }
+
+    /// When `coreType` (a value of `OPENBLAS_CORETYPE`) names kernels that use instructions the
+    /// CPU with `features` lacks: the instruction set and the missing flags, sorted. nil when
+    /// it fits, is unknown, or `features` is empty (the CPU's flags could not be read).
+    public static func unsupportedCoreType(_ coreType: String, features: Set<String>) -> (isa: String, missing: [String])? {
+        guard !features.isEmpty, let need = requiredFeatures(forCore: coreType.trimmingCharacters(in: .whitespaces)) else { return nil }
+        let missing = need.features.filter { !features.contains($0) }.sorted()
+        return missing.isEmpty ? nil : (need.isa, missing)
+    }
+
+    /// Compares the selected kernel with the best one the CPU supports, and checks that a kernel
+    /// forced by `OPENBLAS_CORETYPE` does not need instructions the CPU lacks
+    /// (`KernelCheck.missingFeatures`).
     ///
     /// OpenBLAS cores are ranked Prescott/Core2/Nehalem (generic SSE) < Sandybridge (AVX)
     /// < Haswell/Zen (AVX2) < SkylakeX/Cooperlake/SapphireRapids (AVX-512); the check fails
@@ -95,6 +127,13 @@ public enum BLASBackend {
         else { recommended = nil }
         let ok = recommended.map { rank(core) >= rank($0) } ?? true
         var advice = ""
+        if let environment, let bad = unsupportedCoreType(environment, features: features) {
+            let suggestion = recommended.map { "set OPENBLAS_CORETYPE=\($0) (the best kernel for this CPU)" } ?? "unset it"
+            advice = "OPENBLAS_CORETYPE=\(environment) selects kernels that need \(bad.isa), which this CPU lacks (missing \(bad.missing.joined(separator: ", "))): they stop the process with SIGILL (illegal instruction); \(suggestion)."
+            var result = KernelCheck(core: core, recommendedCore: recommended, kernelOK: false, environmentCoreType: environment, advice: advice)
+            result.missingFeatures = bad.missing
+            return result
+        }
         if !ok, let recommended {
             if let environment {
                 advice = "OpenBLAS runs the \(core) kernel although this CPU supports \(recommended); OPENBLAS_CORETYPE=\(environment) is set by the environment and is left alone."

@@ -40,12 +40,15 @@ public enum SizeError: Error, Equatable, Sendable, CustomStringConvertible {
 /// let bytes = try CheckedSize.byteCount([1 << 40, 1 << 30], elementBytes: 4, what: "matrix")  // throws .overflow
 /// ```
 public enum CheckedSize {
-    /// The product of `dimensions` (1 for an empty list).
+    /// The product of `dimensions` (1 for an empty list; 0 when any dimension is 0, however large
+    /// the others are).
     /// - Throws: `SizeError.negative` for a dimension < 0, `.overflow` when the product exceeds `Int.max`.
     public static func elementCount(_ dimensions: [Int], what: String) throws(SizeError) -> Int {
+        for d in dimensions where d < 0 { throw .negative(what: what, value: d) }
+        // A zero dimension gives 0 elements whatever the others ([2^62, 4, 0] is empty, as in numpy).
+        if dimensions.contains(0) { return 0 }
         var total = 1
         for d in dimensions {
-            guard d >= 0 else { throw .negative(what: what, value: d) }
             let (p, o) = total.multipliedReportingOverflow(by: d)
             guard !o else { throw .overflow(what: what, factors: dimensions, elementBytes: nil) }
             total = p

@@ -253,7 +253,9 @@ public final class SafetensorsWriter: @unchecked Sendable {
     /// Writes `values` into the tensor starting at element `start`, converting Float to the
     /// tensor's dtype (F32 copied, F64 widened, F16/BF16 rounded to nearest even).
     /// - Throws: `.mismatch` when the dtype is not floating point or the range exceeds the
-    ///   tensor; `.tensorNotFound`.
+    ///   tensor; `.notRepresentable` when a finite value would round to ±inf in the dtype
+    ///   (beyond 65504 for F16, about 3.39e38 for BF16; nothing is written); `.tensorNotFound`.
+    ///   NaN and ±inf values are stored as such.
     public func write(_ name: String, floats values: [Float], startingAt start: Int = 0) throws {
         let loc = try location(name)
         guard loc.dtype.isFloatingPoint else {
@@ -261,6 +263,9 @@ public final class SafetensorsWriter: @unchecked Sendable {
         }
         guard start >= 0, start <= loc.count, values.count <= loc.count - start else {
             throw TensorFileError(file: output.path, tensor: name, rule: .mismatch, "\(values.count) values at element \(start) exceed the tensor's \(loc.count) elements")
+        }
+        if let i = values.firstIndex(where: { !TensorConvert.roundsFinite(Double($0), to: loc.dtype) }) {
+            throw TensorConvert.overflowError(file: output.path, tensor: name, value: Double(values[i]), element: start + i, dtype: loc.dtype)
         }
         try fill(name) { buf in
             values.withUnsafeBufferPointer { src in
@@ -270,6 +275,7 @@ public final class SafetensorsWriter: @unchecked Sendable {
     }
 
     /// Writes `values` (F64 tensors exactly; other float dtypes rounded) at element `start`.
+    /// - Throws: as `write(_:floats:startingAt:)` (`.notRepresentable` also for F32 beyond ±3.4e38).
     public func write(_ name: String, doubles values: [Double], startingAt start: Int = 0) throws {
         let loc = try location(name)
         guard loc.dtype.isFloatingPoint else {
@@ -277,6 +283,9 @@ public final class SafetensorsWriter: @unchecked Sendable {
         }
         guard start >= 0, start <= loc.count, values.count <= loc.count - start else {
             throw TensorFileError(file: output.path, tensor: name, rule: .mismatch, "\(values.count) values at element \(start) exceed the tensor's \(loc.count) elements")
+        }
+        if let i = values.firstIndex(where: { !TensorConvert.roundsFinite($0, to: loc.dtype) }) {
+            throw TensorConvert.overflowError(file: output.path, tensor: name, value: values[i], element: start + i, dtype: loc.dtype)
         }
         try fill(name) { buf in
             let p = buf.baseAddress
@@ -347,6 +356,38 @@ public final class SafetensorsWriter: @unchecked Sendable {
 
 /// Element conversions between Float/Double and the floating-point dtypes (little-endian).
 public enum TensorConvert {
+    /// The largest finite value of a floating-point dtype: 65504 (F16), (2 − 2⁻⁷)·2¹²⁷ ≈ 3.3895e38
+    /// (BF16), `Float.greatestFiniteMagnitude` (F32), `Double.greatestFiniteMagnitude` (F64); nil otherwise.
+    public static func largestFinite(_ dtype: DType) -> Double? {
+        switch dtype {
+        case .F16: return 65504
+        case .BF16: return Double(Float(bitPattern: 0x7F7F_0000))
+        case .F32: return Double(Float.greatestFiniteMagnitude)
+        case .F64: return Double.greatestFiniteMagnitude
+        default: return nil
+        }
+    }
+
+    /// Whether `x` is stored as a finite value in `dtype` (via Float for F32/F16/BF16, rounded to
+    /// nearest even), or is itself NaN or ±inf (stored as such). `false` exactly when a finite
+    /// value would become ±inf.
+    @inline(__always)
+    public static func roundsFinite(_ x: Double, to dtype: DType) -> Bool {
+        guard x.isFinite else { return true }
+        switch dtype {
+        case .F64: return true
+        case .F32: return Float(x).isFinite
+        case .F16: return FloatBits.float(f16: FloatBits.f16(Float(x))).isFinite
+        case .BF16: return Float(x).isFinite && FloatBits.float(bf16: FloatBits.bf16(Float(x))).isFinite
+        default: return true
+        }
+    }
+
+    static func overflowError(file: String, tensor: String, value: Double, element: Int, dtype: DType) -> TensorFileError {
+        TensorFileError(file: file, tensor: tensor, rule: .notRepresentable,
+                        "value \(value) at element \(element) is beyond the largest finite \(dtype) (\(largestFinite(dtype) ?? 0)); it would be stored as inf")
+    }
+
     /// Stores `src` into `dst` (bytes of a tensor of `dtype`) starting at element `start`.
     /// Precondition: `dtype.isFloatingPoint` and the range fits `dst`.
     public static func store(_ src: UnsafeBufferPointer<Float>, as dtype: DType, into dst: UnsafeMutableRawBufferPointer, at start: Int) {

@@ -55,6 +55,9 @@ public struct TensorFileError: Error, Equatable, Sendable, CustomStringConvertib
         case mismatch
         /// A writer's tensor list is invalid (empty or duplicate names, negative dims, …).
         case invalidSpec
+        /// A finite value is beyond the largest finite value of the tensor's dtype (e.g. 70000
+        /// written to an F16 tensor would be stored as inf): rejected before anything is written.
+        case notRepresentable
         /// The output file could not be written (see the detail; `OutputFileError` text).
         case output
     }

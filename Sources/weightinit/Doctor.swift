@@ -8,13 +8,15 @@ struct Doctor: ToolCommand {
         discussion: """
         Reports what OpenBLAS selected on this CPU. OpenBLAS names some kernels after a CPU but runs another \
         family's code: on an AVX2 EPYC it reports "Zen" and runs its Haswell kernels, so "Zen" with "best for \
-        this CPU: Haswell" is the fast path. kernel ok is "no" only when OpenBLAS fell back to a generic kernel \
-        (Prescott, Nehalem, ...) on a CPU that supports a faster one.
+        this CPU: Haswell" is the fast path. kernel ok is "no" when OpenBLAS fell back to a generic kernel \
+        (Prescott, Nehalem, ...) on a CPU that supports a faster one, and when OPENBLAS_CORETYPE names a kernel that \
+        needs instructions this CPU lacks (SkylakeX without AVX-512): every other command then refuses to start \
+        (exit 64) instead of dying with SIGILL.
 
         With --strict the command exits with 1 when kernel_ok is false (for scripts and CI).
 
         JSON keys: openblas_version, core, threads, cpu_features, kernel_ok, advice (plus configuration, \
-        recommended_core, openblas_coretype, relaunched).
+        recommended_core, openblas_coretype, missing_features, relaunched).
         """)
 
     @OptionGroup var common: CommonOptions
@@ -31,6 +33,7 @@ struct Doctor: ToolCommand {
         var kernelOk: Bool
         var advice: String
         var openblasCoretype: String?
+        var missingFeatures: [String]
         var relaunched: Bool
     }
 
@@ -44,7 +47,7 @@ struct Doctor: ToolCommand {
         let report = Report(openblasVersion: BLASBackend.version, configuration: BLASBackend.configuration, core: check.core,
                             recommendedCore: check.recommendedCore, threads: BLASBackend.threads, cpuFeatures: BLASBackend.cpuFeatures,
                             kernelOk: check.kernelOK, advice: advice, openblasCoretype: check.environmentCoreType,
-                            relaunched: KernelRelaunch.didRelaunch)
+                            missingFeatures: check.missingFeatures, relaunched: KernelRelaunch.didRelaunch)
         if common.json {
             try printJSON(report)
         } else {

@@ -96,6 +96,14 @@ struct Init: ToolCommand {
         return ExitCode(64)
     }
 
+    /// A fill that failed: non-finite values after rounding are a runtime failure (exit 1); every
+    /// other `RecipeError` (a scheme refusing a parameter, values beyond the dtype's range) is an
+    /// invalid value (exit 64).
+    func fillFailure(_ e: RecipeError) -> Error {
+        if case .nonFiniteValues = e { return CommandError(e.description) }
+        return invalid(e.description)
+    }
+
     func run() throws {
         guard distributed || DistributedLaunch.isLaunchedByMPI() else { return try runLocal(communicator: nil) }
         let comm = try DistributedLaunch.communicator(requested: true)
@@ -122,7 +130,7 @@ struct Init: ToolCommand {
                 let s = try ModelFill.fillRows(plan[i], rows: rows, into: bytes)
                 collected.add(tensor: i, firstRow: rows.lowerBound, s)
             }
-        } catch let e as RecipeError { throw invalid(e.description) }
+        } catch let e as RecipeError { throw fillFailure(e) }
         catch let e as TensorFileError { throw invalid("--out \(out): \(e)") }
         let fillSeconds = now() - fillStart
         // Per-parameter statistics over all ranks: (finite count, mean, M2, min, max, non-finite)
@@ -222,7 +230,7 @@ struct Init: ToolCommand {
         let bar = ByteProgressBar(total: dataBytes, enabled: isatty(2) != 0)
         let written: WrittenModel
         do { written = try writeModel(plan, to: out, threads: threads, durable: fsync, progress: bar.enabled ? bar : nil) }
-        catch let e as RecipeError { throw invalid(e.description) }
+        catch let e as RecipeError { throw fillFailure(e) }
         bar.finish()
         let stats = written.statistics, fillSeconds = written.fillSeconds, fileBytes = written.fileBytes
         let seconds = now() - start

@@ -24,7 +24,7 @@ protocol ToolCommand: ParsableCommand {
 enum Runner {
     static func main() -> Never {
         if let out = standardOutputStream() { setvbuf(out, nil, _IOLBF, 0) }     // every table row reaches a file or pipe as soon as it is printed
-        Interrupt.install()
+        // Interrupt.install() ran first thing in main.swift.
         // An interrupt while the options are still being parsed (or the data loads, before
         // `configure` below) also prints the JSON object when --json was given.
         if CommandLine.arguments.dropFirst().contains("--json") { Interrupt.configure(json: true) }

@@ -77,7 +77,7 @@ struct Stats: ToolCommand {
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(scheme, forKey: .scheme); try c.encode(shape, forKey: .shape)
-            try c.encode(fanIn, forKey: .fanIn); try c.encode(fanOut, forKey: .fanOut)   // null when < 2 dimensions
+            try c.encode(fanIn, forKey: .fanIn); try c.encode(fanOut, forKey: .fanOut)   // null when < 2 dimensions, or beyond Int.max (only an empty tensor)
             try c.encode(count, forKey: .count); try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
             try c.encode(min, forKey: .min); try c.encode(max, forKey: .max)
             try c.encode(expectedMean, forKey: .expectedMean); try c.encode(expectedStd, forKey: .expectedStd)
@@ -96,7 +96,7 @@ struct Stats: ToolCommand {
         }
         let shape = dims.map { $0! }
         var total = 1
-        for d in shape {
+        for d in shape where !shape.contains(0) {     // a zero dimension: 0 elements, however large the others
             let (p, o) = total.multipliedReportingOverflow(by: d)
             guard !o, p <= 1 << 31 else { throw ValidationError("--shape \(text) has more than 2³¹ elements (\(shape)); use the library for larger tensors") }
             total = p
@@ -276,7 +276,7 @@ struct Stats: ToolCommand {
         if common.json { try printJSON(report); return }
         var rows: [[String]] = [
             ["scheme", report.scheme], ["shape", dims.map(String.init).joined(separator: "×") + " (\(report.dtype))"],
-            ["fan_in / fan_out", fans.map { "\($0.fanIn) / \($0.fanOut)" } ?? "— (fewer than 2 dimensions)"],
+            ["fan_in / fan_out", fans.map { "\($0.fanIn) / \($0.fanOut)" } ?? (dims.count < 2 ? "— (fewer than 2 dimensions)" : "— (beyond Int.max; the tensor is empty)")],
             ["count", "\(count)"],
             ["mean", "\(fmt(stats.mean, 6))   expected \(fmt(expected.mean, 6))"],
             ["std", "\(fmt(stats.std, 6))   expected \(fmt(expected.std, 6))" + (expected.std > 0 ? String(format: "   (%+.2f%%)", (stats.std / expected.std - 1) * 100) : "")],

@@ -178,11 +178,7 @@ public enum ModelFill {
             guard targets[i].count == bytes else { throw .destinationSize(parameter: p.spec.name, expected: bytes, actual: targets[i].count) }
             counts.append(n)
             if n == 0 { plans.append(nil); continue }
-            let fp: FillPlan
-            do {
-                fp = try p.initializer.plan(shape: p.spec.shape, layout: p.spec.layout, groups: 1)
-                if p.spec.dtype == .f64 { try Initializer.checkRepresentable(fp, Double.self) } else { try Initializer.checkRepresentable(fp, Float.self) }
-            } catch { throw .initializer(parameter: p.spec.name, error) }
+            let fp = try representablePlan(p)
             plans.append(fp)
             if isElementwise(fp) {
                 var s = 0
@@ -230,7 +226,32 @@ public enum ModelFill {
             case let .range(i, _, _), let .whole(i): merged[i].merge(results[u])
             }
         }
+        for (i, m) in merged.enumerated() { try requireFinite(plan[i], m) }
         return merged.enumerated().map { $0.element.finished(total: counts[$0.offset]) }
+    }
+
+    /// The parameter's fill plan, after checking that its values fit the parameter's dtype
+    /// (F64: Double; F32: Float; F16/BF16: the half-precision range, see
+    /// `Initializer.checkRepresentable(_:halfPrecision:)`). - Throws: `.initializer`.
+    static func representablePlan(_ p: PlannedParameter) throws(RecipeError) -> FillPlan {
+        do throws(InitializationError) {
+            let fp = try p.initializer.plan(shape: p.spec.shape, layout: p.spec.layout, groups: 1)
+            switch p.spec.dtype {
+            case .f64: try Initializer.checkRepresentable(fp, Double.self)
+            case .f32: try Initializer.checkRepresentable(fp, Float.self)
+            case .f16, .bf16: try Initializer.checkRepresentable(fp, halfPrecision: p.spec.dtype == .bf16)
+            }
+            return fp
+        } catch { throw .initializer(parameter: p.spec.name, error) }
+    }
+
+    /// The last line of defence after the bound checks of `representablePlan`: a filled tensor
+    /// holding NaN or ±inf (e.g. a normal draw beyond the bound that rounds to inf in F16) is a
+    /// failure, never written silently. - Throws: `.nonFiniteValues`.
+    static func requireFinite(_ p: PlannedParameter, _ s: ChunkStatistics) throws(RecipeError) {
+        guard s.nonFinite == 0 else {
+            throw .nonFiniteValues(parameter: p.spec.name, dtype: p.spec.dtype.rawValue, count: s.nonFinite)
+        }
     }
 
     /// Fills rows `rows` (first axis) of one planned parameter into `target`, which holds exactly
@@ -249,8 +270,7 @@ public enum ModelFill {
             throw .destinationSize(parameter: p.spec.name, expected: count * p.spec.dtype.size, actual: target.count)
         }
         if count == 0 { return ChunkStatistics().finished(total: 0) }
-        let fp: FillPlan
-        do { fp = try p.initializer.plan(shape: p.spec.shape, layout: p.spec.layout, groups: 1) } catch { throw .initializer(parameter: p.spec.name, error) }
+        let fp = try representablePlan(p)
         var total = ChunkStatistics()
         if isElementwise(fp) {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunkElements)
@@ -267,6 +287,7 @@ public enum ModelFill {
         } else {
             total = try fillStructured(p, rows: rows, count: count, into: target)
         }
+        try requireFinite(p, total)
         return total.finished(total: count)
     }
 

@@ -81,6 +81,7 @@ public struct ParameterSpec: Sendable, Hashable, Codable {
 
     /// Number of elements (1 for a scalar). - Throws: `.sizeOverflow` when it overflows `Int`.
     public func elementCount() throws(RecipeError) -> Int {
+        if shape.contains(0) { return 0 }     // empty, however large the other dimensions
         var n = 1
         for d in shape {
             let (p, o) = n.multipliedReportingOverflow(by: d)

@@ -23,6 +23,9 @@ public enum RecipeError: Error, Equatable, Sendable, CustomStringConvertible {
     case initializer(parameter: String, InitializationError)
     /// The destination handed to `fill` does not have the parameter's byte size.
     case destinationSize(parameter: String, expected: Int, actual: Int)
+    /// A filled parameter holds `count` NaN or ±inf values in its dtype (a runtime failure: the
+    /// hyper-parameters passed the range checks, but a draw rounded beyond the type's range).
+    case nonFiniteValues(parameter: String, dtype: String, count: Int)
 
     public var description: String {
         switch self {
@@ -41,6 +44,8 @@ public enum RecipeError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .initializer(parameter, e): return "parameter '\(parameter)': \(e.description)"
         case let .destinationSize(parameter, expected, actual):
             return "parameter '\(parameter)': destination holds \(actual) bytes, the tensor needs \(expected)"
+        case let .nonFiniteValues(parameter, dtype, count):
+            return "parameter '\(parameter)': \(count) value(s) are not finite in \(dtype) (they overflow its range); nothing was written — use a smaller scale or a wider dtype"
         }
     }
 }
