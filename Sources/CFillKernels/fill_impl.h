@@ -86,6 +86,9 @@ WI_FN void WI_N(keysched)(WI_N(keys) *K, uint32_t k0, uint32_t k1) {
         K->k0[r] = _mm256_set1_epi32((int)(k0 + (uint32_t)r * PHILOX_W0));
         K->k1[r] = _mm256_set1_epi32((int)(k1 + (uint32_t)r * PHILOX_W1));
     }
+    // Opaque to the optimizer: the rounds then xor with the schedule in memory instead of
+    // rebuilding each key (mov + broadcast) inside the loop.
+    __asm__("" : "+m"(*K));
 }
 
 // o[l] = word l of Philox4x32-10 of blocks b .. b+7 (ctr[2] = c2, ctr[3] = c3), in block order.
@@ -120,6 +123,17 @@ WI_FN void WI_N(philox8)(const WI_N(keys) *K, uint64_t b, uint32_t c2, uint32_t 
 }
 #endif
 
+#if WI_LEVEL == 1
+WI_FN void WI_N(philox_chunk_k)(const WI_N(keys) *K, uint64_t c, uint32_t c2, uint32_t c3,
+                                uint32_t w[4][NB]) {
+    for (int h = 0; h < 2; h++) {
+        __m256i o[4];
+        WI_N(philox8)(K, c * NB + 8u * (unsigned)h, c2, c3, o);
+        for (int l = 0; l < 4; l++) _mm256_storeu_si256((__m256i *)(w[l] + 8 * h), o[l]);
+    }
+}
+#endif
+
 WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
                               uint32_t w[4][NB]) {
 #if WI_LEVEL == 2
@@ -130,11 +144,7 @@ WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0,
 #elif WI_LEVEL == 1
     WI_N(keys) K;
     WI_N(keysched)(&K, k0, k1);
-    for (int h = 0; h < 2; h++) {
-        __m256i o[4];
-        WI_N(philox8)(&K, c * NB + 8u * (unsigned)h, c2, c3, o);
-        for (int l = 0; l < 4; l++) _mm256_storeu_si256((__m256i *)(w[l] + 8 * h), o[l]);
-    }
+    WI_N(philox_chunk_k)(&K, c, c2, c3, w);
 #else
     for (int j = 0; j < NB; j++) {
         uint64_t b = c * NB + (uint64_t)j;
@@ -441,6 +451,15 @@ WI_FN void WI_N(run_bm_f64)(double *dst, uint64_t c0, uint64_t nc, uint32_t atte
         WI_N(bm_half_f64)(d, w, 8, scale, offset);
         WI_N(prounds)(&S, 6, 10, k0, k1);
         WI_N(pfinish)(&S, w);
+    }
+#elif WI_LEVEL == 1
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    for (uint64_t i = 0; i < nc; i++) {
+        uint32_t w[4][NB];
+        WI_N(philox_chunk_k)(&K, c0 + i, attempt, stream, w);
+        WI_N(bm_half_f64)(dst + E64 * i, w, 0, scale, offset);
+        WI_N(bm_half_f64)(dst + E64 * i, w, 8, scale, offset);
     }
 #else
     for (uint64_t i = 0; i < nc; i++)
