@@ -373,7 +373,19 @@ WI_FN void WI_N(run_bm_f32)(float *dst, uint64_t c0, uint64_t nc, uint32_t attem
 #elif WI_LEVEL == 1
     WI_N(keys) K;
     WI_N(keysched)(&K, k0, k1);
-    for (uint64_t i = 0; i < nc; i++) WI_N(chunk_bm_f32_v)(dst + EN32 * i, c0 + i, attempt, stream, &K, B, PM);
+    // Software pipeline over half chunks (8 blocks): the Philox rounds of the next half are
+    // issued next to the Box–Muller of the current one (Philox is a serial chain of
+    // multiplies; on its own it leaves the vector pipes idle).
+    if (nc == 0) return;
+    __m256i o[4];
+    WI_N(philox8)(&K, c0 * NB, attempt, stream, o);
+    for (uint64_t t = 0; t + 1 < 2 * nc; t++) {
+        __m256i q[4];
+        WI_N(philox8)(&K, c0 * NB + 8u * (t + 1), attempt, stream, q);
+        WI_N(bm_half_f32)(dst + EN32 * (t >> 1), (int)(t & 1), o, B, PM);
+        o[0] = q[0]; o[1] = q[1]; o[2] = q[2]; o[3] = q[3];
+    }
+    WI_N(bm_half_f32)(dst + EN32 * (nc - 1), 1, o, B, PM);
 #else
     for (uint64_t i = 0; i < nc; i++)
         WI_N(chunk_bm_f32)(dst + EN32 * i, c0 + i, attempt, stream, k0, k1, B, PM);
