@@ -4,7 +4,10 @@
 //   WI_LEVEL   0, 1, 2
 // The Philox block generation and the AVX-512 compaction of truncated-normal candidates use
 // intrinsics; the element math is the shared always_inline scalar code of fill_kernels.c,
-// auto-vectorized per path.
+// auto-vectorized per path. At level 1 (AVX2) the f32 uniform and normal element math and the
+// truncated-normal compaction are written with intrinsics too (the auto-vectorizer split the
+// 16 blocks of a chunk badly and spilled): the same operations in the same order as the scalar
+// code, so the bytes are those of the portable path.
 //
 // Chunk layout (pure function of the element index i, identical on every path):
 //   f32 uniform: chunk c = i / 64 uses Philox blocks 16c .. 16c+15; element 64c + 16p + j
@@ -105,12 +108,13 @@ WI_FN void WI_N(philox8)(const WI_N(keys) *K, uint64_t b, uint32_t c2, uint32_t 
     for (int r = 0; r < 10; r++) {
         __m256i pa0 = _mm256_mul_epu32(a0, m0), pa1 = _mm256_mul_epu32(a2, m1);
         __m256i pb0 = _mm256_mul_epu32(b0, m0), pb1 = _mm256_mul_epu32(b2, m1);
-        a0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa1, 32), a1), K->k0[r]);
-        a2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pa0, 32), a3), K->k1[r]);
+        // (x1 ^ key) does not wait for the multiply: one op less on the serial chain.
+        a0 = _mm256_xor_si256(_mm256_srli_epi64(pa1, 32), _mm256_xor_si256(a1, K->k0[r]));
+        a2 = _mm256_xor_si256(_mm256_srli_epi64(pa0, 32), _mm256_xor_si256(a3, K->k1[r]));
         a1 = pa1;
         a3 = pa0;
-        b0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb1, 32), b1), K->k0[r]);
-        b2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pb0, 32), b3), K->k1[r]);
+        b0 = _mm256_xor_si256(_mm256_srli_epi64(pb1, 32), _mm256_xor_si256(b1, K->k0[r]));
+        b2 = _mm256_xor_si256(_mm256_srli_epi64(pb0, 32), _mm256_xor_si256(b3, K->k1[r]));
         b1 = pb1;
         b3 = pb0;
     }
