@@ -74,12 +74,14 @@ struct FansTests {
             ([3, 3, 4, 6], .spatialInOut, 4),
             ([4, 4], .axes(inAxis: 0, outAxis: 0), 1), ([4, 4], .axes(inAxis: 2, outAxis: 0), 1),
             ([4, 4], .axes(inAxis: -3, outAxis: 0), 1), ([4, 4, 2], .axes(inAxis: -1, outAxis: 2), 1),
-            ([Int.max, 2, Int.max, 4], .outInSpatial, 1),       // receptive field overflows
         ]
         for (shape, layout, groups) in bad {
             let e = initError { _ = try Fans(shape: shape, layout: layout, groups: groups) }
             if case .invalidParameter? = e {} else { Issue.record("\(shape) \(layout) groups \(groups): \(String(describing: e))") }
         }
+        // The receptive field Int.max·4 overflows: a size error naming the shape (issue 13).
+        let e = initError { _ = try Fans(shape: [Int.max, 2, Int.max, 4]) }
+        if case .size(.overflow)? = e {} else { Issue.record("receptive field overflow: \(String(describing: e))") }
     }
 
     @Test("Fans and KernelLayout are Codable")
