@@ -115,7 +115,8 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
     /// `Conv2D.directReductionLimit` (32: a first layer on grey or RGB images, depthwise layers),
     /// `.im2col` otherwise.
     case automatic
-    /// im2col/col2im of the whole batch and one `cblas_sgemm` per group and product.
+    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block, so it stays in cache)
+    /// and one `cblas_sgemm` per group, block and product.
     case im2col
     /// SIMD loops over zero-padded planes, one sample per task, no BLAS: for small reductions,
     /// where a `[O/G, K] · [K, N·OH·OW]` product with tiny `K` is memory-bound in BLAS.
@@ -132,11 +133,14 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 ///   with `g = ⌊o/(O/G)⌋` the group of output channel `o`, and zeros outside the input.
 /// - Both algorithms first copy each input plane into a zero-padded plane `(H + top + bottom) ×
 ///   (W + left + right)` (the borders are written once, at allocation).
-/// - im2col, forward per group `g`: `col_g` `[(C/G)·kh·kw, N·OH·OW]` and one
-///   `Z_g = W_g · col_g` `[O/G, N·OH·OW]` (`cblas_sgemm`), moved to NCHW with the bias and the
-///   activation in one pass. Backward: `dZ = dY ⊙ f′(Z)` written channel-major with `db = Σ dZ`
-///   in the same pass, then `dW_g = dZ_g · col_gᵀ`, `dcol_g = W_gᵀ · dZ_g` (`cblas_sgemm`) and
-///   col2im into `dX`.
+/// - im2col, in blocks of `B` samples (`K·B·P` Floats of `col` about 2 MiB, `K = (C/G)·kh·kw`,
+///   `P = OH·OW`; `B` depends only on the shapes), forward per block and group `g`: `col_g`
+///   `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`), then the block is moved to
+///   NCHW with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)`
+///   written channel-major `[O][N·P]` with each (sample, channel)'s sum for `db`, the block's
+///   `col_g` again (im2col is recomputed rather than kept: 2 MiB instead of `N·K·P` Floats),
+///   `dW_g += dZ_g · col_gᵀ` (β = 0 on the first block, then 1: blocks summed in order),
+///   `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`.
 /// - direct, per sample: each output is `Σ_q W[o, q]·P[q-th tap]` in tap order `q = (c·kh + ki)·kw
 ///   + kj` (8 outputs per SIMD step), then `+ b`; `dW[o, q]` is the sum over samples (in sample
 ///   order, in Double) of each sample's dot product of `dZ` with the shifted padded plane;
@@ -145,7 +149,7 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 /// - The non-BLAS passes run on `min(BLASBackend.threads, cores)` threads over independent
 ///   samples, channels or rows, so the bytes do not depend on the thread count; the two
 ///   algorithms round differently (sum orders differ), each deterministically.
-/// - Buffers (padded input, `col`, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
+/// - Buffers (padded input, `col` and product blocks, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
 ///   only when the batch size, the algorithm or the thread count changes: steady-state training
 ///   allocates nothing per step.
 /// - Fans (`Fans(shape: [O, C/G, kh, kw], groups: G)`): fan_in `(C/G)·kh·kw`,
@@ -206,7 +210,7 @@ public final class Conv2D: Layer {
     private var biasPartials: [Float] = []   // im2col: Σ_i dZ per (sample, channel), [N][O]
     private var directGradient: [Float] = [] // direct: dZ [N][O][OH·accW] (columns ≥ OW stay 0)
     private var partials: [Float] = []       // direct: per-sample dW, db [N][O·K + O]
-    private var scratch: [Float] = []        // direct: [workers][scratchStride]
+    private var scratch: [Float] = []        // [workers][scratchStride]: direct; im2col with stride 1 (col2im accumulator)
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
     /// Padded plane `Hp × Wp` plus slack so a shifted flat run of `OH·Wp` elements stays inside.
     private let paddedHeight: Int, paddedWidth: Int, planeStride: Int
@@ -330,7 +334,7 @@ public final class Conv2D: Layer {
         return s + (activation == .identity ? "" : ", \(activation.name)")
     }
 
-    /// Per-thread scratch floats of the direct path: one accumulator plane, one padded plane or one output plane.
+    /// Per-thread scratch floats: one accumulator plane, one padded plane (+ 8 slack) or one output plane.
     private var scratchStride: Int { max(geometry.outputHeight * accumulatorWidth, planeStride, geometry.outputPlane) }
 
     private func ensureBuffers(_ n: Int, _ alg: ConvolutionAlgorithm, _ workers: Int) {
@@ -344,11 +348,12 @@ public final class Conv2D: Layer {
         inputGradient = Matrix(rows: n, columns: inputChannels * g.inputPlane)
         if alg == .im2col {
             let b = im2colBlock(n)
-            colBlock = [Float](repeating: 0, count: k * b * g.outputPlane)
+            colBlock = [Float](repeating: 0, count: k * b * g.outputPlane + 8)   // + 8: masked tail loads of col2imStride1
             productBlock = [Float](repeating: 0, count: o * b * g.outputPlane)
             channelMajorGradient = [Float](repeating: 0, count: o * np)
             biasPartials = [Float](repeating: 0, count: n * o)
-            directGradient = []; partials = []; scratch = []
+            directGradient = []; partials = []
+            scratch = g.strideHeight == 1 && g.strideWidth == 1 ? [Float](repeating: 0, count: workers * scratchStride) : []
         } else {
             colBlock = []; productBlock = []; channelMajorGradient = []; biasPartials = []
             directGradient = [Float](repeating: 0, count: n * o * g.outputHeight * accumulatorWidth)
@@ -484,7 +489,9 @@ public final class Conv2D: Layer {
         let g = geometry, p = g.outputPlane, k = weight.columns, o = outputChannels
         let cg = inputChannels / groups, og = o / groups, act = activation
         let ps = planeStride, wpad = paddedWidth, block = im2colBlock(n), groups = self.groups, computesDX = computesInputGradient
-        let np = n * p
+        let np = n * p, stride1 = g.strideHeight == 1 && g.strideWidth == 1, sstride = scratchStride
+        let parea = paddedHeight * paddedWidth
+        try scratch.withUnsafeMutableBufferPointer { (sb) throws(MatrixError) in
         try padded.withUnsafeBufferPointer { (pb) throws(MatrixError) in
         try tapOffsets.withUnsafeBufferPointer { (tb) throws(MatrixError) in
         try colBlock.withUnsafeMutableBufferPointer { (cb) throws(MatrixError) in
@@ -522,12 +529,18 @@ public final class Conv2D: Layer {
                     if computesDX {
                         // dcol_g [K, count·P] = W_gᵀ [K, og] · dZ_g, over col
                         try BLAS.gemm(transposeA: true, m: k, n: ld, k: og, a: wg, lda: max(k, 1), b: dz, ldb: np, c: col, ldc: ld)
-                        Conv2D.col2im(C, SharedBuffer(xb.baseAddress!), g, samples: s0..<(s0 + count), firstChannel: grp * cg,
-                                      channels: cg, workers: workers)
+                        if stride1 {
+                            Conv2D.col2imStride1(C, SharedBuffer(xb.baseAddress!), SharedBuffer(sb.baseAddress!), scratchStride: sstride, g,
+                                                 samples: s0..<(s0 + count), firstChannel: grp * cg, channels: cg,
+                                                 paddedWidth: wpad, paddedArea: parea, workers: workers)
+                        } else {
+                            Conv2D.col2im(C, SharedBuffer(xb.baseAddress!), g, samples: s0..<(s0 + count), firstChannel: grp * cg,
+                                          channels: cg, workers: workers)
+                        }
                     }
                 }
             }
-        }}}}}}}}}}}
+        }}}}}}}}}}}}
         // db[c] = Σ_s Double(Σ_i dZ[s, c, i]), samples in order.
         biasPartials.withUnsafeBufferPointer { qb in
             biasGradient.withUnsafeMutableBufferPointer { bg in
@@ -756,6 +769,49 @@ public final class Conv2D: Layer {
             for plane in range {
                 let src = x + plane * h * w, dst = p + plane * planeStride + top * wp + left
                 if wp == w { LayerKernels.copy(dst, src, h * w) } else { for i in 0..<h { LayerKernels.copy(dst + i * wp, src + i * w, w) } }
+            }
+        }
+    }
+
+    /// col2im for stride 1 (any dilation) through a zero-padded accumulator plane per worker:
+    /// every tap row is added whole at its padded position (contributions that fall in the
+    /// padding land in the accumulator's border and are dropped by the crop), 8 lanes at a time,
+    /// the last lanes of a row masked to +0; then the interior is copied into `dX`. Per element
+    /// the same additions in the same (tap) order as `col2im`, plus exact `+ 0` additions (which
+    /// can only turn a `−0` into `+0`).
+    static func col2imStride1(_ dcol: SharedBuffer<Float>, _ dx: SharedBuffer<Float>, _ scratch: SharedBuffer<Float>, scratchStride: Int,
+                              _ g: WindowGeometry, samples: Range<Int>, firstChannel: Int, channels cg: Int,
+                              paddedWidth wp: Int, paddedArea: Int, workers: Int) {
+        let p = g.outputPlane, ld = samples.count * p, hw = g.inputPlane, cTotal = g.channels
+        let oh = g.outputHeight, ow = g.outputWidth, s0 = samples.lowerBound, h = g.height, w = g.width
+        let kh = g.kernelHeight, kw = g.kernelWidth, dh = g.dilationHeight, dw = g.dilationWidth
+        let top = g.padTop, left = g.padLeft
+        let full = ow / 8 * 8, rest = ow - full
+        var lanes = SIMD8<Float>(repeating: 0)
+        for l in 0..<8 where l < rest { lanes[l] = 1 }
+        let keep = lanes .> 0
+        LayerThreads.forEach(samples.count * cg, workers: workers) { worker, items in
+            let acc = scratch + worker * scratchStride
+            for item in items {
+                let ls = item / cg, c = item % cg, s = s0 + ls
+                acc.update(repeating: 0, count: paddedArea + 8)
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        let r = (c * kh + ki) * kw + kj
+                        let src = dcol + r * ld + ls * p, dst = acc + ki * dh * wp + kj * dw
+                        for i in 0..<oh {
+                            let f = src + i * ow, d = dst + i * wp
+                            var j = 0
+                            while j < full { LayerKernels.store8(LayerKernels.load8(d + j) + LayerKernels.load8(f + j), d + j); j += 8 }
+                            if rest > 0 {
+                                let v = SIMD8<Float>(repeating: 0).replacing(with: LayerKernels.load8(f + j), where: keep)
+                                LayerKernels.store8(LayerKernels.load8(d + j) + v, d + j)
+                            }
+                        }
+                    }
+                }
+                let plane = dx + (s * cTotal + firstChannel + c) * hw
+                for ih in 0..<h { LayerKernels.copy(plane + ih * w, acc + (ih + top) * wp + left, w) }
             }
         }
     }
