@@ -152,6 +152,8 @@ public final class OutputFile: @unchecked Sendable {
     private var fd: Int32
     private var state: State = .open
     private enum State { case open, closed, committed, discarded }
+    /// This object's slot in `TemporaryFiles` (owners only; -1 when not registered).
+    private var registration: Int = -1
 
     /// The path the caller gave.
     public var path: String { target.path }
@@ -240,6 +242,7 @@ public final class OutputFile: @unchecked Sendable {
             if f >= 0 {
                 fd = f
                 temporaryPath = name
+                registration = TemporaryFiles.register(name)
                 break
             }
             let e = errno
@@ -283,13 +286,24 @@ public final class OutputFile: @unchecked Sendable {
     deinit {
         if fd >= 0 { _ = closeFD(fd) }
         if isOwner && state != .committed && state != .discarded { unlink(temporaryPath) }
+        TemporaryFiles.unregister(registration)
     }
 
     private func cleanupAfterError() {
         if fd >= 0 { _ = closeFD(fd); fd = -1 }
         if isOwner { unlink(temporaryPath) }
+        TemporaryFiles.unregister(registration)
+        registration = -1
         state = .discarded
     }
+
+    /// Removes the temporary file of every owned `OutputFile` of this process that is neither
+    /// committed nor discarded, with `unlink(2)` only: async-signal-safe, for a signal handler
+    /// that is about to `_exit` (the `weightinit` CLI calls it on SIGINT and SIGTERM, so an
+    /// interrupted or terminated write leaves neither a partial target nor a `.tmp-` file).
+    /// Targets are never touched. Up to 256 temporary files are tracked at once;
+    /// beyond that a file is still removed by `discard()`/`deinit`, but not by this call.
+    public static func removeTemporaryFilesForSignal() { TemporaryFiles.unlinkAll() }
 
     private func requireOpen() throws {
         guard state == .open, fd >= 0 else { throw OutputFileError.finished(path: path) }
@@ -412,6 +426,8 @@ public final class OutputFile: @unchecked Sendable {
         }
         if fd >= 0 { _ = closeFD(fd); fd = -1 }
         state = .committed
+        TemporaryFiles.unregister(registration)
+        registration = -1
         if durable {
             let d = open(target.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if d >= 0 {
@@ -432,6 +448,8 @@ public final class OutputFile: @unchecked Sendable {
         guard state != .committed && state != .discarded else { return }
         if fd >= 0 { _ = closeFD(fd); fd = -1 }
         if isOwner { unlink(temporaryPath) }
+        TemporaryFiles.unregister(registration)
+        registration = -1
         state = .discarded
     }
 
@@ -473,6 +491,55 @@ public final class OutputFile: @unchecked Sendable {
         } catch {
             f.discard()
             throw error
+        }
+    }
+}
+
+/// The temporary files of live owned `OutputFile`s, readable from a signal handler: a fixed
+/// table of C strings allocated once. A slot is filled under a lock and cleared with one
+/// pointer store; the handler only loads pointers and calls `unlink(2)`. Strings of cleared
+/// slots are not freed (a handler may be reading one; a few dozen bytes per file written).
+enum TemporaryFiles {
+    /// How many temporary files are tracked at once.
+    static let capacity = 256
+    nonisolated(unsafe) static var slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
+    static let lock = NSLock()
+
+    /// Records `path`; returns its slot, or -1 when the table is full.
+    static func register(_ path: String) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        if slots == nil {
+            let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+            table.initialize(repeating: nil, count: capacity)
+            slots = table
+        }
+        guard let table = slots else { return -1 }
+        for i in 0..<capacity where table[i] == nil {
+            table[i] = strdup(path)
+            return i
+        }
+        return -1
+    }
+
+    /// Clears a slot returned by `register` (no effect for -1).
+    static func unregister(_ slot: Int) {
+        guard slot >= 0, slot < capacity else { return }
+        lock.lock(); defer { lock.unlock() }
+        slots?[slot] = nil
+    }
+
+    /// The registered paths (for tests).
+    static func registered() -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        guard let table = slots else { return [] }
+        return (0..<capacity).compactMap { table[$0].map { String(cString: $0) } }
+    }
+
+    /// `unlink(2)` of every registered path; async-signal-safe (no lock, no allocation).
+    static func unlinkAll() {
+        guard let table = slots else { return }
+        for i in 0..<capacity {
+            if let p = table[i] { unlink(p) }
         }
     }
 }

@@ -8,7 +8,7 @@ enum ExitStatus {
     static let invalidValue: Int32 = 64
     /// A runtime failure (I/O, a diverged run, not enough memory).
     static let failure: Int32 = 1
-    /// Interrupted by SIGINT, after printing what completed.
+    /// Interrupted by SIGINT or SIGTERM, after printing what completed.
     static let interrupted: Int32 = 130
 }
 
@@ -125,8 +125,9 @@ enum PartialResult {
     }
 }
 
-/// SIGINT handling: the handler writes the messages prepared by `PartialResult.record` (one
-/// pre-encoded buffer, async-signal-safe `write(2)`) and exits with 130. Table rows already
+/// SIGINT and SIGTERM handling: the handler writes the messages prepared by `PartialResult.record` (one
+/// pre-encoded buffer, async-signal-safe `write(2)`), removes the temporary files of unfinished
+/// writes and exits with 130. Table rows already
 /// printed have been flushed (stdout is line-buffered).
 enum Interrupt {
     /// Layout: [stdout length: Int][stderr length: Int][stdout bytes][stderr bytes]. Replaced
@@ -145,14 +146,20 @@ enum Interrupt {
         sigaddset(&unblock, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         prepare(stdout: Data(), stderr: Data("\ninterrupted before anything completed\n".utf8))
-        signal(SIGINT) { _ in
+        // SIGTERM is what `kill`, batch schedulers at their time limit and `mpirun` (when it
+        // receives Ctrl-C) send: handled as SIGINT (same summary, same JSON object, exit 130).
+        let handler: @convention(c) (Int32) -> Void = { _ in
             if let m = Interrupt.message {
                 let outCount = m.load(as: Int.self), errCount = m.load(fromByteOffset: 8, as: Int.self)
                 if outCount > 0 { _ = write(1, m + 16, outCount) }
                 if errCount > 0 { _ = write(2, m + 16 + outCount, errCount) }
             }
-            _exit(130)
+            // A write in progress (weights, checkpoint, plot) leaves no temporary file behind.
+            OutputFile.removeTemporaryFilesForSignal()
+            _exit(ExitStatus.interrupted)
         }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
     }
 
     static func prepare(stdout: Data, stderr: Data) {

@@ -238,7 +238,12 @@ struct Train: ToolCommand {
         }
         var checkpoints: CheckpointSchedule?
         if let checkpoint {
-            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch { throw ValidationError("--checkpoint: \(error)") }
+            // A path that names a file is a bad value (64); a directory the system cannot create
+            // (read-only file system, /proc, permissions) is a runtime failure (1) naming errno.
+            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch let e as ModelFileError {
+                if case .io(_, let reason) = e, reason.hasPrefix("cannot create") { throw CommandError("--checkpoint \(checkpoint): \(reason)") }
+                throw ValidationError("--checkpoint: \(e)")
+            } catch { throw ValidationError("--checkpoint: \(error)") }
             if checkpoints!.exists && !resume {
                 throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
             }

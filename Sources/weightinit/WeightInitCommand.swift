@@ -16,8 +16,8 @@ struct WeightInitCommand: ParsableCommand {
         stderr is a terminal.
 
         Exit codes: 0 success, 64 an invalid argument or value (the message names it), 1 a runtime failure \
-        (a file that cannot be read or written, a run that diverged, not enough memory), 130 interrupted \
-        (after printing what completed; with --json, an object with "completed", "error" and "exit_code").
+        (a file that cannot be read or written, a run that diverged, not enough memory), 130 interrupted by SIGINT (Ctrl-C) or SIGTERM \
+        (after printing what completed and removing the temporary file of a write in progress; with --json, an object with "completed", "error" and "exit_code").
 
         When OpenBLAS has fallen back to a generic kernel on this CPU and OPENBLAS_CORETYPE is unset, \
         weightinit re-launches itself once with the right value (set WEIGHTINIT_NO_RELAUNCH=1 to disable).

@@ -109,6 +109,37 @@ struct OutputFileTests {
         #expect(s.entries() == ["shared.bin"])
     }
 
+    @Test("unfinished temporary files are registered for the signal handler until commit, discard, error or release")
+    func signalRegistry() throws {
+        // The handler's cleanup itself (unlink of every registered path) is exercised by the
+        // CLI's SIGTERM test in a separate process: calling it here would remove the temporary
+        // files of tests running concurrently in this process.
+        let s = try Scratch(); defer { s.cleanup() }
+        let a = try OutputFile(s.path("a.bin")), b = try OutputFile(s.path("b.bin"))
+        #expect(TemporaryFiles.registered().contains(a.temporaryPath))
+        #expect(TemporaryFiles.registered().contains(b.temporaryPath))
+        try a.write(Data([1, 2, 3]), at: 0)
+        try a.commit(durable: false)
+        #expect(!TemporaryFiles.registered().contains(a.temporaryPath), "committed: unregistered")
+        b.discard()
+        #expect(!TemporaryFiles.registered().contains(b.temporaryPath), "discarded: unregistered")
+        var released = ""
+        do { let c = try OutputFile(s.path("c.bin")); released = c.temporaryPath; #expect(TemporaryFiles.registered().contains(released)) }
+        #expect(!TemporaryFiles.registered().contains(released), "released: unregistered")
+        let d = try OutputFile(s.path("d.bin"))
+        #expect(mkfifo(s.path("d.bin"), 0o644) == 0)
+        #expect(throws: OutputFileError.self) { try d.commit() }
+        #expect(!TemporaryFiles.registered().contains(d.temporaryPath), "failed commit: unregistered")
+        // A non-owner (the MPI pattern) never registers the owner's file a second time.
+        let e = try OutputFile(s.path("e.bin"))
+        let before = TemporaryFiles.registered().filter { $0 == e.temporaryPath }.count
+        let other = try OutputFile(openingTemporary: e.temporaryPath, for: s.path("e.bin"))
+        other.close()
+        #expect(TemporaryFiles.registered().filter { $0 == e.temporaryPath }.count == before)
+        e.discard()
+        #expect(contents(s.path("a.bin")) == [1, 2, 3])
+    }
+
     @Test("the temporary file is removed on discard, on release and on error")
     func tempRemoved() throws {
         let s = try Scratch(); defer { s.cleanup() }

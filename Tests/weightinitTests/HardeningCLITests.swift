@@ -30,7 +30,8 @@ struct ToolRun {
 /// Runs the tool in `directory` with a time limit (killed after `timeout` seconds). Output goes
 /// to files (no pipe can fill up and block the child).
 func runBounded(_ args: [String], in directory: String? = nil, timeout: Double = 60, environment: [String: String] = [:],
-                interruptAfter: Double? = nil, interruptWhen: ((String) -> Bool)? = nil) throws -> ToolRun {
+                interruptAfter: Double? = nil, interruptWhen: ((String) -> Bool)? = nil,
+                interruptSignal: Int32 = SIGINT, interruptWhenReady: (() -> Bool)? = nil) throws -> ToolRun {
     let p = Process()
     p.executableURL = try hardeningToolBinary()
     p.arguments = args
@@ -52,11 +53,12 @@ func runBounded(_ args: [String], in directory: String? = nil, timeout: Double =
     var timedOut = false, interrupted = false
     while p.isRunning {
         if Date().timeIntervalSince(t0) > timeout { timedOut = true; kill(p.processIdentifier, SIGKILL); break }
-        if let interruptAfter, !interrupted, Date().timeIntervalSince(t0) > interruptAfter { p.interrupt(); interrupted = true }
+        if let interruptAfter, !interrupted, Date().timeIntervalSince(t0) > interruptAfter { kill(p.processIdentifier, interruptSignal); interrupted = true }
         if let interruptWhen, !interrupted,
            let text = try? String(contentsOfFile: tmp + ".out", encoding: .utf8), interruptWhen(text) {
-            p.interrupt(); interrupted = true
+            kill(p.processIdentifier, interruptSignal); interrupted = true
         }
+        if let interruptWhenReady, !interrupted, interruptWhenReady() { kill(p.processIdentifier, interruptSignal); interrupted = true }
         usleep(10_000)
     }
     p.waitUntilExit()
@@ -190,6 +192,55 @@ struct HardeningCLITests {
         let epochs = (completed["epochs"] as? [Any])?.count ?? 0
         print("--json interrupted after \(epochs) epochs")
         #expect(epochs >= 1)
+    }
+
+    @Test("SIGTERM (kill, a scheduler, mpirun on Ctrl-C) is handled as SIGINT: summary, exit 130, and a write in progress leaves no temporary file")
+    func terminate() throws {
+        // Training: terminated after a few rows, like the SIGINT case.
+        let args = ["train", "--data", Self.tiny, "--epochs", "100000", "--hidden", "4", "--batch-size", "64"]
+        let r = try runBounded(args, timeout: 60, interruptWhen: { $0.split(separator: "\n").count >= 6 }, interruptSignal: SIGTERM)
+        print("SIGTERM during train: status \(r.status), stderr: \(r.stderr.suffix(160))")
+        #expect(r.status == 130 && !r.signaled && !r.timedOut)
+        #expect(r.stderr.contains("interrupted"))
+        // A 498 MB safetensors write (GPT-2 preset): the signal arrives once the temporary file
+        // exists, i.e. while the file is being written. Nothing may remain in the directory.
+        let dir = NSTemporaryDirectory() + "wi-term-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var sawTemporary = false
+        let w = try runBounded(["init", "--preset", "gpt2", "--out", "g.safetensors", "--json"], in: dir, timeout: 120,
+                               interruptSignal: SIGTERM, interruptWhenReady: {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            if names.contains(where: { $0.hasPrefix(".g.safetensors.tmp-") }) { sawTemporary = true }
+            return sawTemporary
+        })
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        print("SIGTERM during init --out: status \(w.status) after \(String(format: "%.2f", w.seconds)) s, saw temporary file: \(sawTemporary), left: \(left)")
+        if sawTemporary {
+            #expect(w.status == 130 && !w.signaled, "\(w.stderr.suffix(300))")
+            #expect(left.isEmpty, "no temporary file and no partial target: \(left)")
+            let obj = try #require(jsonObject(w.stdout), "stdout is one JSON object: \(w.stdout.prefix(200))")
+            #expect(obj["exit_code"] as? Int == 130)
+        } else {
+            #expect(w.status == 0 && left == ["g.safetensors"], "finished before the poll saw the temporary file")
+        }
+    }
+
+    @Test("--checkpoint in a directory that cannot be created (/proc) fails with exit 1 naming mkdir and errno")
+    func checkpointDirectory() throws {
+        let r = try runBounded(["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4", "--checkpoint", "/proc/wi-ck/run"], timeout: 60)
+        print("--checkpoint /proc/wi-ck/run: \(r.status) \(r.stderr.prefix(200))")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("mkdir '/proc/wi-ck'") && r.stderr.contains("errno"), "\(r.stderr)")
+        #expect(!r.stderr.contains("NSError") && !r.stderr.contains("Usage"))
+        var st = stat()
+        #expect(lstat("/proc/wi-ck", &st) != 0)
+        let file = NSTemporaryDirectory() + "wi-ckfile-" + UUID().uuidString
+        try "x".write(toFile: file, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let f = try runBounded(["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4", "--checkpoint", file], timeout: 60)
+        #expect(f.status == 64 && f.stderr.contains("not a directory"), "\(f.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
     }
 
     @Test("--plot and --csv never replace a device, FIFO, directory or symlink to one; a symlink to a file is written through")

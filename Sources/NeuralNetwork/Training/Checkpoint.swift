@@ -26,12 +26,27 @@ public struct CheckpointSchedule: Sendable, Equatable {
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ModelFileError.io(file: directory, reason: "exists and is not a directory") }
         } else {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw ModelFileError.io(file: directory, reason: "cannot create the checkpoint directory: \(error.localizedDescription)")
-            }
+            try Self.makeDirectory(directory)
         }
         self.directory = directory
         self.every = every
+    }
+
+    /// Creates `path` and its missing parents with `mkdir(2)` (mode 0777 before the umask),
+    /// naming the component and the system's reason when one cannot be created (for example
+    /// `/proc/x`: "No such file or directory", a read-only file system, a permission).
+    static func makeDirectory(_ path: String) throws {
+        let absolute = path.hasPrefix("/")
+        var current = absolute ? "" : "."
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + component
+            if mkdir(current, 0o777) == 0 { continue }
+            let e = errno
+            var st = stat()
+            if e == EEXIST, stat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { continue }
+            let reason = e == EEXIST ? "'\(current)' exists and is not a directory" : "mkdir '\(current)': \(String(cString: strerror(e))) (errno \(e))"
+            throw ModelFileError.io(file: path, reason: "cannot create the checkpoint directory: " + reason)
+        }
     }
 
     /// Whether a checkpoint file exists in the directory.
