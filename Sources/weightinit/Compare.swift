@@ -93,6 +93,11 @@ struct Compare: ToolCommand {
                 ? try MemoryEstimate.residual(inputSize: 1, width: c.width, depth: c.depth, classes: c.classes, batch: 1, optimizerSlots: slots)
                 : try MemoryEstimate.sequential(sizes: [1] + Array(repeating: c.width, count: c.depth) + [c.classes], batch: 1, optimizerSlots: slots)
             try CheckedSize.requireMemory(lower, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks" : "an MLP of \(c.depth) hidden layers") of width \(c.width) (at least, for any data)")
+        } else {
+            // The CNN's lower bound: 1×1 images (the stride-2 stem accepts them), 1 row.
+            let spec = try ConvolutionalNetwork.deepVanillaSpec(depth: c.depth, width: c.width, classes: c.classes, activation: c.activation)
+            let lower = try MemoryEstimate.cnn(inputShape: [1, 1, 1], spec: spec, batch: 1, optimizerSlots: MemoryEstimate.optimizerSlots(c.optimizer.kind))
+            try CheckedSize.requireMemory(lower, what: "comparing on a CNN of \(c.depth) conv layers of width \(c.width) (at least, for any data)")
         }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
