@@ -69,7 +69,8 @@ extension TrainingCheckpoint {
 
     /// Reads a checkpoint written by `write(to:)`.
     /// - Throws: `TensorFileError` (malformed file); `ModelFileError.notACheckpoint` (no or an
-    ///   unreadable header, a version this build does not read, optimizer buffers missing),
+    ///   unreadable header, a version this build does not read, a field out of its range or
+    ///   inconsistent with the others — see `TrainingCheckpoint.validate` —, optimizer buffers missing),
     ///   `.missingTensor` / `.shapeMismatch` / `.dtypeMismatch` when the tensors do not match the
     ///   header's parameter list.
     public static func read(from path: String) throws -> TrainingCheckpoint {
@@ -111,6 +112,8 @@ extension TrainingCheckpoint {
                                             accumulators: accumulators, reports: header.reports, configuration: configuration,
                                             trainCount: header.trainCount, features: header.features)
         checkpoint.storedConfiguration = header.configuration
+        checkpoint.settings = header.settings
+        checkpoint.dataChecksum = header.dataChecksum.flatMap { UInt64($0, radix: 16) }
         return checkpoint
     }
 }

@@ -231,6 +231,15 @@ public struct TrainingCheckpoint: Sendable {
         }
         let header: Header
         do { header = try decoder.decode(Header.self, from: Data(json.utf8)) } catch {
+            // Foundation reports a number that is not an Int (1.5, 1e30) without its field: find it.
+            if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
+                for key in ["version", "epoch", "step", "global_step", "optimizer_steps", "train_count", "features", "seen", "correct"] {
+                    guard let v = object[key] else { continue }
+                    let text = "\(v)"
+                    if !(v is String), !text.isEmpty, text.drop(while: { $0 == "-" }).allSatisfy(\.isASCII), text.drop(while: { $0 == "-" }).allSatisfy(\.isNumber), Int(text) != nil { continue }
+                    throw ModelFileError.notACheckpoint(file: file, reason: "field '\(key)' = \(v) is invalid: must be an integer")
+                }
+            }
             throw ModelFileError.notACheckpoint(file: file, reason: "the '\(metadataKey)' metadata is not a valid checkpoint header: \(describe(error))")
         }
         guard header.version == version else {

@@ -49,7 +49,7 @@ struct CheckpointValidationTests {
         var cfg = TrainingConfiguration()
         cfg.epochs = 2; cfg.batchSize = 16; cfg.seed = 1
         let train = try CheckpointTests.blobs(count: 64, seed: 1), test = try CheckpointTests.blobs(count: 16, seed: 2)
-        let dir = CheckpointTests.directory(name)
+        let dir = CheckpointTests.directory(name + "-" + UUID().uuidString)   // parameterized cases run in parallel
         let schedule = try CheckpointSchedule(directory: dir, every: 1)
         let trainer = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
         trainer.settings = settings
