@@ -6,6 +6,7 @@
 // GNU time (`/usr/bin/time -f %M`, independent of the package).
 import Foundation
 import Testing
+import WeightInit
 
 /// (A copy of the NeuralNetworkTests helper: test targets do not share code.) Rewrites the `weightinit.checkpoint` metadata JSON of the safetensors file at `source` with
 /// `edit` applied to the decoded object, into `destination` (same tensor bytes).
@@ -121,12 +122,21 @@ struct CheckpointValidationCLITests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let args = ["compare", "--data", data, "--architecture", "cnn", "--width", "32", "--depth", "4", "--steps", "2", "--batch-size", "64",
                     "--inits", "he-normal", "--threads", "1"]
-        // The estimate alone: the same command with a limit of 1 byte prints it and exits 1.
-        let refused = try runBounded(args, timeout: 60, environment: ["WEIGHTINIT_MEMORY_LIMIT": "1"])
-        let estimateText = try #require(refused.stderr.range(of: #"needs about [0-9.]+ [KMG]iB"#, options: .regularExpression).map { String(refused.stderr[$0]) }, "\(refused.stderr)")
-        let parts = estimateText.split(separator: " ")
-        let unit = ["KiB": 1024.0, "MiB": 1_048_576.0, "GiB": 1_073_741_824.0][String(parts[3])]!
-        let estimate = Double(parts[2])! * unit
+        // The estimate alone: with a memory limit of 1 byte the command prints the lower bound it
+        // checks before loading the data (1×1 images, 1 row); with 10× that limit it passes that
+        // check and prints the estimate for the data (28×28, all its rows), then exits 1.
+        func estimate(limit: Int) throws -> (Double, String) {
+            let refused = try runBounded(args, timeout: 60, environment: ["WEIGHTINIT_MEMORY_LIMIT": "\(limit)"])
+            let text = try #require(refused.stderr.range(of: #"needs about [0-9.]+ ([KMG]iB|B)"#, options: .regularExpression).map { String(refused.stderr[$0]) }, "\(refused.stderr)")
+            let parts = text.split(separator: " ")
+            let unit = ["B": 1.0, "KiB": 1024.0, "MiB": 1_048_576.0, "GiB": 1_073_741_824.0][String(parts[3])]!
+            return (Double(parts[2])! * unit, refused.stderr)
+        }
+        let (lower, _) = try estimate(limit: 1)
+        let (full, fullText) = try estimate(limit: Int(lower * 10))
+        #expect(fullText.contains("28×28"), "\(fullText)")
+        let estimateText = CheckedSize.describeBytes(Int(full))
+        let estimate = full
         let tool = try hardeningToolBinary().path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
