@@ -93,6 +93,29 @@ struct CheckpointValidationTests {
         try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg).resume(from: path)
     }
 
+    @Test("a NaN or infinite parameter value in the file is refused naming the tensor")
+    func nonFiniteParameter() throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("nan")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The first 4 bytes of the data section are the first value of the first tensor (sorted by
+        // offset); overwrite them with a quiet NaN, then +inf.
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var n = 0
+        for i in 0..<8 { n |= Int(data[i]) << (8 * i) }
+        for pattern: UInt32 in [0x7FC0_0000, 0x7F80_0000] {
+            for k in 0..<4 { data[8 + n + k] = UInt8(truncatingIfNeeded: pattern >> (8 * k)) }
+            let edited = dir + "/nan.safetensors"
+            try Data(data).write(to: URL(fileURLWithPath: edited))
+            do {
+                try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg).resume(from: edited)
+                Issue.record("a non-finite value was accepted")
+            } catch let e as ModelFileError {
+                guard case let .notACheckpoint(_, reason) = e else { Issue.record("\(e)"); continue }
+                #expect(reason.contains("tensor '") && reason.contains("flat index 0"), "\(reason)")
+            }
+        }
+    }
+
     @Test("a consistent header passes: the file written at the end of the run (epoch = epochs + 1) resumes to nothing")
     func completeRun() throws {
         let (path, cfg, dir) = try Self.makeCheckpoint("complete")
