@@ -23,22 +23,50 @@ protocol ToolCommand: ParsableCommand {
 /// one JSON object on stdout: `{"error": …, "exit_code": …, "completed": …}`.
 enum Runner {
     static func main() -> Never {
+        // A write to a closed pipe (`| head -1`) returns EPIPE instead of killing the process
+        // with SIGPIPE: `StandardStreams` reports it (exit 1) after the work is done.
+        signal(SIGPIPE, SIG_IGN)
+        StandardStreams.guardDescriptors()
         if let out = standardOutputStream() { setvbuf(out, nil, _IOLBF, 0) }     // every table row reaches a file or pipe as soon as it is printed
         Interrupt.install()
         // An interrupt while the options are still being parsed (or the data loads, before
         // `configure` below) also prints the JSON object when --json was given.
-        if CommandLine.arguments.dropFirst().contains("--json") { Interrupt.configure(json: true) }
+        let jsonRequested = CommandLine.arguments.dropFirst().contains("--json")
+        if jsonRequested { Interrupt.configure(json: true) }
         let command: ParsableCommand
-        do { command = try WeightInitCommand.parseAsRoot() } catch { WeightInitCommand.exit(withError: error) }
+        do { command = try WeightInitCommand.parseAsRoot() } catch {
+            // Parse and validate() errors: ArgumentParser prints the message and the
+            // subcommand's usage on stderr; with --json the failure object goes to stdout too.
+            let code = WeightInitCommand.exitCode(for: error).rawValue
+            if jsonRequested && code != 0 {
+                StandardStreams.writeOut(PartialResult.failureJSON(message: WeightInitCommand.message(for: error), exitCode: code))
+            }
+            if code == 0 {
+                // --help, --version: ArgumentParser's text on stdout, which may fail like any output.
+                let text = WeightInitCommand.fullMessage(for: error)
+                if !text.isEmpty { print(text) }
+                exitAfterOutput(0)
+            }
+            WeightInitCommand.exit(withError: error)
+        }
         if let tool = command as? any ToolCommand { Interrupt.configure(json: tool.common.json) }
         var c = command
         do {
             try c.run()
-            fflush(nil)
-            exit(0)
         } catch {
             fail(error, command: command)
         }
+        exitAfterOutput(0)
+    }
+
+    /// Exits with `code`, or with 1 and a message on stderr when a write to stdout failed
+    /// (closed pipe, full device, closed descriptor): files the command wrote stay written.
+    static func exitAfterOutput(_ code: Int32) -> Never {
+        if let problem = StandardStreams.failure() {
+            StandardStreams.writeErr(Data("Error: \(problem); any file the command wrote is complete\n".utf8))
+            exit(code == 0 ? ExitStatus.failure : code)
+        }
+        exit(code)
     }
 
     /// Exit code and message for an error thrown while running.
@@ -67,7 +95,9 @@ enum Runner {
             return (ExitStatus.failure, e.description)
         case let e as OutputFileError:
             switch e {
-            case .emptyPath, .missingDirectory, .notRegularFile, .danglingSymlink: return (ExitStatus.invalidValue, e.description)
+            // A path that can never be written is a bad value (64), wherever it is found;
+            // the commands check their output paths before any work (`OutputPaths.swift`).
+            case .emptyPath, .missingDirectory, .directoryNotWritable, .notRegularFile, .danglingSymlink: return (ExitStatus.invalidValue, e.description)
             default: return (ExitStatus.failure, e.description)
             }
         case let e as CustomStringConvertible: return (ExitStatus.failure, e.description)
@@ -92,11 +122,11 @@ enum Runner {
             text += "  See 'weightinit \(name) --help' for more information.\n"
         }
         if Interrupt.progressLineOpen { text = "\n" + text }
-        FileHandle.standardError.write(Data(text.utf8))
+        StandardStreams.writeErr(Data(text.utf8))
         if let tool = command as? any ToolCommand, tool.common.json {
-            FileHandle.standardOutput.write(PartialResult.failureJSON(message: message, exitCode: code))
+            StandardStreams.writeOut(PartialResult.failureJSON(message: message, exitCode: code))
         }
-        exit(code)
+        exitAfterOutput(code)
     }
 }
 
