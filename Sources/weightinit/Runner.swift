@@ -141,6 +141,7 @@ enum PartialResult {
         completed = try? jsonEncoder().encode(value)
         Interrupt.prepare(stdout: Interrupt.jsonMode ? failureJSON(message: "interrupted", exitCode: ExitStatus.interrupted) : Data(),
                           stderr: Data("\ninterrupted: \(summary)\n".utf8))
+        Interrupt.prepareFault()
     }
 
     /// `{"completed": …, "error": message, "exit_code": code}` followed by a newline.
@@ -190,15 +191,54 @@ enum Interrupt {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        installMappedFileFault()
+    }
+
+    /// Prepared output of the SIGBUS handler (same layout as `message`).
+    nonisolated(unsafe) static var faultMessage: UnsafeMutableRawPointer?
+
+    /// SIGBUS with `BUS_ADRERR` is how Linux reports an access to a page of a memory-mapped file
+    /// that no longer exists: the file was truncated by another process while `inspect` (or
+    /// `init --like`) read its mapping. The handler turns that into a runtime failure (message on
+    /// stderr, the failure object with --json, temporary files removed, exit 1) instead of a
+    /// crash; any other SIGBUS keeps the default action (re-raised).
+    static func installMappedFileFault() {
+        prepareFault()
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { sig, info, _ in
+            if let info, info.pointee.si_code == Int32(BUS_ADRERR), let m = Interrupt.faultMessage {
+                let outCount = m.load(as: Int.self), errCount = m.load(fromByteOffset: 8, as: Int.self)
+                if outCount > 0 { _ = write(1, m + 16, outCount) }
+                if errCount > 0 { _ = write(2, m + 16 + outCount, errCount) }
+                OutputFile.removeTemporaryFilesForSignal()
+                _exit(ExitStatus.failure)
+            }
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        action.sa_flags = SA_SIGINFO
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGBUS, &action, nil)
+    }
+
+    /// Rebuilds the SIGBUS handler's message (called with `configure` and `PartialResult.record`).
+    static func prepareFault() {
+        let text = "a memory-mapped file was truncated or became unreadable while it was read (SIGBUS): another process changed the file while this command read or wrote it; the command stopped (its temporary files are removed)"
+        faultMessage = encode(stdout: jsonMode ? PartialResult.failureJSON(message: text, exitCode: ExitStatus.failure) : Data(),
+                              stderr: Data("\nError: \(text)\n".utf8))
     }
 
     static func prepare(stdout: Data, stderr: Data) {
+        message = encode(stdout: stdout, stderr: stderr)
+    }
+
+    static func encode(stdout: Data, stderr: Data) -> UnsafeMutableRawPointer {
         let p = UnsafeMutableRawPointer.allocate(byteCount: 16 + stdout.count + stderr.count, alignment: 8)
         p.storeBytes(of: stdout.count, as: Int.self)
         p.storeBytes(of: stderr.count, toByteOffset: 8, as: Int.self)
         stdout.copyBytes(to: p.advanced(by: 16).assumingMemoryBound(to: UInt8.self), count: stdout.count)
         stderr.copyBytes(to: p.advanced(by: 16 + stdout.count).assumingMemoryBound(to: UInt8.self), count: stderr.count)
-        message = p
+        return p
     }
 
     /// Called once the options are known: with `--json`, an interrupt prints the JSON object.
@@ -206,6 +246,7 @@ enum Interrupt {
         jsonMode = json
         prepare(stdout: json ? PartialResult.failureJSON(message: "interrupted", exitCode: ExitStatus.interrupted) : Data(),
                 stderr: Data("\ninterrupted before anything completed\n".utf8))
+        prepareFault()
     }
 }
 

@@ -623,3 +623,51 @@ extension HardeningCLITests {
         #expect(listing(dir + "/ck").isEmpty && listing(dir + "/cs").isEmpty)
     }
 }
+
+extension HardeningCLITests {
+    @Test("inspect of a file truncated while it is read: exit 1 with a message (was SIGBUS 135), --json failure object")
+    func truncatedWhileInspected() throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A safetensors file written here: one F32 tensor of 16 Mi elements (64 MiB), every value 0.5.
+        let count = 16 << 20
+        let header = #"{"w":{"dtype":"F32","shape":[\#(count)],"data_offsets":[0,\#(4 * count)]}}"#
+        var padded = Array(header.utf8)
+        while padded.count % 8 != 0 { padded.append(0x20) }
+        var file = Data()
+        withUnsafeBytes(of: UInt64(padded.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(contentsOf: padded)
+        let values = [Float](repeating: 0.5, count: count)
+        values.withUnsafeBytes { file.append(contentsOf: $0) }
+        let path = dir + "/big.safetensors"
+        try file.write(to: URL(fileURLWithPath: path))
+        var truncatedWhileMapped = false
+        // Truncate as soon as the file shows in the child's mappings (its header is validated by then).
+        let p = Process()
+        p.executableURL = try hardeningToolBinary()
+        p.arguments = ["inspect", path, "--json", "--threads", "1"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["WEIGHTINIT_NO_RELAUNCH": "1"]) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let t0 = Date()
+        while p.isRunning && Date().timeIntervalSince(t0) < 30 {
+            if let maps = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/maps", encoding: .utf8), maps.contains(path) {
+                truncatedWhileMapped = truncate(path, 1 << 20) == 0
+                break
+            }
+            usleep(200)
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        print("inspect truncated while mapped (\(truncatedWhileMapped)): \(p.terminationStatus) \(stderr.split(separator: "\n").last ?? "")")
+        #expect(p.terminationReason == .exit, "no signal: \(p.terminationStatus)")
+        if truncatedWhileMapped && p.terminationStatus != 0 {
+            #expect(p.terminationStatus == 1 && stderr.contains("truncated"), "\(stderr)")
+            let json = jsonObject(String(decoding: stdout, as: UTF8.self))
+            #expect(json?["exit_code"] as? Int == 1, "one failure object: \(String(decoding: stdout, as: UTF8.self))")
+        } else {
+            print("inspect finished reading before the truncation: the race was lost, nothing to check")
+        }
+    }
+}
