@@ -4,7 +4,10 @@
 //   WI_LEVEL   0, 1, 2
 // The Philox block generation and the AVX-512 compaction of truncated-normal candidates use
 // intrinsics; the element math is the shared always_inline scalar code of fill_kernels.c,
-// auto-vectorized per path.
+// auto-vectorized per path. At level 1 (AVX2) the f32 uniform and normal element math and the
+// truncated-normal compaction are written with intrinsics too (the auto-vectorizer split the
+// 16 blocks of a chunk badly and spilled): the same operations in the same order as the scalar
+// code, so the bytes are those of the portable path.
 //
 // Chunk layout (pure function of the element index i, identical on every path):
 //   f32 uniform: chunk c = i / 64 uses Philox blocks 16c .. 16c+15; element 64c + 16p + j
@@ -73,6 +76,68 @@ WI_FN void WI_N(pfinish)(const WI_N(pstate) *S, uint32_t w[4][NB]) {
 }
 #endif
 
+#if WI_LEVEL == 1
+// AVX2: 8 blocks per call, in two vectors of 64-bit lanes (value in the low 32 bits, as at
+// level 2): A = blocks {0, 1, 4, 5}, B = blocks {2, 3, 6, 7}, so that one in-lane shuffle
+// (shufps 0x88) packs word l of the 8 blocks in block order. 8 state vectors + 2 multipliers
+// fit the 16 ymm registers; the round keys come from a schedule in memory (xor with a memory
+// operand, no broadcast per round).
+typedef struct { __m256i k0[10], k1[10]; } WI_N(keys);
+
+WI_FN void WI_N(keysched)(WI_N(keys) *K, uint32_t k0, uint32_t k1) {
+    for (int r = 0; r < 10; r++) {
+        K->k0[r] = _mm256_set1_epi32((int)(k0 + (uint32_t)r * PHILOX_W0));
+        K->k1[r] = _mm256_set1_epi32((int)(k1 + (uint32_t)r * PHILOX_W1));
+    }
+    // Opaque to the optimizer: the rounds then xor with the schedule in memory instead of
+    // rebuilding each key (mov + broadcast) inside the loop.
+    __asm__("" : "+m"(*K));
+}
+
+// o[l] = word l of Philox4x32-10 of blocks b .. b+7 (ctr[2] = c2, ctr[3] = c3), in block order.
+WI_FN void WI_N(philox8)(const WI_N(keys) *K, uint64_t b, uint32_t c2, uint32_t c3, __m256i o[4]) {
+    const __m256i base = _mm256_set1_epi64x((long long)b);
+    __m256i a0 = _mm256_add_epi64(base, _mm256_setr_epi64x(0, 1, 4, 5));
+    __m256i b0 = _mm256_add_epi64(base, _mm256_setr_epi64x(2, 3, 6, 7));
+    __m256i a1 = _mm256_srli_epi64(a0, 32), b1 = _mm256_srli_epi64(b0, 32);
+    __m256i a2 = _mm256_set1_epi32((int)c2), b2 = a2;
+    __m256i a3 = _mm256_set1_epi32((int)c3), b3 = a3;
+    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0);
+    const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M1);
+#pragma GCC unroll 10
+    for (int r = 0; r < 10; r++) {
+        __m256i pa0 = _mm256_mul_epu32(a0, m0), pa1 = _mm256_mul_epu32(a2, m1);
+        __m256i pb0 = _mm256_mul_epu32(b0, m0), pb1 = _mm256_mul_epu32(b2, m1);
+        // (x1 ^ key) does not wait for the multiply: one op less on the serial chain.
+        a0 = _mm256_xor_si256(_mm256_srli_epi64(pa1, 32), _mm256_xor_si256(a1, K->k0[r]));
+        a2 = _mm256_xor_si256(_mm256_srli_epi64(pa0, 32), _mm256_xor_si256(a3, K->k1[r]));
+        a1 = pa1;
+        a3 = pa0;
+        b0 = _mm256_xor_si256(_mm256_srli_epi64(pb1, 32), _mm256_xor_si256(b1, K->k0[r]));
+        b2 = _mm256_xor_si256(_mm256_srli_epi64(pb0, 32), _mm256_xor_si256(b3, K->k1[r]));
+        b1 = pb1;
+        b3 = pb0;
+    }
+#define WI_PACK(x, y) _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(x), _mm256_castsi256_ps(y), 0x88))
+    o[0] = WI_PACK(a0, b0);
+    o[1] = WI_PACK(a1, b1);
+    o[2] = WI_PACK(a2, b2);
+    o[3] = WI_PACK(a3, b3);
+#undef WI_PACK
+}
+#endif
+
+#if WI_LEVEL == 1
+WI_FN void WI_N(philox_chunk_k)(const WI_N(keys) *K, uint64_t c, uint32_t c2, uint32_t c3,
+                                uint32_t w[4][NB]) {
+    for (int h = 0; h < 2; h++) {
+        __m256i o[4];
+        WI_N(philox8)(K, c * NB + 8u * (unsigned)h, c2, c3, o);
+        for (int l = 0; l < 4; l++) _mm256_storeu_si256((__m256i *)(w[l] + 8 * h), o[l]);
+    }
+}
+#endif
+
 WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
                               uint32_t w[4][NB]) {
 #if WI_LEVEL == 2
@@ -81,38 +146,9 @@ WI_FN void WI_N(philox_chunk)(uint64_t c, uint32_t c2, uint32_t c3, uint32_t k0,
     WI_N(prounds)(&S, 0, 10, k0, k1);
     WI_N(pfinish)(&S, w);
 #elif WI_LEVEL == 1
-    // Same scheme with 4 blocks per 256-bit vector, four vectors per word.
-    __m256i x[4][4];
-    for (int v = 0; v < 4; v++) {
-        x[0][v] = _mm256_add_epi64(_mm256_set1_epi64x((long long)(c * NB)),
-                                   _mm256_setr_epi64x(4 * v, 4 * v + 1, 4 * v + 2, 4 * v + 3));
-        x[1][v] = _mm256_srli_epi64(x[0][v], 32);
-        x[2][v] = _mm256_set1_epi32((int)c2);
-        x[3][v] = _mm256_set1_epi32((int)c3);
-    }
-    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M0);
-    const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M1);
-    uint32_t q0 = k0, q1 = k1;
-    for (int r = 0; r < 10; r++) {
-        __m256i kk0 = _mm256_set1_epi32((int)q0), kk1 = _mm256_set1_epi32((int)q1);
-        for (int v = 0; v < 4; v++) {
-            __m256i p0 = _mm256_mul_epu32(x[0][v], m0), p1 = _mm256_mul_epu32(x[2][v], m1);
-            x[0][v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x[1][v]), kk0);
-            x[2][v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x[3][v]), kk1);
-            x[1][v] = p1;
-            x[3][v] = p0;
-        }
-        q0 += PHILOX_W0;
-        q1 += PHILOX_W1;
-    }
-    for (int l = 0; l < 4; l++)
-        for (int h = 0; h < 2; h++) {
-            // low halves of x[l][2h], x[l][2h+1] -> 8 consecutive u32
-            __m256 lo = _mm256_castsi256_ps(x[l][2 * h]), hi = _mm256_castsi256_ps(x[l][2 * h + 1]);
-            __m256 sh = _mm256_shuffle_ps(lo, hi, 0x88); // a0 a2 b0 b2 | a4 a6 b4 b6 (32-bit idx)
-            __m256i o = _mm256_permute4x64_epi64(_mm256_castps_si256(sh), 0xD8);
-            _mm256_storeu_si256((__m256i *)(w[l] + 8 * h), o);
-        }
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    WI_N(philox_chunk_k)(&K, c, c2, c3, w);
 #else
     for (int j = 0; j < NB; j++) {
         uint64_t b = c * NB + (uint64_t)j;
@@ -160,13 +196,36 @@ WI_FN void WI_N(chunk_uniform_f32)(float *dst, uint64_t c, uint32_t k0, uint32_t
         }
 }
 
+#if WI_LEVEL == 1
+// AVX2: the same values, 8 blocks (32 values) at a time from registers.
+WI_FN void WI_N(chunk_uniform_f32_v)(float *dst, uint64_t c, const WI_N(keys) *K, __m256 low,
+                                     __m256 range, __m256 hmax) {
+    const __m256 s24 = _mm256_set1_ps(0x1p-24f);
+    for (int h = 0; h < 2; h++) {
+        __m256i o[4];
+        WI_N(philox8)(K, c * NB + 8u * (unsigned)h, 0, WI_STREAM_UNIFORM, o);
+        for (int l = 0; l < 4; l++) {
+            __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(o[l], 8)), s24);
+            _mm256_storeu_ps(dst + NB * l + 8 * h, _mm256_min_ps(_mm256_fmadd_ps(u, range, low), hmax));
+        }
+    }
+}
+#endif
+
 WI_FN void WI_N(impl_uniform_f32)(float *out, uint64_t start, uint64_t count, uint32_t k0,
                                   uint32_t k1, float low, float high) {
     if (count == 0) return;
     float range = high - low;
     float hmax = nextafterf(high, low);
+#if WI_LEVEL == 1
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    const __m256 vl = _mm256_set1_ps(low), vr = _mm256_set1_ps(range), vh = _mm256_set1_ps(hmax);
+    WI_FOR_CHUNKS(float, E32, out, start, count, WI_N(chunk_uniform_f32_v)(dst_, c_, &K, vl, vr, vh));
+#else
     WI_FOR_CHUNKS(float, E32, out, start, count,
                   WI_N(chunk_uniform_f32)(dst_, c_, k0, k1, low, range, hmax));
+#endif
 }
 
 WI_FN void WI_N(chunk_uniform_f64)(double *dst, uint64_t c, uint32_t k0, uint32_t k1,
@@ -203,12 +262,90 @@ WI_FN void WI_N(bm_pairs_f32)(float *dst, uint32_t w[4][NB], int k, const wi_bm3
     }
 }
 
+#if WI_LEVEL == 1
+// bm_f32 on 8 lanes with AVX2 intrinsics: the same operations in the same order (each one
+// correctly rounded, fmadd where bm_f32 has WI_FMAF), hence the same bytes.
+WI_FN void WI_N(bm8)(__m256i v, __m256i r20, const wi_bm32 *B, int PM, __m256 *zc, __m256 *zs) {
+    const __m256i sqh = _mm256_set1_epi32((int)SQRTHALF_F_BITS);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256i ix = _mm256_sub_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(v)), sqh);
+    __m256i k = _mm256_srli_epi32(ix, 23);
+    __m256 m = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(ix, _mm256_set1_epi32(0x7FFFFF)), sqh));
+    __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+    __m256 s2 = _mm256_mul_ps(s, s);
+    __m256 p = _mm256_fmadd_ps(s2, _mm256_set1_ps(0x1.31e0bcp-3f), _mm256_set1_ps(0x1.995ed0p-3f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(0x1.55557ap-2f));
+    __m256 t = _mm256_mul_ps(_mm256_set1_ps(B->c4), s);
+    __m256 lm = _mm256_fmadd_ps(t, _mm256_mul_ps(s2, p), t);
+    __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(23), k));
+    __m256 r = _mm256_sqrt_ps(_mm256_fmadd_ps(e, _mm256_set1_ps(B->cl), lm));
+    if (PM) r = _mm256_mul_ps(r, _mm256_set1_ps(B->post));
+    __m256i h = _mm256_add_epi32(r20, _mm256_set1_epi32(1 << 17));
+    __m256i n = _mm256_srli_epi32(h, 18);
+    __m256 f = _mm256_sub_ps(
+        _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(h, 5), _mm256_set1_epi32(0x7FFFE0)),
+                                            _mm256_set1_epi32(0x3F800000))),
+        _mm256_set1_ps(1.5f));
+    __m256 f2 = _mm256_mul_ps(f, f);
+    __m256 sp = _mm256_fmadd_ps(f2, _mm256_set1_ps(-0x1.2d936cp-8f), _mm256_set1_ps(0x1.465e94p-4f));
+    sp = _mm256_fmadd_ps(sp, f2, _mm256_set1_ps(-0x1.4abbbap-1f));
+    sp = _mm256_fmadd_ps(sp, f2, _mm256_set1_ps(0x1.921fb6p+0f));
+    __m256 sn = _mm256_mul_ps(f, sp);
+    __m256 cp = _mm256_fmadd_ps(f2, _mm256_set1_ps(0x1.d9f82ap-11f), _mm256_set1_ps(-0x1.55c666p-6f));
+    cp = _mm256_fmadd_ps(cp, f2, _mm256_set1_ps(0x1.03c1dep-2f));
+    cp = _mm256_fmadd_ps(cp, f2, _mm256_set1_ps(-0x1.3bd3ccp+0f));
+    __m256 cs = _mm256_fmadd_ps(f2, cp, one);
+    __m256 odd = _mm256_castsi256_ps(_mm256_slli_epi32(n, 31));
+    __m256 oc = _mm256_blendv_ps(cs, sn, odd), os = _mm256_blendv_ps(sn, cs, odd);
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    __m256i rb = _mm256_castps_si256(r);
+    __m256 rc = _mm256_castsi256_ps(_mm256_xor_si256(rb, _mm256_and_si256(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(1)), 30), sign)));
+    __m256 rs = _mm256_castsi256_ps(_mm256_xor_si256(rb, _mm256_and_si256(_mm256_slli_epi32(n, 30), sign)));
+    const __m256 off = _mm256_set1_ps(B->offset);
+    *zc = _mm256_fmadd_ps(rc, oc, off);
+    *zs = _mm256_fmadd_ps(rs, os, off);
+}
+
+// Values of blocks 8h .. 8h+7 of a chunk (words w0..w3 of those blocks): the three pairs
+// (pair_bits_f32) to dst[32k + 8h + j] (cos) and dst[32k + 16 + 8h + j] (sin).
+WI_FN void WI_N(bm_half_f32)(float *dst, int h, const __m256i o[4], const wi_bm32 *B, int PM) {
+    const __m256i one = _mm256_set1_epi32(1), m10 = _mm256_set1_epi32(0x3FF);
+    __m256 zc, zs;
+    WI_N(bm8)(_mm256_or_si256(_mm256_srli_epi32(o[0], 9), one), _mm256_srli_epi32(o[3], 12), B, PM, &zc, &zs);
+    _mm256_storeu_ps(dst + 8 * h, zc);
+    _mm256_storeu_ps(dst + NB + 8 * h, zs);
+    WI_N(bm8)(_mm256_or_si256(_mm256_srli_epi32(o[1], 9), one),
+              _mm256_or_si256(_mm256_slli_epi32(o[0], 10), _mm256_and_si256(o[3], m10)), B, PM, &zc, &zs);
+    _mm256_storeu_ps(dst + 2 * NB + 8 * h, zc);
+    _mm256_storeu_ps(dst + 3 * NB + 8 * h, zs);
+    WI_N(bm8)(_mm256_or_si256(_mm256_srli_epi32(o[2], 9), one),
+              _mm256_or_si256(_mm256_slli_epi32(o[1], 10), _mm256_and_si256(o[2], m10)), B, PM, &zc, &zs);
+    _mm256_storeu_ps(dst + 4 * NB + 8 * h, zc);
+    _mm256_storeu_ps(dst + 5 * NB + 8 * h, zs);
+}
+
+WI_FN void WI_N(chunk_bm_f32_v)(float *dst, uint64_t c, uint32_t attempt, uint32_t stream,
+                                const WI_N(keys) *K, const wi_bm32 *B, int PM) {
+    for (int h = 0; h < 2; h++) {
+        __m256i o[4];
+        WI_N(philox8)(K, c * NB + 8u * (unsigned)h, attempt, stream, o);
+        WI_N(bm_half_f32)(dst, h, o, B, PM);
+    }
+}
+#endif
+
 // One f32 chunk (96 values, chunk layout above).
 WI_FN void WI_N(chunk_bm_f32)(float *dst, uint64_t c, uint32_t attempt, uint32_t stream,
                               uint32_t k0, uint32_t k1, const wi_bm32 *B, int PM) {
+#if WI_LEVEL == 1
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    WI_N(chunk_bm_f32_v)(dst, c, attempt, stream, &K, B, PM);
+#else
     uint32_t w[4][NB];
     WI_N(philox_chunk)(c, attempt, stream, k0, k1, w);
     for (int k = 0; k < 3; k++) WI_N(bm_pairs_f32)(dst, w, k, B, PM);
+#endif
 }
 
 // Chunks c0 .. c0+nc-1 into dst (96 values each). At level 2 the Philox rounds of chunk i+1
@@ -237,6 +374,22 @@ WI_FN void WI_N(run_bm_f32)(float *dst, uint64_t c0, uint64_t nc, uint32_t attem
         WI_N(prounds)(&S, 6, 10, k0, k1);
         WI_N(pfinish)(&S, w);
     }
+#elif WI_LEVEL == 1
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    // Software pipeline over half chunks (8 blocks): the Philox rounds of the next half are
+    // issued next to the Box–Muller of the current one (Philox is a serial chain of
+    // multiplies; on its own it leaves the vector pipes idle).
+    if (nc == 0) return;
+    __m256i o[4];
+    WI_N(philox8)(&K, c0 * NB, attempt, stream, o);
+    for (uint64_t t = 0; t + 1 < 2 * nc; t++) {
+        __m256i q[4];
+        WI_N(philox8)(&K, c0 * NB + 8u * (t + 1), attempt, stream, q);
+        WI_N(bm_half_f32)(dst + EN32 * (t >> 1), (int)(t & 1), o, B, PM);
+        o[0] = q[0]; o[1] = q[1]; o[2] = q[2]; o[3] = q[3];
+    }
+    WI_N(bm_half_f32)(dst + EN32 * (nc - 1), 1, o, B, PM);
 #else
     for (uint64_t i = 0; i < nc; i++)
         WI_N(chunk_bm_f32)(dst + EN32 * i, c0 + i, attempt, stream, k0, k1, B, PM);
@@ -315,6 +468,15 @@ WI_FN void WI_N(run_bm_f64)(double *dst, uint64_t c0, uint64_t nc, uint32_t atte
         WI_N(prounds)(&S, 6, 10, k0, k1);
         WI_N(pfinish)(&S, w);
     }
+#elif WI_LEVEL == 1
+    WI_N(keys) K;
+    WI_N(keysched)(&K, k0, k1);
+    for (uint64_t i = 0; i < nc; i++) {
+        uint32_t w[4][NB];
+        WI_N(philox_chunk_k)(&K, c0 + i, attempt, stream, w);
+        WI_N(bm_half_f64)(dst + E64 * i, w, 0, scale, offset);
+        WI_N(bm_half_f64)(dst + E64 * i, w, 8, scale, offset);
+    }
 #else
     for (uint64_t i = 0; i < nc; i++)
         WI_N(chunk_bm_f64)(dst + E64 * i, c0 + i, attempt, stream, k0, k1, scale, offset);
@@ -378,6 +540,32 @@ WI_FN size_t WI_N(compact_f32)(float *dst, size_t n, const float *y, const wi_tr
         if (cnt > room) cnt = (unsigned)room;
         _mm512_mask_storeu_ps(dst + n, (__mmask16)((1u << cnt) - 1u), _mm512_maskz_compress_ps(m, v));
         n += cnt;
+        if (n == ST32) break;
+    }
+    return n;
+#elif WI_LEVEL == 1
+    if (n + EN32 <= ST32) {
+        // Whole chunk fits: per 8 candidates, the accepted lanes are moved to the front
+        // (vpermps with the indices of wi_leftpack8) and all 8 lanes stored at dst + n; the
+        // lanes past the count are overwritten by the next store or lie inside this chunk's
+        // already-read candidates (n <= read position), never past them.
+        const __m256 lo = _mm256_set1_ps(P->af), hi = _mm256_set1_ps(P->bf);
+        const __m256i sh = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+        for (int l = 0; l < EN32; l += 8) {
+            __m256 v = _mm256_loadu_ps(y + l);
+            __m256 m = _mm256_and_ps(_mm256_cmp_ps(v, lo, _CMP_GE_OQ), _mm256_cmp_ps(v, hi, _CMP_LE_OQ));
+            uint32_t e = wi_leftpack8[_mm256_movemask_ps(m)];
+            __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32((int)e), sh);   // vpermps reads bits 0..2
+            _mm256_storeu_ps(dst + n, _mm256_permutevar8x32_ps(v, idx));
+            n += e >> 24;
+        }
+        return n;
+    }
+    float af = P->af, bf = P->bf;
+    for (int l = 0; l < EN32; l++) {
+        float v = y[l];
+        dst[n] = v;
+        n += (size_t)(v >= af && v <= bf);
         if (n == ST32) break;
     }
     return n;

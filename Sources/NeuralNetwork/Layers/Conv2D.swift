@@ -115,7 +115,8 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
     /// `Conv2D.directReductionLimit` (32: a first layer on grey or RGB images, depthwise layers),
     /// `.im2col` otherwise.
     case automatic
-    /// im2col/col2im of the whole batch and one `cblas_sgemm` per group and product.
+    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block, so it stays in cache)
+    /// and one `cblas_sgemm` per group, block and product.
     case im2col
     /// SIMD loops over zero-padded planes, one sample per task, no BLAS: for small reductions,
     /// where a `[O/G, K] · [K, N·OH·OW]` product with tiny `K` is memory-bound in BLAS.
@@ -132,11 +133,14 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 ///   with `g = ⌊o/(O/G)⌋` the group of output channel `o`, and zeros outside the input.
 /// - Both algorithms first copy each input plane into a zero-padded plane `(H + top + bottom) ×
 ///   (W + left + right)` (the borders are written once, at allocation).
-/// - im2col, forward per group `g`: `col_g` `[(C/G)·kh·kw, N·OH·OW]` and one
-///   `Z_g = W_g · col_g` `[O/G, N·OH·OW]` (`cblas_sgemm`), moved to NCHW with the bias and the
-///   activation in one pass. Backward: `dZ = dY ⊙ f′(Z)` written channel-major with `db = Σ dZ`
-///   in the same pass, then `dW_g = dZ_g · col_gᵀ`, `dcol_g = W_gᵀ · dZ_g` (`cblas_sgemm`) and
-///   col2im into `dX`.
+/// - im2col, in blocks of `B` samples (`K·B·P` Floats of `col` about 2 MiB, `K = (C/G)·kh·kw`,
+///   `P = OH·OW`; `B` depends only on the shapes), forward per block and group `g`: `col_g`
+///   `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`), then the block is moved to
+///   NCHW with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)`
+///   written channel-major `[O][N·P]` with each (sample, channel)'s sum for `db`, the block's
+///   `col_g` again (im2col is recomputed rather than kept: 2 MiB instead of `N·K·P` Floats),
+///   `dW_g += dZ_g · col_gᵀ` (β = 0 on the first block, then 1: blocks summed in order),
+///   `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`.
 /// - direct, per sample: each output is `Σ_q W[o, q]·P[q-th tap]` in tap order `q = (c·kh + ki)·kw
 ///   + kj` (8 outputs per SIMD step), then `+ b`; `dW[o, q]` is the sum over samples (in sample
 ///   order, in Double) of each sample's dot product of `dZ` with the shifted padded plane;
@@ -145,7 +149,7 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 /// - The non-BLAS passes run on `min(BLASBackend.threads, cores)` threads over independent
 ///   samples, channels or rows, so the bytes do not depend on the thread count; the two
 ///   algorithms round differently (sum orders differ), each deterministically.
-/// - Buffers (padded input, `col`, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
+/// - Buffers (padded input, `col` and product blocks, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
 ///   only when the batch size, the algorithm or the thread count changes: steady-state training
 ///   allocates nothing per step.
 /// - Fans (`Fans(shape: [O, C/G, kh, kw], groups: G)`): fan_in `(C/G)·kh·kw`,
@@ -200,12 +204,13 @@ public final class Conv2D: Layer {
     private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int) = (-1, .automatic, 0)
     private var lastAlgorithm: ConvolutionAlgorithm = .im2col
     private var padded: [Float] = []         // [N][C][planeStride], zero borders
-    private var col: [Float] = []            // im2col: [G][K][N·P]
-    private var channelMajor: [Float] = []   // im2col: [O][N·P]: Z before the move to NCHW, dZ in backward
-    private var dcol: [Float] = []           // im2col: [K][N·P], one group at a time
+    private var colBlock: [Float] = []       // im2col: [K][B·P], one group and block of B samples; dcol in backward
+    private var productBlock: [Float] = []   // im2col: [O][B·P], Z of a block before the move to NCHW
+    private var channelMajorGradient: [Float] = []   // im2col: dZ [O][N·P] (channel-major)
+    private var biasPartials: [Float] = []   // im2col: Σ_i dZ per (sample, channel), [N][O]
     private var directGradient: [Float] = [] // direct: dZ [N][O][OH·accW] (columns ≥ OW stay 0)
     private var partials: [Float] = []       // direct: per-sample dW, db [N][O·K + O]
-    private var scratch: [Float] = []        // direct: [workers][scratchStride]
+    private var scratch: [Float] = []        // [workers][scratchStride]: direct; im2col with stride 1 (col2im accumulator)
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
     /// Padded plane `Hp × Wp` plus slack so a shifted flat run of `OH·Wp` elements stays inside.
     private let paddedHeight: Int, paddedWidth: Int, planeStride: Int
@@ -329,7 +334,7 @@ public final class Conv2D: Layer {
         return s + (activation == .identity ? "" : ", \(activation.name)")
     }
 
-    /// Per-thread scratch floats of the direct path: one accumulator plane, one padded plane or one output plane.
+    /// Per-thread scratch floats: one accumulator plane, one padded plane (+ 8 slack) or one output plane.
     private var scratchStride: Int { max(geometry.outputHeight * accumulatorWidth, planeStride, geometry.outputPlane) }
 
     private func ensureBuffers(_ n: Int, _ alg: ConvolutionAlgorithm, _ workers: Int) {
@@ -342,12 +347,15 @@ public final class Conv2D: Layer {
         output = Matrix(rows: n, columns: o * g.outputPlane)
         inputGradient = Matrix(rows: n, columns: inputChannels * g.inputPlane)
         if alg == .im2col {
-            col = [Float](repeating: 0, count: groups * k * np)
-            channelMajor = [Float](repeating: 0, count: o * np)
-            dcol = [Float](repeating: 0, count: k * dcolBlock(n) * g.outputPlane)
-            directGradient = []; partials = []; scratch = []
+            let b = im2colBlock(n)
+            colBlock = [Float](repeating: 0, count: k * b * g.outputPlane + 8)   // + 8: masked tail loads of col2imStride1
+            productBlock = [Float](repeating: 0, count: o * b * g.outputPlane)
+            channelMajorGradient = [Float](repeating: 0, count: o * np)
+            biasPartials = [Float](repeating: 0, count: n * o)
+            directGradient = []; partials = []
+            scratch = g.strideHeight == 1 && g.strideWidth == 1 ? [Float](repeating: 0, count: workers * scratchStride) : []
         } else {
-            col = []; channelMajor = []; dcol = []
+            colBlock = []; productBlock = []; channelMajorGradient = []; biasPartials = []
             directGradient = [Float](repeating: 0, count: n * o * g.outputHeight * accumulatorWidth)
             partials = [Float](repeating: 0, count: n * (o * k + o))
             scratch = [Float](repeating: 0, count: workers * scratchStride)
@@ -409,7 +417,7 @@ public final class Conv2D: Layer {
         var m = Matrix<Float>(rows: n, columns: o * p)
         guard n > 0, gradientValid else { return m }
         let accW = accumulatorWidth, direct = lastAlgorithm == .direct
-        let source = direct ? directGradient : channelMajor
+        let source = direct ? directGradient : channelMajorGradient
         source.withUnsafeBufferPointer { src in
             m.withUnsafeMutableBufferPointer { dst in
                 for s in 0..<n {
@@ -428,143 +436,156 @@ public final class Conv2D: Layer {
 
     // MARK: im2col path
 
+    /// Forward, one block of `B` samples at a time (`im2colBlock`), so the block's `col` and
+    /// product stay in cache: per group, `col_g` `[K, B·P]` of the block (im2col from the padded
+    /// planes) and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`); then the block is moved to
+    /// NCHW with the bias and the activation.
     private func im2colForward(_ n: Int, _ workers: Int) throws(MatrixError) {
-        let g = geometry, p = g.outputPlane, np = n * p, k = weight.columns, cg = inputChannels / groups, og = outputChannels / groups
-        let o = outputChannels, cTotal = inputChannels, ps = planeStride, wp = paddedWidth
-        let oh = g.outputHeight, ow = g.outputWidth, sh = g.strideHeight, sw = g.strideWidth, rows = groups * k
-        padded.withUnsafeBufferPointer { pb in
-            col.withUnsafeMutableBufferPointer { cb in
-                tapOffsets.withUnsafeBufferPointer { tb in
-                    let P = SharedBuffer(pb.baseAddress!), C = SharedBuffer(cb.baseAddress!), T = SharedBuffer(tb.baseAddress!)
-                    // col[(g·K + r)][s·P + i·OW + j] = padded plane (s, g·C/G + c) at (i·sh + ki·dh, j·sw + kj·dw).
-                    LayerThreads.forEach(rows, workers: workers) { _, range in
-                        for gr in range {
-                            let grp = gr / k, r = gr % k
-                            let dstRow = C + gr * np
-                            for s in 0..<n {
-                                let src = P + (s * cTotal + grp * cg) * ps + T[r], dst = dstRow + s * p
-                                if sw == 1 {
-                                    for i in 0..<oh { LayerKernels.copy(dst + i * ow, src + i * sh * wp, ow) }
-                                } else {
-                                    for i in 0..<oh { for j in 0..<ow { dst[i * ow + j] = src[i * sh * wp + j * sw] } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        try weight.withUnsafeBufferPointer { (wp) throws(MatrixError) in
-            try col.withUnsafeBufferPointer { (cp) throws(MatrixError) in
-                try channelMajor.withUnsafeMutableBufferPointer { (zp) throws(MatrixError) in
-                    for grp in 0..<groups {
-                        try BLAS.gemm(m: og, n: np, k: k,
-                                      a: UnsafeBufferPointer(rebasing: wp[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
-                                      b: UnsafeBufferPointer(rebasing: cp[(grp * k * np)..<((grp + 1) * k * np)]), ldb: max(np, 1),
-                                      c: UnsafeMutableBufferPointer(rebasing: zp[(grp * og * np)..<((grp + 1) * og * np)]), ldc: max(np, 1))
-                    }
-                }
-            }
-        }
-        // [O][N][P] → [N][O][P] with the bias, then the activation, one sample per task.
-        let act = activation
-        channelMajor.withUnsafeBufferPointer { cb in
-            bias.withUnsafeBufferPointer { bb in
-                preactivation.withUnsafeMutableBufferPointer { zb in
-                    output.withUnsafeMutableBufferPointer { yb in
-                        let CM = SharedBuffer(cb.baseAddress!), B = SharedBuffer(bb.baseAddress!)
-                        let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
-                        LayerThreads.forEach(n, workers: workers) { _, samples in
-                            for s in samples {
-                                for c in 0..<o {
-                                    let from = CM + (c * n + s) * p, to = Z + (s * o + c) * p
-                                    let bc = B[c]
-                                    for i in 0..<p { to[i] = from[i] + bc }
-                                    act.forward(to, Y + (s * o + c) * p, count: p)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    private func im2colBackward(_ outputGradient: Matrix<Float>, _ n: Int, _ workers: Int) throws(MatrixError) {
-        let g = geometry, p = g.outputPlane, np = n * p, k = weight.columns, o = outputChannels
-        let cg = inputChannels / groups, og = o / groups, act = activation
-        // dZ = dY ⊙ f′(Z), written [O][N][P], with db[c] = Σ_s Double(Σ_i dZ) (Float within a sample).
-        preactivation.withUnsafeBufferPointer { zb in
-            output.withUnsafeBufferPointer { yb in
-                outputGradient.withUnsafeBufferPointer { db in
-                    channelMajor.withUnsafeMutableBufferPointer { cb in
-                        biasGradient.withUnsafeMutableBufferPointer { bg in
-                            let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!), DY = SharedBuffer(db.baseAddress!)
-                            let CM = SharedBuffer(cb.baseAddress!), BG = SharedBuffer(bg.baseAddress!)
-                            LayerThreads.forEach(o, workers: workers) { _, channels in
-                                for c in channels {
-                                    var sum = 0.0
-                                    for s in 0..<n {
-                                        let at = (s * o + c) * p, dst = CM + (c * n + s) * p
-                                        act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
-                                        sum += Double(LayerKernels.sum(p, dst))
-                                    }
-                                    BG[c] = Float(sum)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        try channelMajor.withUnsafeBufferPointer { (dzp) throws(MatrixError) in
-            try col.withUnsafeBufferPointer { (cp) throws(MatrixError) in
-                try weightGradient.withUnsafeMutableBufferPointer { (dwp) throws(MatrixError) in
-                    for grp in 0..<groups {
-                        // dW_g [og, K] = dZ_g [og, NP] · col_gᵀ
-                        try BLAS.gemm(transposeB: true, m: og, n: k, k: np,
-                                      a: UnsafeBufferPointer(rebasing: dzp[(grp * og * np)..<((grp + 1) * og * np)]), lda: np,
-                                      b: UnsafeBufferPointer(rebasing: cp[(grp * k * np)..<((grp + 1) * k * np)]), ldb: np,
-                                      c: UnsafeMutableBufferPointer(rebasing: dwp[(grp * og * k)..<((grp + 1) * og * k)]), ldc: max(k, 1))
-                    }
-                }
-            }
-        }
-        guard computesInputGradient else { return }
-        // dX in blocks of samples, so each block's dcol is still in cache when col2im reads it.
-        let block = dcolBlock(n)
-        for grp in 0..<groups {
+        let g = geometry, p = g.outputPlane, k = weight.columns, cg = inputChannels / groups, og = outputChannels / groups
+        let o = outputChannels, ps = planeStride, wpad = paddedWidth, act = activation
+        let block = im2colBlock(n), groups = self.groups
+        try padded.withUnsafeBufferPointer { (pb) throws(MatrixError) in
+        try tapOffsets.withUnsafeBufferPointer { (tb) throws(MatrixError) in
+        try colBlock.withUnsafeMutableBufferPointer { (cb) throws(MatrixError) in
+        try productBlock.withUnsafeMutableBufferPointer { (zbk) throws(MatrixError) in
+        try weight.withUnsafeBufferPointer { (wb) throws(MatrixError) in
+        try bias.withUnsafeBufferPointer { (bb) throws(MatrixError) in
+        try preactivation.withUnsafeMutableBufferPointer { (zb) throws(MatrixError) in
+        try output.withUnsafeMutableBufferPointer { (yb) throws(MatrixError) in
+            let P = SharedBuffer(pb.baseAddress!), T = SharedBuffer(tb.baseAddress!), C = SharedBuffer(cb.baseAddress!)
+            let ZB = SharedBuffer(zbk.baseAddress!), B = SharedBuffer(bb.baseAddress!)
+            let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
             for s0 in stride(from: 0, to: n, by: block) {
-                let count = min(block, n - s0), cols = count * p
-                try weight.withUnsafeBufferPointer { (wp) throws(MatrixError) in
-                    try channelMajor.withUnsafeBufferPointer { (dzp) throws(MatrixError) in
-                        try dcol.withUnsafeMutableBufferPointer { (dcp) throws(MatrixError) in
-                            // dcol [K, count·P] = W_gᵀ [K, og] · dZ_g[:, s0·P ..< (s0 + count)·P]
-                            let first = grp * og * np + s0 * p
-                            try BLAS.gemm(transposeA: true, m: k, n: cols, k: og,
-                                          a: UnsafeBufferPointer(rebasing: wp[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
-                                          b: UnsafeBufferPointer(rebasing: dzp[first..<(first + (og - 1) * np + cols)]), ldb: np,
-                                          c: UnsafeMutableBufferPointer(rebasing: dcp[0..<(k * cols)]), ldc: cols)
+                let count = min(block, n - s0), ld = count * p
+                for grp in 0..<groups {
+                    Conv2D.im2col(P, C, T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
+                                  planeStride: ps, paddedWidth: wpad, workers: workers)
+                    // Z_g [og, count·P] = W_g [og, K] · col_g [K, count·P]
+                    try BLAS.gemm(m: og, n: ld, k: k,
+                                  a: UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
+                                  b: UnsafeBufferPointer(start: C.base, count: k * ld), ldb: ld,
+                                  c: UnsafeMutableBufferPointer(start: ZB + grp * og * ld, count: og * ld), ldc: ld)
+                }
+                // [O][count·P] → NCHW with the bias, then the activation; one (sample, channel) per item.
+                LayerThreads.forEach(count * o, workers: workers) { _, items in
+                    for item in items {
+                        let ls = item / o, c = item % o, s = s0 + ls
+                        let from = ZB + c * ld + ls * p, to = Z + (s * o + c) * p, bc = B[c]
+                        for i in 0..<p { to[i] = from[i] + bc }
+                        act.forward(to, Y + (s * o + c) * p, count: p)
+                    }
+                }
+            }
+        }}}}}}}}
+    }
+
+    /// Backward, one block of `B` samples at a time: `dZ = dY ⊙ f′(Z)` of the block, written
+    /// channel-major `[O][N·P]` with each (sample, channel)'s Float sum for `db`; then per group
+    /// im2col of the block again (from the padded planes kept by forward),
+    /// `dW_g += dZ_g · col_gᵀ` over the block's columns (`cblas_sgemm`, β = 0 for the first block,
+    /// then 1), `dcol_g = W_gᵀ · dZ_g` written over `col`, and col2im of the block into `dX`.
+    /// `db[c] = Σ_s Double(Σ_i dZ[s, c, i])` in sample order.
+    private func im2colBackward(_ outputGradient: Matrix<Float>, _ n: Int, _ workers: Int) throws(MatrixError) {
+        let g = geometry, p = g.outputPlane, k = weight.columns, o = outputChannels
+        let cg = inputChannels / groups, og = o / groups, act = activation
+        let ps = planeStride, wpad = paddedWidth, block = im2colBlock(n), groups = self.groups, computesDX = computesInputGradient
+        let np = n * p, stride1 = g.strideHeight == 1 && g.strideWidth == 1, sstride = scratchStride
+        let parea = paddedHeight * paddedWidth
+        try scratch.withUnsafeMutableBufferPointer { (sb) throws(MatrixError) in
+        try padded.withUnsafeBufferPointer { (pb) throws(MatrixError) in
+        try tapOffsets.withUnsafeBufferPointer { (tb) throws(MatrixError) in
+        try colBlock.withUnsafeMutableBufferPointer { (cb) throws(MatrixError) in
+        try channelMajorGradient.withUnsafeMutableBufferPointer { (gb) throws(MatrixError) in
+        try biasPartials.withUnsafeMutableBufferPointer { (qb) throws(MatrixError) in
+        try preactivation.withUnsafeBufferPointer { (zb) throws(MatrixError) in
+        try output.withUnsafeBufferPointer { (yb) throws(MatrixError) in
+        try outputGradient.withUnsafeBufferPointer { (dyb) throws(MatrixError) in
+        try weight.withUnsafeBufferPointer { (wb) throws(MatrixError) in
+        try weightGradient.withUnsafeMutableBufferPointer { (dwb) throws(MatrixError) in
+        try inputGradient.withUnsafeMutableBufferPointer { (xb) throws(MatrixError) in
+            let P = SharedBuffer(pb.baseAddress!), T = SharedBuffer(tb.baseAddress!), C = SharedBuffer(cb.baseAddress!)
+            let DZ = SharedBuffer(gb.baseAddress!), Q = SharedBuffer(qb.baseAddress!)
+            let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!), DY = SharedBuffer(dyb.baseAddress!)
+            for s0 in stride(from: 0, to: n, by: block) {
+                let count = min(block, n - s0), ld = count * p
+                LayerThreads.forEach(count * o, workers: workers) { _, items in
+                    for item in items {
+                        let s = s0 + item / o, c = item % o, at = (s * o + c) * p, dst = DZ + (c * n + s) * p
+                        act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
+                        Q[s * o + c] = LayerKernels.sum(p, dst)
+                    }
+                }
+                for grp in 0..<groups {
+                    Conv2D.im2col(P, C, T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
+                                  planeStride: ps, paddedWidth: wpad, workers: workers)
+                    let wg = UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)])
+                    let dwg = UnsafeMutableBufferPointer(rebasing: dwb[(grp * og * k)..<((grp + 1) * og * k)])
+                    // dZ_g of the block: rows g·og ..< (g + 1)·og, columns s0·P ..< (s0 + count)·P of [O][N·P].
+                    let dz = UnsafeBufferPointer(start: DZ + grp * og * np + s0 * p, count: (og - 1) * np + ld)
+                    let col = UnsafeMutableBufferPointer(start: C.base, count: k * ld)
+                    // dW_g [og, K] (+)= dZ_g [og, count·P] · col_gᵀ
+                    try BLAS.gemm(transposeB: true, m: og, n: k, k: ld, a: dz, lda: np, b: UnsafeBufferPointer(col), ldb: ld,
+                                  beta: s0 == 0 ? 0 : 1, c: dwg, ldc: max(k, 1))
+                    if computesDX {
+                        // dcol_g [K, count·P] = W_gᵀ [K, og] · dZ_g, over col
+                        try BLAS.gemm(transposeA: true, m: k, n: ld, k: og, a: wg, lda: max(k, 1), b: dz, ldb: np, c: col, ldc: ld)
+                        if stride1 {
+                            Conv2D.col2imStride1(C, SharedBuffer(xb.baseAddress!), SharedBuffer(sb.baseAddress!), scratchStride: sstride, g,
+                                                 samples: s0..<(s0 + count), firstChannel: grp * cg, channels: cg,
+                                                 paddedWidth: wpad, paddedArea: parea, workers: workers)
+                        } else {
+                            Conv2D.col2im(C, SharedBuffer(xb.baseAddress!), g, samples: s0..<(s0 + count), firstChannel: grp * cg,
+                                          channels: cg, workers: workers)
                         }
                     }
                 }
-                dcol.withUnsafeBufferPointer { dcp in
-                    inputGradient.withUnsafeMutableBufferPointer { dx in
-                        Conv2D.col2im(SharedBuffer(dcp.baseAddress!), SharedBuffer(dx.baseAddress!), g, samples: s0..<(s0 + count),
-                                      firstChannel: grp * cg, channels: cg, workers: workers)
-                    }
+            }
+        }}}}}}}}}}}}
+        // db[c] = Σ_s Double(Σ_i dZ[s, c, i]), samples in order.
+        biasPartials.withUnsafeBufferPointer { qb in
+            biasGradient.withUnsafeMutableBufferPointer { bg in
+                for c in 0..<o {
+                    var sum = 0.0
+                    for s in 0..<n { sum += Double(qb[s * o + c]) }
+                    bg[c] = Float(sum)
                 }
             }
         }
     }
 
-    /// Samples per dcol block: about 2 MiB of dcol (at least one sample, at most the batch).
-    private func dcolBlock(_ n: Int) -> Int {
+    /// Samples per im2col block: `col` of one group for the block about 2 MiB (`K·B·P` Floats),
+    /// at least 1 and at most the batch; a multiple of 4 when ≥ 4. Depends only on the shapes
+    /// (never on the thread count), so the bytes do not either.
+    private func im2colBlock(_ n: Int) -> Int {
         let perSample = max(1, weight.columns * geometry.outputPlane * MemoryLayout<Float>.size)
-        return max(1, min(n, Conv2D.dcolBlockBytes / perSample))
+        var b = max(1, Conv2D.im2colBlockBytes / perSample)
+        if b >= 4 { b -= b % 4 }
+        return max(1, min(n, b))
     }
-    /// Target size of one dcol block in bytes.
-    static let dcolBlockBytes = 2 << 20
+    /// Target size of one group's im2col block in bytes.
+    static let im2colBlockBytes = 2 << 20
+
+    /// im2col of one group for a block of samples: `col[r][(s − first sample)·P + i·OW + j]` =
+    /// padded plane `(s, firstChannel + c)` at `(i·sh + ki·dh, j·sw + kj·dw)` for row
+    /// `r = (c·kh + ki)·kw + kj` of `rows`; rows split over the workers.
+    static func im2col(_ padded: SharedBuffer<Float>, _ col: SharedBuffer<Float>, _ taps: SharedBuffer<Int>, _ g: WindowGeometry,
+                       samples: Range<Int>, firstChannel: Int, rows: Int, planeStride ps: Int, paddedWidth wp: Int, workers: Int) {
+        let p = g.outputPlane, ld = samples.count * p, cTotal = g.channels
+        let oh = g.outputHeight, ow = g.outputWidth, sh = g.strideHeight, sw = g.strideWidth
+        LayerThreads.forEach(rows, workers: workers) { _, range in
+            for r in range {
+                let dstRow = col + r * ld, tap = taps[r]
+                for (ls, s) in samples.enumerated() {
+                    let src = padded + (s * cTotal + firstChannel) * ps + tap, dst = dstRow + ls * p
+                    if sw == 1 {
+                        for i in 0..<oh { LayerKernels.copy(dst + i * ow, src + i * sh * wp, ow) }
+                    } else {
+                        for i in 0..<oh { for j in 0..<ow { dst[i * ow + j] = src[i * sh * wp + j * sw] } }
+                    }
+                }
+            }
+        }
+    }
 
     // MARK: direct path
 
@@ -752,37 +773,78 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// The adjoint of im2col for one group and a block of samples: per sample (one task each),
-    /// zeroes channels `firstChannel..<firstChannel + channels` of `dX` and adds
+    /// col2im for stride 1 (any dilation) through a zero-padded accumulator plane per worker:
+    /// every tap row is added whole at its padded position (contributions that fall in the
+    /// padding land in the accumulator's border and are dropped by the crop), 8 lanes at a time,
+    /// the last lanes of a row masked to +0; then the interior is copied into `dX`. Per element
+    /// the same additions in the same (tap) order as `col2im`, plus exact `+ 0` additions (which
+    /// can only turn a `−0` into `+0`).
+    static func col2imStride1(_ dcol: SharedBuffer<Float>, _ dx: SharedBuffer<Float>, _ scratch: SharedBuffer<Float>, scratchStride: Int,
+                              _ g: WindowGeometry, samples: Range<Int>, firstChannel: Int, channels cg: Int,
+                              paddedWidth wp: Int, paddedArea: Int, workers: Int) {
+        let p = g.outputPlane, ld = samples.count * p, hw = g.inputPlane, cTotal = g.channels
+        let oh = g.outputHeight, ow = g.outputWidth, s0 = samples.lowerBound, h = g.height, w = g.width
+        let kh = g.kernelHeight, kw = g.kernelWidth, dh = g.dilationHeight, dw = g.dilationWidth
+        let top = g.padTop, left = g.padLeft
+        let full = ow / 8 * 8, rest = ow - full
+        var lanes = SIMD8<Float>(repeating: 0)
+        for l in 0..<8 where l < rest { lanes[l] = 1 }
+        let keep = lanes .> 0
+        LayerThreads.forEach(samples.count * cg, workers: workers) { worker, items in
+            let acc = scratch + worker * scratchStride
+            for item in items {
+                let ls = item / cg, c = item % cg, s = s0 + ls
+                acc.update(repeating: 0, count: paddedArea + 8)
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        let r = (c * kh + ki) * kw + kj
+                        let src = dcol + r * ld + ls * p, dst = acc + ki * dh * wp + kj * dw
+                        for i in 0..<oh {
+                            let f = src + i * ow, d = dst + i * wp
+                            var j = 0
+                            while j < full { LayerKernels.store8(LayerKernels.load8(d + j) + LayerKernels.load8(f + j), d + j); j += 8 }
+                            if rest > 0 {
+                                let v = SIMD8<Float>(repeating: 0).replacing(with: LayerKernels.load8(f + j), where: keep)
+                                LayerKernels.store8(LayerKernels.load8(d + j) + v, d + j)
+                            }
+                        }
+                    }
+                }
+                let plane = dx + (s * cTotal + firstChannel + c) * hw
+                for ih in 0..<h { LayerKernels.copy(plane + ih * w, acc + (ih + top) * wp + left, w) }
+            }
+        }
+    }
+
+    /// The adjoint of im2col for one group and a block of samples: per (sample, channel) plane
+    /// (one item each), zeroes channel `firstChannel + c` of `dX` and adds
     /// `dcol[(c·kh + ki)·kw + kj][(s − first sample)·P + i·OW + j]` (rows `|samples|·P` long) into
     /// `dX[s, first + c, i·sh − top + ki·dh, j·sw − left + kj·dw]`, taps in order.
     static func col2im(_ dcol: SharedBuffer<Float>, _ dx: SharedBuffer<Float>, _ g: WindowGeometry,
                        samples: Range<Int>, firstChannel: Int, channels cg: Int, workers: Int) {
         let p = g.outputPlane, ld = samples.count * p, hw = g.inputPlane, cTotal = g.channels
         let ow = g.outputWidth, sw = g.strideWidth, sh = g.strideHeight, s0 = samples.lowerBound
-        LayerThreads.forEach(samples.count, workers: workers) { _, local in
-            for ls in local {
-                let s = s0 + ls
-                (dx + (s * cTotal + firstChannel) * hw).update(repeating: 0, count: cg * hw)
-                for c in 0..<cg {
-                    let plane = dx + (s * cTotal + firstChannel + c) * hw
-                    for ki in 0..<g.kernelHeight {
-                        let rows = g.validRows(ki)
-                        let rowOffset = ki * g.dilationHeight - g.padTop
-                        for kj in 0..<g.kernelWidth {
-                            let r = (c * g.kernelHeight + ki) * g.kernelWidth + kj
-                            let cols = g.validColumns(kj)
-                            if cols.isEmpty { continue }
-                            let colOffset = kj * g.dilationWidth - g.padLeft
-                            let src = dcol + r * ld + ls * p
-                            for i in rows {
-                                let d = plane + (i * sh + rowOffset) * g.width + colOffset
-                                let from = src + i * ow
-                                if sw == 1 {
-                                    LayerKernels.add(cols.count, from + cols.lowerBound, d + cols.lowerBound)
-                                } else {
-                                    for j in cols { d[j * sw] += from[j] }
-                                }
+        LayerThreads.forEach(samples.count * cg, workers: workers) { _, items in
+            for item in items {
+                let ls = item / cg, c = item % cg, s = s0 + ls
+                let plane = dx + (s * cTotal + firstChannel + c) * hw
+                plane.update(repeating: 0, count: hw)
+                for ki in 0..<g.kernelHeight {
+                    let rows = g.validRows(ki)
+                    let rowOffset = ki * g.dilationHeight - g.padTop
+                    for kj in 0..<g.kernelWidth {
+                        let r = (c * g.kernelHeight + ki) * g.kernelWidth + kj
+                        let cols = g.validColumns(kj)
+                        if cols.isEmpty { continue }
+                        let colOffset = kj * g.dilationWidth - g.padLeft
+                        let src = dcol + r * ld + ls * p
+                        for i in rows {
+                            let d = plane + (i * sh + rowOffset) * g.width + colOffset
+                            let from = src + i * ow
+                            if sw == 1 {
+                                LayerKernels.add(cols.count, from + cols.lowerBound, d + cols.lowerBound)
+                            } else {
+                                for j in cols { d[j * sw] += from[j] }
                             }
                         }
                     }
