@@ -35,19 +35,7 @@ enum Runner {
         if jsonRequested { Interrupt.configure(json: true) }
         let command: ParsableCommand
         do { command = try WeightInitCommand.parseAsRoot() } catch {
-            // Parse and validate() errors: ArgumentParser prints the message and the
-            // subcommand's usage on stderr; with --json the failure object goes to stdout too.
-            let code = WeightInitCommand.exitCode(for: error).rawValue
-            if jsonRequested && code != 0 {
-                StandardStreams.writeOut(PartialResult.failureJSON(message: WeightInitCommand.message(for: error), exitCode: code))
-            }
-            if code == 0 {
-                // --help, --version: ArgumentParser's text on stdout, which may fail like any output.
-                let text = WeightInitCommand.fullMessage(for: error)
-                if !text.isEmpty { print(text) }
-                exitAfterOutput(0)
-            }
-            WeightInitCommand.exit(withError: error)
+            exitForArgumentParser(error, json: jsonRequested)
         }
         if let tool = command as? any ToolCommand { Interrupt.configure(json: tool.common.json) }
         var c = command
@@ -57,6 +45,22 @@ enum Runner {
             fail(error, command: command)
         }
         exitAfterOutput(0)
+    }
+
+    /// Parse and validate() errors, --help, --version: ArgumentParser's text (errors with the
+    /// subcommand's usage on stderr; help and version on stdout, which may fail like any output);
+    /// with --json a failed parse also prints the failure object on stdout.
+    static func exitForArgumentParser(_ error: any Error, json: Bool) -> Never {
+        let code = WeightInitCommand.exitCode(for: error).rawValue
+        if json && code != 0 {
+            StandardStreams.writeOut(PartialResult.failureJSON(message: WeightInitCommand.message(for: error), exitCode: code))
+        }
+        if code == 0 {
+            let text = WeightInitCommand.fullMessage(for: error)
+            if !text.isEmpty { print(text) }
+            exitAfterOutput(0)
+        }
+        WeightInitCommand.exit(withError: error)
     }
 
     /// Exits with `code`, or with 1 and a message on stderr when a write to stdout failed
@@ -110,8 +114,9 @@ enum Runner {
         // parseAsRoot returns) are ArgumentParser's to print.
         if !(command is any ToolCommand) || error is CleanExit || error is ExitCode
             || (!(error is ValidationError) && String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")) {
-            fflush(nil)
-            WeightInitCommand.exit(withError: error)
+            // The JSON object of a tool command was already printed when it throws ExitCode
+            // (inspect/doctor --strict); a help request is not a failure.
+            exitForArgumentParser(error, json: false)
         }
         let (code, message) = classify(error)
         fflush(nil)

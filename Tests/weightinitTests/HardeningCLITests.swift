@@ -550,6 +550,7 @@ extension HardeningCLITests {
             ["inspect", "m.st", "--json"],
             ["train", "--data", Self.tiny, "--epochs", "2", "--hidden", "4", "--save", "t.st"],
             ["stats", "--json", "--bogus"],                    // a parse error's failure object cannot be printed either
+            ["stats", "--help"], ["--version"],
         ]
         for args in commands {
             let r = try runWithStdout(args, redirect: redirect, in: dir)
