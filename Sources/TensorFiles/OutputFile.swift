@@ -123,6 +123,9 @@ public struct OutputTarget: Sendable, Equatable {
 ///   links `latest.safetensors → run3/model.safetensors` expects.
 /// - An empty path, a missing directory or a directory without write permission is a typed
 ///   error before any work.
+/// - A full disk is an error, never `SIGBUS`: `map()` reserves the mapped range with
+///   `posix_fallocate` before handing out a writable mapping (`.io` with `ENOSPC`; the owner's
+///   temporary file is removed); `write(_:at:)` returns the `pwrite` error.
 /// - On any error, and when an uncommitted `OutputFile` is released, the temporary file is
 ///   removed.
 /// - The new file keeps the permission bits of the file it replaces; a new file gets
@@ -132,8 +135,8 @@ public struct OutputTarget: Sendable, Equatable {
 /// - Whole content (SVG, CSV, JSON): `OutputFile.write(_:to:)`.
 /// - Streaming a large file without a whole-file buffer: `let f = try OutputFile(path)`,
 ///   `try f.setSize(n)` (`ftruncate`, sparse), then `f.write(_:at:)` (`pwrite`) and/or
-///   `f.map()` (a shared `mmap` of the whole file, filled in place, by several threads at
-///   disjoint ranges), then `try f.commit()`.
+///   `f.map()` (space reserved, then a shared `mmap` of the whole file, filled in place, by
+///   several threads at disjoint ranges), then `try f.commit()`.
 /// - Several processes (MPI ranks) writing one file: rank 0 creates the file and broadcasts
 ///   `temporaryPath`; every other rank calls `OutputFile(openingTemporary:for:)`, writes its
 ///   rows with `write(_:at:)` or a mapping, calls `sync()` and closes (`close()`); after a
