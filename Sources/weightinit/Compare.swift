@@ -82,8 +82,10 @@ struct Compare: ToolCommand {
     func run() throws {
         common.apply()
         let comparison = try comparison()
-        if let plot { try checkWritable(plot) }
-        if let csv { try checkDirectory(csv) }
+        // Every output checked before any work, and no two naming the same file.
+        var outputs: [(option: String, path: String)] = plot.map { [("--plot", $0)] } ?? []
+        if let csv { outputs += try checkOutputDirectory(csv, option: "--csv", files: ["layers.csv", "loss.csv"]).map { ("--csv", $0) } }
+        try checkOutputs(outputs)
         // A lower bound of the memory estimate (1 input feature, 1 row: what any data set needs at
         // least) refuses networks that cannot fit before the data is loaded; `run` checks the exact one.
         let c = comparison.configuration

@@ -233,21 +233,22 @@ struct Train: ToolCommand {
             guard maxSteps >= 1 else { throw ValidationError("--max-steps must be ≥ 1, got \(maxSteps)") }
             guard checkpoint != nil else { throw ValidationError("--max-steps needs --checkpoint DIR (the run continues from it with --resume)") }
         }
-        if let save {
-            do { _ = try OutputFile.resolve(save) } catch { throw ValidationError("--save \(save): \(error)") }   // refused before training, not after
-        }
+        // Every output checked before the data loads (one rule: a path that cannot be written is
+        // a bad value, 64), and --save must not be the checkpoint file.
+        var outputs: [(option: String, path: String)] = save.map { [("--save", $0)] } ?? []
         var checkpoints: CheckpointSchedule?
         if let checkpoint {
-            // A path that names a file is a bad value (64); a directory the system cannot create
-            // (read-only file system, /proc, permissions) is a runtime failure (1) naming errno.
-            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch let e as ModelFileError {
-                if case .io(_, let reason) = e, reason.hasPrefix("cannot create") { throw CommandError("--checkpoint \(checkpoint): \(reason)") }
-                throw ValidationError("--checkpoint: \(e)")
-            } catch { throw ValidationError("--checkpoint: \(error)") }
+            // An empty path, a file, a directory mkdir cannot create or one that is not writable
+            // are bad values (64), named with the errno.
+            let file = try checkOutputDirectory(checkpoint, option: "--checkpoint", files: [CheckpointSchedule.fileName])[0]
+            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) }
+            catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
             if checkpoints!.exists && !resume {
                 throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
             }
+            outputs.append(("--checkpoint", file))
         }
+        try checkOutputs(outputs)
         guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
         let act = try parseActivation(activation, slope: slope)
         let arch: NetworkArchitecture
