@@ -205,6 +205,49 @@ extension Communicator {
     }
 }
 
+extension Communicator {
+    /// Checks that every rank was given the same value for each named option (for
+    /// `weightinit train --distributed`: every option that changes the arithmetic, the data or the
+    /// number of collective calls — epochs, batch size, learning rate, `--max-steps`, … — since
+    /// ranks that disagree would train different runs or wait forever in a collective the others
+    /// never reach). Collective: every rank calls it with the same option names in the same
+    /// order. One all-gather of a 64-bit hash of all `(name, value)` pairs when they agree; when
+    /// they do not, one all-gather per option up to the first that differs, then its values.
+    /// - Throws: `DistributedError.mismatch` on every rank, naming the first option that differs
+    ///   (in `options` order) and each rank's value (rank 0 and the first 8 that differ);
+    ///   `DistributedError` from the collectives.
+    public func requireAgreement(_ options: [(name: String, value: String)]) throws(DistributedError) {
+        func hash(_ pairs: ArraySlice<(name: String, value: String)>) -> UInt64 {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325            // FNV-1a, 64 bit
+            for (n, v) in pairs {
+                for b in n.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+                h = (h ^ 0x1F) &* 0x100_0000_01B3
+                for b in v.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+                h = (h ^ 0x1E) &* 0x100_0000_01B3
+            }
+            return h
+        }
+        let all = try allGather(hash(options[...]))
+        guard all.contains(where: { $0 != all[0] }) else { return }
+        for i in options.indices {
+            let each = try allGather(hash(options[i...i]))
+            let differing = each.indices.filter { each[$0] != each[0] }
+            guard !differing.isEmpty else { continue }
+            let bytes = Array(options[i].value.utf8)
+            let counts = try allGather(bytes.count)
+            let values = try allGatherV(bytes, counts: counts)
+            var starts = [0]
+            for c in counts { starts.append(starts.last! + c) }
+            func value(_ r: Int) -> String { String(decoding: values[starts[r]..<starts[r + 1]], as: UTF8.self) }
+            let listed = differing.prefix(8).map { "rank \($0) has \(value($0))" }.joined(separator: ", ")
+            throw .mismatch(rank: rank, what: "\(options[i].name) (every rank must be given the same training options)",
+                            detail: "rank 0 has \(value(0)), \(listed)\(differing.count > 8 ? ", …" : "")")
+        }
+        // The combined hashes differ but no single one does (a hash collision across options).
+        throw .mismatch(rank: rank, what: "the training options", detail: "the ranks' option hashes differ")
+    }
+}
+
 func hex(_ v: UInt64) -> String {
     let s = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 16 - s.count)) + s

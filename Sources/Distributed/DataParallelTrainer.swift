@@ -75,6 +75,13 @@ public final class DataParallelTrainer {
     public private(set) var reports: [EpochReport] = []
     /// The data size of the restored checkpoint (checked by `fit`).
     var restoredDataShape: (count: Int, features: Int)?
+    /// `LabeledData.checksum` of the restored checkpoint's training data (checked by `fit`).
+    var restoredDataChecksum: UInt64?
+    /// `LabeledData.checksum` of the training data of the last `fit` (recorded in checkpoints).
+    public private(set) var dataChecksum: UInt64?
+    /// The application's settings that define the run beyond `configuration`, recorded in
+    /// checkpoints and compared by `restore` (as `Trainer.settings`). Default empty.
+    public var settings: [String: String] = [:]
 
     /// The default bucket size, 25 MiB (PyTorch `DistributedDataParallel(bucket_cap_mb=25)`).
     public static let defaultBucketBytes = 25 << 20
@@ -193,7 +200,13 @@ public final class DataParallelTrainer {
         if let restored = restoredDataShape, restored.count != train.count || restored.features != train.features {
             throw TrainingError.shapeMismatch("the checkpoint was taken training on \(restored.count) examples of \(restored.features) features; this run has \(train.count) of \(train.features)")
         }
+        let trainChecksum = train.checksum
+        if let restored = restoredDataChecksum, restored != trainChecksum {
+            throw TrainingError.shapeMismatch("the checkpoint was taken training on other data of the same size (\(train.count) examples of \(train.features) features; data checksum \(String(restored, radix: 16)), this run's \(String(trainChecksum, radix: 16))): resume with the same data, subset and preprocessing")
+        }
         restoredDataShape = (train.count, train.features)
+        restoredDataChecksum = trainChecksum
+        dataChecksum = trainChecksum
         return try model.withoutInputGradient {
             try fitAll(train: train, test: test, checkpoints: checkpoints, maxSteps: maxSteps, progress: progress, epochEnded: epochEnded, stepEnded: stepEnded)
         }
@@ -306,7 +319,8 @@ public final class DataParallelTrainer {
     /// `seconds` and `samplesPerSecond` are this rank's.
     public func checkpoint(trainCount: Int, features: Int) -> TrainingCheckpoint {
         TrainingCheckpoint(model: model, optimizer: optimizer, position: position, accumulators: accumulators, reports: reports,
-                           configuration: configuration, trainCount: trainCount, features: features)
+                           configuration: configuration, trainCount: trainCount, features: features,
+                           settings: settings, dataChecksum: dataChecksum)
     }
 
     /// A 64-bit checksum of everything a checkpoint restores that training computes: parameter
@@ -361,12 +375,14 @@ public final class DataParallelTrainer {
     ///   that differs); nothing is changed when it throws.
     public func restore(_ checkpoint: TrainingCheckpoint, file: String = "<memory>") throws {
         let staging = try Trainer(model: model, configuration: configuration)
+        staging.settings = settings
         try staging.restore(checkpoint, file: file)
         optimizer.state = staging.optimizer.state
         position = staging.position
         accumulators = staging.accumulators
         reports = staging.reports
         restoredDataShape = (checkpoint.trainCount, checkpoint.features)
+        restoredDataChecksum = checkpoint.dataChecksum
     }
 
     /// Reads the checkpoint at `path` (`TrainingCheckpoint.read(from:)`) and restores it. Every

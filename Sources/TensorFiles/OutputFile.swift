@@ -123,6 +123,9 @@ public struct OutputTarget: Sendable, Equatable {
 ///   links `latest.safetensors → run3/model.safetensors` expects.
 /// - An empty path, a missing directory or a directory without write permission is a typed
 ///   error before any work.
+/// - A full disk is an error, never `SIGBUS`: `map()` reserves the mapped range with
+///   `posix_fallocate` before handing out a writable mapping (`.io` with `ENOSPC`; the owner's
+///   temporary file is removed); `write(_:at:)` returns the `pwrite` error.
 /// - On any error, and when an uncommitted `OutputFile` is released, the temporary file is
 ///   removed.
 /// - The new file keeps the permission bits of the file it replaces; a new file gets
@@ -132,8 +135,8 @@ public struct OutputTarget: Sendable, Equatable {
 /// - Whole content (SVG, CSV, JSON): `OutputFile.write(_:to:)`.
 /// - Streaming a large file without a whole-file buffer: `let f = try OutputFile(path)`,
 ///   `try f.setSize(n)` (`ftruncate`, sparse), then `f.write(_:at:)` (`pwrite`) and/or
-///   `f.map()` (a shared `mmap` of the whole file, filled in place, by several threads at
-///   disjoint ranges), then `try f.commit()`.
+///   `f.map()` (space reserved, then a shared `mmap` of the whole file, filled in place, by
+///   several threads at disjoint ranges), then `try f.commit()`.
 /// - Several processes (MPI ranks) writing one file: rank 0 creates the file and broadcasts
 ///   `temporaryPath`; every other rank calls `OutputFile(openingTemporary:for:)`, writes its
 ///   rows with `write(_:at:)` or a mapping, calls `sync()` and closes (`close()`); after a
@@ -364,7 +367,16 @@ public final class OutputFile: @unchecked Sendable {
     /// `MAP_SHARED`, `PROT_READ|PROT_WRITE`). Set the size first (`setSize`); writes through
     /// the mapping land in the file. `length` defaults to the file's current size. A length of
     /// 0 gives an empty mapping.
-    /// - Throws: `.invalidSize` when `length` exceeds the file size; `.io` (`fstat`, `mmap`).
+    ///
+    /// Disk space for `[0, length)` is reserved first with `posix_fallocate(3)`: a store into a
+    /// shared mapping of a sparse file whose block cannot be allocated (disk or tmpfs full,
+    /// quota) is not an error return but `SIGBUS`, which would kill the process mid-fill. With
+    /// the space reserved, a full disk is `OutputFileError.io(operation: "posix_fallocate …",
+    /// errno: ENOSPC)` here, before any byte is written (and, for the owner, the temporary file
+    /// is removed). On a file system without `fallocate`, glibc emulates it by writing one byte
+    /// per block, which gives the same guarantee.
+    /// - Throws: `.invalidSize` when `length` exceeds the file size; `.io` (`fstat`,
+    ///   `posix_fallocate`, `mmap`).
     public func map(length: Int? = nil) throws -> MappedRegion {
         try requireOpen()
         var st = stat()
@@ -374,7 +386,19 @@ public final class OutputFile: @unchecked Sendable {
         guard n >= 0, n <= size else {
             throw OutputFileError.invalidSize(path: path, value: n, rule: "mapping length must be in 0...\(size) (the file size; call setSize first)")
         }
+        if n > 0 { try reserve(bytes: n) }
         return try MappedRegion(fd: fd, length: n, writable: true, path: path)
+    }
+
+    /// Allocates disk blocks for bytes `[0, bytes)` of the temporary file (`posix_fallocate`,
+    /// retried on `EINTR`; the file size does not shrink). On failure an owner removes the
+    /// temporary file. - Throws: `.io` naming `posix_fallocate` and its error (ENOSPC, EDQUOT, EFBIG…).
+    private func reserve(bytes: Int) throws {
+        var r: Int32
+        repeat { r = posix_fallocate(fd, 0, off_t(bytes)) } while r == EINTR
+        guard r != 0 else { return }
+        if isOwner { cleanupAfterError() }
+        throw OutputFileError.io(path: path, operation: "posix_fallocate of \(bytes) bytes (reserving disk space before the mapped write)", errno: r)
     }
 
     /// Flushes the temporary file's data to stable storage (`fsync(2)`; on Linux this includes

@@ -107,6 +107,13 @@ struct Bench: ToolCommand {
     }
 
     func run() throws {
+        // The model-init file is checked before any section runs (exit 64 naming --bench-directory).
+        if wants("model-init") {
+            let directory = benchDirectory ?? NSTemporaryDirectory()
+            let files = try checkOutputDirectory(directory, option: "--bench-directory", create: false,
+                                                 files: ["weightinit-bench-\(getpid()).safetensors"])
+            try checkOutputs(files.map { ("--bench-directory", $0) })
+        }
         common.apply()
         let fillThreads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let heap = wants("fill") ? try FillBench.allocationCheck(threads: fillThreads, seed: common.seed) : [:]

@@ -82,8 +82,10 @@ struct Compare: ToolCommand {
     func run() throws {
         common.apply()
         let comparison = try comparison()
-        if let plot { try checkWritable(plot) }
-        if let csv { try checkDirectory(csv) }
+        // Every output checked before any work, and no two naming the same file.
+        var outputs: [(option: String, path: String)] = plot.map { [("--plot", $0)] } ?? []
+        if let csv { outputs += try checkOutputDirectory(csv, option: "--csv", files: ["layers.csv", "loss.csv"]).map { ("--csv", $0) } }
+        try checkOutputs(outputs)
         // A lower bound of the memory estimate (1 input feature, 1 row: what any data set needs at
         // least) refuses networks that cannot fit before the data is loaded; `run` checks the exact one.
         let c = comparison.configuration
@@ -93,6 +95,11 @@ struct Compare: ToolCommand {
                 ? try MemoryEstimate.residual(inputSize: 1, width: c.width, depth: c.depth, classes: c.classes, batch: 1, optimizerSlots: slots)
                 : try MemoryEstimate.sequential(sizes: [1] + Array(repeating: c.width, count: c.depth) + [c.classes], batch: 1, optimizerSlots: slots)
             try CheckedSize.requireMemory(lower, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks" : "an MLP of \(c.depth) hidden layers") of width \(c.width) (at least, for any data)")
+        } else {
+            // The CNN's lower bound: 1×1 images (the stride-2 stem accepts them), 1 row.
+            let spec = try ConvolutionalNetwork.deepVanillaSpec(depth: c.depth, width: c.width, classes: c.classes, activation: c.activation)
+            let lower = try MemoryEstimate.cnn(inputShape: [1, 1, 1], spec: spec, batch: 1, optimizerSlots: MemoryEstimate.optimizerSlots(c.optimizer.kind))
+            try CheckedSize.requireMemory(lower, what: "comparing on a CNN of \(c.depth) conv layers of width \(c.width) (at least, for any data)")
         }
         if !common.json { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()

@@ -90,10 +90,10 @@ struct Init: ToolCommand {
         var worldSize: Int?
     }
 
-    /// Invalid values found after parsing (spec, preset, rules): message on stderr, exit 64.
+    /// Invalid values found after parsing (spec, preset, rules): `Runner` prints the message and
+    /// the usage on stderr (and, with --json, the failure object on stdout) and exits 64.
     func invalid(_ message: String) -> Error {
-        FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-        return ExitCode(64)
+        ValidationError(message)
     }
 
     /// A fill that failed: non-finite values after rounding are a runtime failure (exit 1); every
@@ -109,7 +109,7 @@ struct Init: ToolCommand {
         let comm = try DistributedLaunch.communicator(requested: true)
         do { try runLocal(communicator: comm) } catch {
             guard comm.size > 1 else { throw error }
-            comm.abort(code: (error as? ExitCode) == ExitCode(64) ? 64 : 1, message: "\(error)")
+            comm.abort(code: Runner.classify(error).code, message: "\(error)")
         }
     }
 
@@ -164,11 +164,9 @@ struct Init: ToolCommand {
         let start = now()
         let threads = common.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let dtypeOverride = try dtype.map { (s: String) throws -> ParameterDType in try ParameterDType(name: s) }
-        // Targets are checked before any work: a device, FIFO or directory is refused.
-        do {
-            _ = try OutputFile.resolve(out)
-            if let log { _ = try OutputFile.resolve(log) }
-        } catch { throw invalid("\(error)") }
+        // Targets are checked before any work: a device, FIFO or directory is refused, and
+        // --log must not name the --out file.
+        try checkOutputs([("--out", out)] + (log.map { [("--log", $0)] } ?? []))
 
         // 1. The model spec.
         var model: ModelSpec
@@ -327,13 +325,13 @@ final class ByteProgressBar: Sendable {
         let width = 30, filled = Int(f * Double(width))
         let line = "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
             + String(format: "%3.0f%% %.0f/%.0f MB", f * 100, Double(d) / 1e6, Double(total) / 1e6)
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStreams.writeErr(Data(line.utf8))
     }
 
     func finish() {
         guard enabled else { return }
         draw(total)
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardStreams.writeErr(Data("\n".utf8))
     }
 }
 

@@ -32,10 +32,17 @@ extension ModelFactory {
     /// - Throws: `SizeError` (`.insufficientMemory`: exit 1; `.overflow`: exit 64).
     /// With `beforeData`, `inputs` and `batch` are lower bounds (1) and the message says so.
     static func requireMemory(architecture: NetworkArchitecture, inputs: Int, hidden: [Int], width: Int, depth: Int, classes: Int,
-                              batch: Int, optimizer: Optimizer.Kind, beforeData: Bool = false) throws {
+                              batch: Int, optimizer: Optimizer.Kind, beforeData: Bool = false, cnnSpec: [LayerSpec]? = nil) throws {
         let slots = MemoryEstimate.optimizerSlots(optimizer)
         let estimate: Int, what: String
         switch architecture {
+        case .cnn:
+            // `inputs` = side² of single-channel square images (checked by the caller).
+            let side = Int(Double(inputs).squareRoot().rounded())
+            let spec = cnnSpec ?? ConvolutionalNetwork.defaultCNNSpec(classes: classes)
+            estimate = try MemoryEstimate.cnn(inputShape: [1, side, side], spec: spec, batch: batch, optimizerSlots: slots)
+            what = "training a CNN on \(side)×\(side) images"
+
         case .residual:
             estimate = try MemoryEstimate.residual(inputSize: inputs, width: width, depth: depth, classes: classes, batch: batch, optimizerSlots: slots)
             what = "training a residual MLP of \(depth) blocks of width \(width)"

@@ -14,21 +14,62 @@ func checkWritable(_ path: String) throws {
     _ = try OutputFile.resolve(path)
 }
 
-/// Checks (and, when missing, creates) an output directory before any work, and checks the
-/// files that will be written into it.
-/// - Throws: `ValidationError` for an empty path or an existing non-directory; `CommandError`
-///   when the directory cannot be created; `OutputFileError` for the files inside.
-func checkDirectory(_ path: String, files: [String] = ["layers.csv", "loss.csv"]) throws {
-    guard !path.isEmpty else { throw ValidationError("--csv needs a directory name, got an empty path") }
+/// Checks every output file of one command before any work: each path by `OutputFile`'s rules
+/// (non-empty; an existing target or the end of its symbolic links is a regular file; the
+/// directory exists and is writable), and no two of them name the same file — compared by
+/// device and inode of the existing file (so symbolic links, hard links, `./a` and `a` are
+/// caught), or of the directory plus the name for a file not yet created. One rule for every
+/// command: a path that cannot be written is a bad value (exit 64), found before any work.
+///
+/// - Parameter outputs: `(option, path)` pairs, e.g. `("--out", out)`; the option is named in
+///   the error.
+/// - Throws: `ValidationError` naming the option, the path and the rule.
+func checkOutputs(_ outputs: [(option: String, path: String)]) throws {
+    var seen: [String: String] = [:]
+    for (option, path) in outputs {
+        let target: OutputTarget
+        do { target = try OutputFile.resolve(path) } catch { throw ValidationError("\(option) \(path): \(error)") }
+        let id = fileIdentity(target)
+        if let other = seen[id] {
+            throw ValidationError("\(other) and \(option) \(path) name the same file ('\(target.resolvedPath)'); each output needs its own path (one would replace the other)")
+        }
+        seen[id] = "\(option) \(path)"
+    }
+}
+
+/// The identity of the file an output target names: device and inode when it exists, else the
+/// directory's device and inode plus the file name.
+private func fileIdentity(_ target: OutputTarget) -> String {
+    var st = stat()
+    if target.exists, stat(target.resolvedPath, &st) == 0 { return "file \(st.st_dev):\(st.st_ino)" }
+    let name = (target.resolvedPath as NSString).lastPathComponent
+    if stat(target.directory, &st) == 0 { return "new \(st.st_dev):\(st.st_ino)/\(name)" }
+    return "path " + target.resolvedPath
+}
+
+/// Checks (and, when missing, creates with its parents) an output directory before any work,
+/// and returns the paths of the files that will be written into it. A directory that cannot be
+/// created, or exists and is not writable, is a bad value like any unwritable output (exit 64).
+/// - Throws: `ValidationError` naming `option` (empty path, an existing non-directory, mkdir
+///   failure with errno).
+func checkOutputDirectory(_ path: String, option: String, create: Bool = true, files: [String]) throws -> [String] {
+    guard !path.isEmpty else { throw ValidationError("\(option) needs a directory name, got an empty path") }
     var st = stat()
     if stat(path, &st) == 0 {
-        guard st.st_mode & S_IFMT == S_IFDIR else { throw ValidationError("--csv \(path): exists and is not a directory") }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw ValidationError("\(option) \(path): exists and is not a directory") }
+    } else if !create {
+        throw ValidationError("\(option) \(path): the directory does not exist")
     } else {
-        guard mkdir(path, 0o777) == 0 else {
-            throw CommandError("--csv \(path): cannot create the directory: \(String(cString: strerror(errno)))")
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + component
+            if mkdir(current, 0o777) == 0 { continue }
+            let e = errno
+            if e == EEXIST, stat(current, &st) == 0, st.st_mode & S_IFMT == S_IFDIR { continue }
+            throw ValidationError("\(option) \(path): cannot create the directory: mkdir '\(current)': \(String(cString: strerror(e))) (errno \(e))")
         }
     }
-    for f in files { try checkWritable((path as NSString).appendingPathComponent(f)) }
+    return files.map { (path as NSString).appendingPathComponent($0) }
 }
 
 /// Writes `text` as the whole content of `path` through `OutputFile` (atomic, never replaces a

@@ -23,22 +23,54 @@ protocol ToolCommand: ParsableCommand {
 /// one JSON object on stdout: `{"error": …, "exit_code": …, "completed": …}`.
 enum Runner {
     static func main() -> Never {
+        // A write to a closed pipe (`| head -1`) returns EPIPE instead of killing the process
+        // with SIGPIPE: `StandardStreams` reports it (exit 1) after the work is done.
+        signal(SIGPIPE, SIG_IGN)
+        StandardStreams.guardDescriptors()
         if let out = standardOutputStream() { setvbuf(out, nil, _IOLBF, 0) }     // every table row reaches a file or pipe as soon as it is printed
         // Interrupt.install() ran first thing in main.swift.
         // An interrupt while the options are still being parsed (or the data loads, before
         // `configure` below) also prints the JSON object when --json was given.
-        if CommandLine.arguments.dropFirst().contains("--json") { Interrupt.configure(json: true) }
+        let jsonRequested = CommandLine.arguments.dropFirst().contains("--json")
+        if jsonRequested { Interrupt.configure(json: true) }
         let command: ParsableCommand
-        do { command = try WeightInitCommand.parseAsRoot() } catch { WeightInitCommand.exit(withError: error) }
+        do { command = try WeightInitCommand.parseAsRoot() } catch {
+            exitForArgumentParser(error, json: jsonRequested)
+        }
         if let tool = command as? any ToolCommand { Interrupt.configure(json: tool.common.json) }
         var c = command
         do {
             try c.run()
-            fflush(nil)
-            exit(0)
         } catch {
             fail(error, command: command)
         }
+        exitAfterOutput(0)
+    }
+
+    /// Parse and validate() errors, --help, --version: ArgumentParser's text (errors with the
+    /// subcommand's usage on stderr; help and version on stdout, which may fail like any output);
+    /// with --json a failed parse also prints the failure object on stdout.
+    static func exitForArgumentParser(_ error: any Error, json: Bool) -> Never {
+        let code = WeightInitCommand.exitCode(for: error).rawValue
+        if json && code != 0 {
+            StandardStreams.writeOut(PartialResult.failureJSON(message: WeightInitCommand.message(for: error), exitCode: code))
+        }
+        if code == 0 {
+            let text = WeightInitCommand.fullMessage(for: error)
+            if !text.isEmpty { print(text) }
+            exitAfterOutput(0)
+        }
+        WeightInitCommand.exit(withError: error)
+    }
+
+    /// Exits with `code`, or with 1 and a message on stderr when a write to stdout failed
+    /// (closed pipe, full device, closed descriptor): files the command wrote stay written.
+    static func exitAfterOutput(_ code: Int32) -> Never {
+        if let problem = StandardStreams.failure() {
+            StandardStreams.writeErr(Data("Error: \(problem); any file the command wrote is complete\n".utf8))
+            exit(code == 0 ? ExitStatus.failure : code)
+        }
+        exit(code)
     }
 
     /// Exit code and message for an error thrown while running.
@@ -67,7 +99,9 @@ enum Runner {
             return (ExitStatus.failure, e.description)
         case let e as OutputFileError:
             switch e {
-            case .emptyPath, .missingDirectory, .notRegularFile, .danglingSymlink: return (ExitStatus.invalidValue, e.description)
+            // A path that can never be written is a bad value (64), wherever it is found;
+            // the commands check their output paths before any work (`OutputPaths.swift`).
+            case .emptyPath, .missingDirectory, .directoryNotWritable, .notRegularFile, .danglingSymlink: return (ExitStatus.invalidValue, e.description)
             default: return (ExitStatus.failure, e.description)
             }
         case let e as CustomStringConvertible: return (ExitStatus.failure, e.description)
@@ -80,8 +114,9 @@ enum Runner {
         // parseAsRoot returns) are ArgumentParser's to print.
         if !(command is any ToolCommand) || error is CleanExit || error is ExitCode
             || (!(error is ValidationError) && String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")) {
-            fflush(nil)
-            WeightInitCommand.exit(withError: error)
+            // The JSON object of a tool command was already printed when it throws ExitCode
+            // (inspect/doctor --strict); a help request is not a failure.
+            exitForArgumentParser(error, json: false)
         }
         let (code, message) = classify(error)
         fflush(nil)
@@ -92,11 +127,11 @@ enum Runner {
             text += "  See 'weightinit \(name) --help' for more information.\n"
         }
         if Interrupt.progressLineOpen { text = "\n" + text }
-        FileHandle.standardError.write(Data(text.utf8))
+        StandardStreams.writeErr(Data(text.utf8))
         if let tool = command as? any ToolCommand, tool.common.json {
-            FileHandle.standardOutput.write(PartialResult.failureJSON(message: message, exitCode: code))
+            StandardStreams.writeOut(PartialResult.failureJSON(message: message, exitCode: code))
         }
-        exit(code)
+        exitAfterOutput(code)
     }
 }
 
@@ -111,6 +146,7 @@ enum PartialResult {
         completed = try? jsonEncoder().encode(value)
         Interrupt.prepare(stdout: Interrupt.jsonMode ? failureJSON(message: "interrupted", exitCode: ExitStatus.interrupted) : Data(),
                           stderr: Data("\ninterrupted: \(summary)\n".utf8))
+        Interrupt.prepareFault()
     }
 
     /// `{"completed": …, "error": message, "exit_code": code}` followed by a newline.
@@ -160,15 +196,54 @@ enum Interrupt {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        installMappedFileFault()
+    }
+
+    /// Prepared output of the SIGBUS handler (same layout as `message`).
+    nonisolated(unsafe) static var faultMessage: UnsafeMutableRawPointer?
+
+    /// SIGBUS with `BUS_ADRERR` is how Linux reports an access to a page of a memory-mapped file
+    /// that no longer exists: the file was truncated by another process while `inspect` (or
+    /// `init --like`) read its mapping. The handler turns that into a runtime failure (message on
+    /// stderr, the failure object with --json, temporary files removed, exit 1) instead of a
+    /// crash; any other SIGBUS keeps the default action (re-raised).
+    static func installMappedFileFault() {
+        prepareFault()
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { sig, info, _ in
+            if let info, info.pointee.si_code == Int32(BUS_ADRERR), let m = Interrupt.faultMessage {
+                let outCount = m.load(as: Int.self), errCount = m.load(fromByteOffset: 8, as: Int.self)
+                if outCount > 0 { _ = write(1, m + 16, outCount) }
+                if errCount > 0 { _ = write(2, m + 16 + outCount, errCount) }
+                OutputFile.removeTemporaryFilesForSignal()
+                _exit(ExitStatus.failure)
+            }
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        action.sa_flags = SA_SIGINFO
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGBUS, &action, nil)
+    }
+
+    /// Rebuilds the SIGBUS handler's message (called with `configure` and `PartialResult.record`).
+    static func prepareFault() {
+        let text = "a memory-mapped file was truncated or became unreadable while it was read (SIGBUS): another process changed the file while this command read or wrote it; the command stopped (its temporary files are removed)"
+        faultMessage = encode(stdout: jsonMode ? PartialResult.failureJSON(message: text, exitCode: ExitStatus.failure) : Data(),
+                              stderr: Data("\nError: \(text)\n".utf8))
     }
 
     static func prepare(stdout: Data, stderr: Data) {
+        message = encode(stdout: stdout, stderr: stderr)
+    }
+
+    static func encode(stdout: Data, stderr: Data) -> UnsafeMutableRawPointer {
         let p = UnsafeMutableRawPointer.allocate(byteCount: 16 + stdout.count + stderr.count, alignment: 8)
         p.storeBytes(of: stdout.count, as: Int.self)
         p.storeBytes(of: stderr.count, toByteOffset: 8, as: Int.self)
         stdout.copyBytes(to: p.advanced(by: 16).assumingMemoryBound(to: UInt8.self), count: stdout.count)
         stderr.copyBytes(to: p.advanced(by: 16 + stdout.count).assumingMemoryBound(to: UInt8.self), count: stderr.count)
-        message = p
+        return p
     }
 
     /// Called once the options are known: with `--json`, an interrupt prints the JSON object.
@@ -176,6 +251,7 @@ enum Interrupt {
         jsonMode = json
         prepare(stdout: json ? PartialResult.failureJSON(message: "interrupted", exitCode: ExitStatus.interrupted) : Data(),
                 stderr: Data("\ninterrupted before anything completed\n".utf8))
+        prepareFault()
     }
 }
 

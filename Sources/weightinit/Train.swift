@@ -140,7 +140,7 @@ struct Train: ToolCommand {
     @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load in PyTorch with load_state_dict(load_file(FILE)) from safetensors.torch). Written atomically.") var save: String?
     @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
     @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
-    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration or shape is refused with an error naming the difference). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads (and, with --distributed, the same number of ranks; a checkpoint resumes with any number of ranks).") var resume = false
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration, activation, standardization, --limit, --init, architecture, shape or data is refused with an error naming the difference, exit 1; an edited or corrupt checkpoint is refused naming the file and the field). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads (and, with --distributed, the same number of ranks; a checkpoint resumes with any number of ranks).") var resume = false
     @Option(parsing: .unconditional, help: "Stop after this many optimizer steps in this invocation and write the checkpoint there (needs --checkpoint); continue later with --resume, e.g. within a cluster job's time limit. --save is written only by the invocation that completes the run.") var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
@@ -152,7 +152,7 @@ struct Train: ToolCommand {
     @Option(help: "Learning-rate schedule: cosine (to 0 over the run), constant, or step (×0.1 after every epoch).") var schedule: String = "cosine"
     @Option(parsing: .unconditional, help: "Linear warm-up steps.") var warmup: Int = 0
     @Flag(help: "Print per-layer statistics at initialization and after each epoch.") var diagnostics = false
-    @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N weightinit train --distributed …` (also on when OMPI_COMM_WORLD_SIZE is set). Every rank builds the same model from the same seed (checked with a checksum at start), takes its contiguous slice of every global batch of --batch-size samples, and the gradients are all-reduced, so the run follows single-process training with the same global batch. Only rank 0 prints and writes files; a failure on any rank ends every rank.") var distributed = false
+    @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N weightinit train --distributed …` (also on when OMPI_COMM_WORLD_SIZE is set). Every rank builds the same model from the same seed (checked with a checksum at start), takes its contiguous slice of every global batch of --batch-size samples, and the gradients are all-reduced, so the run follows single-process training with the same global batch. Only rank 0 prints and writes files; a failure on any rank ends every rank. Every option that changes the run (epochs, batch size, learning rate, --max-steps, activation, …) must be the same on every rank: a difference is refused at start with exit 64 naming the option.") var distributed = false
     @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB for --distributed (PyTorch DDP's bucket_cap_mb).") var bucketMb: Double = 25
     @Option(parsing: .unconditional, help: "Threads that split every batch (batch-split training, 1…64): each thread runs forward and backward on its contiguous slice of the batch on its own copy of the model, and the gradients are summed in thread order before the one optimizer step, so a run is bitwise reproducible for a given value (it differs from 1 by rounding only). --threads stays the total: OpenBLAS gets --threads ÷ --batch-threads threads (at least 1). Default: --threads (all cores) for mlp and residual, with 1 BLAS thread each, because small products run faster side by side than split inside OpenBLAS; 1 for cnn and --distributed.") var batchThreads: Int?
 
@@ -233,21 +233,22 @@ struct Train: ToolCommand {
             guard maxSteps >= 1 else { throw ValidationError("--max-steps must be ≥ 1, got \(maxSteps)") }
             guard checkpoint != nil else { throw ValidationError("--max-steps needs --checkpoint DIR (the run continues from it with --resume)") }
         }
-        if let save {
-            do { _ = try OutputFile.resolve(save) } catch { throw ValidationError("--save \(save): \(error)") }   // refused before training, not after
-        }
+        // Every output checked before the data loads (one rule: a path that cannot be written is
+        // a bad value, 64), and --save must not be the checkpoint file.
+        var outputs: [(option: String, path: String)] = save.map { [("--save", $0)] } ?? []
         var checkpoints: CheckpointSchedule?
         if let checkpoint {
-            // A path that names a file is a bad value (64); a directory the system cannot create
-            // (read-only file system, /proc, permissions) is a runtime failure (1) naming errno.
-            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) } catch let e as ModelFileError {
-                if case .io(_, let reason) = e, reason.hasPrefix("cannot create") { throw CommandError("--checkpoint \(checkpoint): \(reason)") }
-                throw ValidationError("--checkpoint: \(e)")
-            } catch { throw ValidationError("--checkpoint: \(error)") }
+            // An empty path, a file, a directory mkdir cannot create or one that is not writable
+            // are bad values (64), named with the errno.
+            let file = try checkOutputDirectory(checkpoint, option: "--checkpoint", files: [CheckpointSchedule.fileName])[0]
+            do { checkpoints = try CheckpointSchedule(directory: checkpoint, every: checkpointEvery) }
+            catch { throw ValidationError("--checkpoint \(checkpoint): \(error)") }
             if checkpoints!.exists && !resume {
                 throw ValidationError("--checkpoint \(checkpoint) already holds \(CheckpointSchedule.fileName); pass --resume to continue that run, or choose another directory")
             }
+            outputs.append(("--checkpoint", file))
         }
+        try checkOutputs(outputs)
         guard slope.isFinite else { throw ValidationError("--slope must be finite, got \(slope)") }
         let act = try parseActivation(activation, slope: slope)
         let arch: NetworkArchitecture
@@ -283,8 +284,48 @@ struct Train: ToolCommand {
             try ModelFactory.requireMemory(architecture: arch, inputs: 1, hidden: hiddenSizes, width: width, depth: depth, classes: 10,
                                            batch: 1, optimizer: cfg.optimizer, beforeData: true)
         }
+        // The settings that define the run beyond `cfg`: recorded in checkpoints (a --resume with
+        // another value is refused naming the option) and, under mpirun, required to agree.
+        var settings: [(name: String, value: String)] = [("--architecture", arch.rawValue)]
+        switch arch {
+        case .mlp: settings.append(("--hidden", hiddenSizes.map(String.init).joined(separator: ",")))
+        case .residual: settings += [("--width", "\(width)"), ("--depth", "\(depth)")]
+        case .cnn: break
+        }
+        settings.append(("--activation", act.name))
+        if case .leakyReLU = act { settings.append(("--slope", "\(slope)")) }
+        settings += [("--init", recipe.map { "recipe \($0)" } ?? rules.map { "rules \($0)" } ?? initName.lowercased()),
+                     ("--bias-init", biasInit.lowercased()),
+                     ("--limit", dataOptions.limit.map(String.init) ?? "all (no --limit)"),
+                     ("--standardize", dataOptions.standardize ? "on" : "off (--no-standardize)")]
+        if let comm {
+            // Every option that changes the run or the number of collective calls must agree,
+            // or the ranks would train different runs or one would wait forever in an all-reduce
+            // the others never reach: refused on every rank before any work (exit 64).
+            let agreement: [(name: String, value: String)] = settings + [
+                ("--epochs", "\(epochs)"), ("--batch-size", "\(batchSize)"), ("--learning-rate", "\(learningRate)"),
+                ("--optimizer", optimizer.lowercased()), ("--momentum", "\(momentum)"), ("--nesterov", "\(nesterov)"),
+                ("--weight-decay", "\(weightDecay)"), ("--schedule", schedule.lowercased()), ("--warmup", "\(warmup)"),
+                ("--seed", "\(common.seed)"), ("--checkpoint", checkpoint == nil ? "not given" : "given"),
+                ("--checkpoint-every", "\(checkpointEvery)"), ("--resume", "\(resume)"),
+                ("--max-steps", maxSteps.map(String.init) ?? "not given"), ("--bucket-mb", "\(bucketMb)"),
+                ("--diagnostics", "\(diagnostics)")]
+            do { try comm.requireAgreement(agreement) } catch { throw ValidationError("\(error)") }
+        }
         if !quiet { status("loading \(dataOptions.data) …") }
         let (train, test) = try dataOptions.load()
+        if arch == .cnn {
+            // Bad data, not a bad option (exit 1): images the CNN's windows do not fit.
+            let side = Int(Double(train.features).squareRoot().rounded())
+            guard side >= 1, side * side == train.features else {
+                throw CommandError("--data \(dataOptions.data): the images have \(train.features) pixels, not a square; --architecture cnn needs square single-channel images")
+            }
+            let spec = ConvolutionalNetwork.defaultCNNSpec(classes: 10, activation: act)
+            if (try? MemoryEstimate.cnn(inputShape: [1, side, side], spec: spec, batch: 0, optimizerSlots: 0)) == nil {
+                let minimum = MemoryEstimate.minimumSquareSide(spec: spec).map { "at least \($0)×\($0)" } ?? "larger"
+                throw CommandError("--data \(dataOptions.data): the images are \(side)×\(side) pixels; --architecture cnn (two 2×2 max-pools) needs images of \(minimum) pixels")
+            }
+        }
         let stepsPerEpoch = (train.count - 1) / batchSize + 1
         if case .step = cfg.schedule.decay {
             cfg.schedule = LearningRateSchedule(.step(stepSize: stepsPerEpoch, gamma: 0.1), warmupSteps: warmup)
@@ -319,6 +360,9 @@ struct Train: ToolCommand {
         }
         let trainer: Trainer
         do { trainer = try Trainer(model: model, configuration: cfg) } catch { throw ValidationError("\(error)") }
+        let settingsRecord = Dictionary(settings.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        trainer.settings = settingsRecord
+        dataParallel?.settings = settingsRecord
         if let comm, !quiet {
             Swift.print("data-parallel over \(comm.size) rank\(comm.size == 1 ? "" : "s") (global batch \(batchSize), about \(batchSize / comm.size) samples per rank), gradient buckets of \(fmt(bucketMb, 3)) MiB")
         }

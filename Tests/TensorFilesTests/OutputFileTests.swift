@@ -270,3 +270,50 @@ struct OutputFileTests {
         #expect(s.entries() == ["k.bin"])
     }
 }
+
+/// A small tmpfs mounted on a fresh directory (root only; nil when `mount(2)` is not permitted,
+/// e.g. an unprivileged CI runner or a container without CAP_SYS_ADMIN). `unmount()` removes it.
+struct SmallFileSystem {
+    let dir: String
+    init?(megabytes: Int, readOnly: Bool = false, tag: String = #function) {
+        let clean = tag.filter { $0.isLetter || $0.isNumber }
+        dir = FileManager.default.temporaryDirectory.path + "/tf-fs-\(clean)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(dir, 0o755) == 0 else { return nil }
+        let flags: UInt = readOnly ? UInt(MS_RDONLY) : 0
+        guard mount("tmpfs", dir, "tmpfs", flags, "size=\(megabytes)m,mode=0755") == 0 else {
+            print("mount of a \(megabytes) MB tmpfs not permitted (errno \(errno)): test skipped")
+            rmdir(dir)
+            return nil
+        }
+    }
+    func entries() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
+    func unmount() { _ = umount2(dir, Int32(MNT_DETACH)); rmdir(dir) }
+}
+
+@Suite("OutputFile: a full disk is an error, not SIGBUS")
+struct OutputFileDiskFullTests {
+    @Test("map() of a file larger than the free space throws .io(ENOSPC) and removes the temporary file; a fitting one works")
+    func diskFull() throws {
+        guard let fs = SmallFileSystem(megabytes: 16) else { return }
+        defer { fs.unmount() }
+        let f = try OutputFile(fs.dir + "/big.bin")
+        try f.setSize(32 << 20)                           // sparse: ftruncate succeeds on a 16 MB tmpfs
+        do {
+            _ = try f.map()
+            Issue.record("map() of 32 MB on a 16 MB tmpfs must fail before handing out the mapping")
+        } catch let e as OutputFileError {
+            print("32 MB on a 16 MB tmpfs: \(e)")
+            guard case let .io(_, op, err) = e else { Issue.record("expected .io, got \(e)"); return }
+            #expect(err == ENOSPC && op.contains("posix_fallocate"), "\(e)")
+        }
+        #expect(fs.entries().isEmpty, "temporary file removed: \(fs.entries())")
+        // The streaming writer and the whole-content writer: same error, nothing left.
+        #expect(throws: OutputFileError.self) { try OutputFile.write(size: 20 << 20, to: fs.dir + "/w.bin") { $0.initializeMemory(as: UInt8.self, repeating: 1) } }
+        #expect(fs.entries().isEmpty, "\(fs.entries())")
+        // A file that fits is written through the mapping and committed.
+        try OutputFile.write(size: 4 << 20, to: fs.dir + "/ok.bin") { $0.initializeMemory(as: UInt8.self, repeating: 7) }
+        #expect(fs.entries() == ["ok.bin"])
+        let back = FileManager.default.contents(atPath: fs.dir + "/ok.bin")
+        #expect(back?.count == 4 << 20 && back?.allSatisfy { $0 == 7 } == true)
+    }
+}

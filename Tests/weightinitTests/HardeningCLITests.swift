@@ -226,13 +226,13 @@ struct HardeningCLITests {
         }
     }
 
-    @Test("--checkpoint in a directory that cannot be created (/proc) fails with exit 1 naming mkdir and errno")
+    @Test("--checkpoint in a directory that cannot be created (/proc) is a bad value (64, like every unwritable output) naming mkdir and errno")
     func checkpointDirectory() throws {
         let r = try runBounded(["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4", "--checkpoint", "/proc/wi-ck/run"], timeout: 60)
         print("--checkpoint /proc/wi-ck/run: \(r.status) \(r.stderr.prefix(200))")
-        #expect(r.status == 1)
+        #expect(r.status == 64)
         #expect(r.stderr.contains("mkdir '/proc/wi-ck'") && r.stderr.contains("errno"), "\(r.stderr)")
-        #expect(!r.stderr.contains("NSError") && !r.stderr.contains("Usage"))
+        #expect(!r.stderr.contains("NSError") && !r.stderr.contains("loading"))
         var st = stat()
         #expect(lstat("/proc/wi-ck", &st) != 0)
         let file = NSTemporaryDirectory() + "wi-ckfile-" + UUID().uuidString
@@ -271,7 +271,7 @@ struct HardeningCLITests {
         let content = try String(contentsOfFile: dir + "/real.svg", encoding: .utf8)
         #expect(content.contains("<svg"), "written through the link")
         let proc = try runBounded(base + ["--csv", "/proc/wi-x"], in: dir, timeout: 60)
-        #expect(proc.status == 1 && !proc.stderr.contains("NSError") && !proc.stderr.contains("loading"), "\(proc.stderr)")
+        #expect(proc.status == 64 && !proc.stderr.contains("NSError") && !proc.stderr.contains("loading"), "\(proc.stderr)")
     }
 
     @Test("--version and --help: paragraphs, examples one per line, ≤ 80 columns")
@@ -597,5 +597,229 @@ struct NumericEdgeCLITests {
             #expect(stderr.contains("interrupted"))
         }
         print("SIGTERM at the handler ×3, at 300 ms: \(statuses)")
+
+// MARK: - I/O failures (issue 13, break-it pass: disk full, stdout errors, --json on parse
+// errors, output paths). Oracles: exit status, JSON parse of stdout, directory listings.
+
+/// A small tmpfs on a fresh directory (root only; nil, with a printed note, when mount(2) is not
+/// permitted). `unmount()` detaches and removes it.
+struct TinyMount {
+    let dir: String
+    init?(megabytes: Int, readOnly: Bool = false, tag: String = #function) {
+        let clean = tag.filter { $0.isLetter || $0.isNumber }
+        dir = NSTemporaryDirectory() + "wi-fs-\(clean)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(dir, 0o755) == 0 else { return nil }
+        guard mount("tmpfs", dir, "tmpfs", readOnly ? UInt(MS_RDONLY) : 0, "size=\(megabytes)m,mode=0755") == 0 else {
+            print("mount of a tmpfs not permitted (errno \(errno)): leg skipped")
+            rmdir(dir)
+            return nil
+        }
+    }
+    func entries() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
+    func unmount() { _ = umount2(dir, Int32(MNT_DETACH)); rmdir(dir) }
+}
+
+/// Runs the tool with stdout redirected by the shell (`redirect`, e.g. `>/dev/full` or `>&-`),
+/// or, when `redirect` is nil, into a pipe whose read end is already closed (every write gets
+/// EPIPE, deterministically). stderr is returned.
+func runWithStdout(_ args: [String], redirect: String?, in directory: String? = nil, timeout: Double = 60) throws -> ToolRun {
+    let p = Process()
+    let tool = try hardeningToolBinary().path
+    var env = ProcessInfo.processInfo.environment
+    env["WEIGHTINIT_NO_RELAUNCH"] = "1"
+    p.environment = env
+    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let errPath = NSTemporaryDirectory() + "wi-err-" + UUID().uuidString
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    if let redirect {
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" \"$@\" \(redirect)", tool] + args
+    } else {
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try pipe.fileHandleForReading.close()
+    }
+    let t0 = Date()
+    try p.run()
+    if redirect == nil, let pipe = p.standardOutput as? Pipe { try? pipe.fileHandleForWriting.close() }
+    var timedOut = false
+    while p.isRunning {
+        if Date().timeIntervalSince(t0) > timeout { timedOut = true; kill(p.processIdentifier, SIGKILL); break }
+        usleep(10_000)
+    }
+    p.waitUntilExit()
+    try err.close()
+    return ToolRun(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
+                   stdout: "", stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "", seconds: Date().timeIntervalSince(t0))
+}
+
+/// A fresh scratch directory for one test.
+func scratchDirectory(_ tag: String = #function) throws -> String {
+    let dir = NSTemporaryDirectory() + "wi-io-\(tag.filter { $0.isLetter })-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func listing(_ dir: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
+
+extension HardeningCLITests {
+    @Test("disk full during the mapped write of init: exit 1 (was SIGBUS 135), temporary file removed, --json failure object")
+    func diskFullInit() throws {
+        guard let fs = TinyMount(megabytes: 16) else { return }
+        defer { fs.unmount() }
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 2048 × 4096 F32 = 32 MiB: twice the file system.
+        try #"{"parameters":[{"name":"w","shape":[2048,4096]}]}"#.write(toFile: dir + "/s.json", atomically: false, encoding: .utf8)
+        for fsyncFlag in [[], ["--fsync"]] {
+            let r = try runBounded(["init", "--spec", dir + "/s.json", "--out", fs.dir + "/g.st", "--json"] + fsyncFlag, timeout: 60)
+            print("init 32 MiB on a 16 MiB tmpfs \(fsyncFlag): \(r.status) \(r.stderr.split(separator: "\n").first ?? "")")
+            #expect(!r.signaled && !r.timedOut && r.status == 1, "\(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("No space left") || r.stderr.contains("ENOSPC") || r.stderr.contains("errno 28"), "\(r.stderr)")
+            let json = jsonObject(r.stdout)
+            #expect(json?["exit_code"] as? Int == 1 && json?["error"] is String, "one failure object: \(r.stdout)")
+            #expect(fs.entries().isEmpty, "no temporary file left: \(fs.entries())")
+        }
+    }
+
+    @Test("stdout that fails (/dev/full, closed, closed pipe): exit 1 with a message, never a trap (132) or SIGPIPE (141); --save stays written",
+          arguments: [">/dev/full", ">&-", nil] as [String?])
+    func stdoutFailures(redirect: String?) throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"parameters":[{"name":"w","shape":[64,64]},{"name":"b","shape":[64]}]}"#.write(toFile: dir + "/s.json", atomically: false, encoding: .utf8)
+        let commands: [[String]] = [
+            ["stats", "--scheme", "he-normal", "--shape", "64x64", "--json"],
+            ["stats", "--scheme", "he-normal", "--shape", "64x64"],
+            ["doctor", "--json"],
+            ["init", "--spec", "s.json", "--unmatched", "zeros", "--out", "m.st"],
+            ["init", "--spec", "s.json", "--unmatched", "zeros", "--out", "m2.st", "--json"],
+            ["inspect", "m.st", "--json"],
+            ["train", "--data", Self.tiny, "--epochs", "2", "--hidden", "4", "--save", "t.st"],
+            ["stats", "--json", "--bogus"],                    // a parse error's failure object cannot be printed either
+            ["stats", "--help"], ["--version"],
+        ]
+        for args in commands {
+            let r = try runWithStdout(args, redirect: redirect, in: dir)
+            let label = "\(args.prefix(2).joined(separator: " ")) \(redirect ?? "| closed pipe")"
+            print("\(label) → \(r.status): \(r.stderr.split(separator: "\n").last ?? "")")
+            #expect(!r.signaled && !r.timedOut, "\(label): signal or hang, \(r.status)")
+            let expected: Int32 = args.contains("--bogus") ? 64 : 1
+            #expect(r.status == expected, "\(label): \(r.status) \(r.stderr)")
+            if expected == 1 { #expect(r.stderr.contains("standard output"), "\(label): \(r.stderr)") }
+            #expect(!r.stderr.contains("Fatal error"), "\(label): \(r.stderr)")
+        }
+        let files = listing(dir)
+        #expect(files == ["m.st", "m2.st", "s.json", "t.st"], "work done stays done, no temporary file: \(files)")
+    }
+
+    @Test("--json on argument and validation errors prints one failure object with exit_code 64",
+          arguments: [["stats", "--json"], ["stats", "--json", "--bogus"], ["train", "--limit", "nan", "--json"], ["inspect", "--json"],
+                      ["init", "--preset", "nope", "--json", "--out", "NOPE.st"], ["compare", "--json", "--inits", "foo"]])
+    func jsonOnParseErrors(args: [String]) throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runBounded(args, in: dir, timeout: 60)
+        print("\(args.joined(separator: " ")) → \(r.status): \(r.stdout.trimmingCharacters(in: .newlines))")
+        #expect(r.status == 64, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "exactly one line on stdout: \(r.stdout)")
+        let json = jsonObject(r.stdout)
+        #expect(json?["exit_code"] as? Int == 64 && (json?["error"] as? String)?.isEmpty == false, "\(r.stdout)")
+        #expect(json?.keys.contains("completed") == true)
+        #expect(r.stderr.contains("weightinit \(args[0])"), "the subcommand's usage on stderr: \(r.stderr)")
+        #expect(listing(dir).isEmpty, "nothing written: \(listing(dir))")
+    }
+
+    @Test("output paths: checked before any work, 64 naming the option; two outputs naming one file refused")
+    func outputPathRules() throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"parameters":[{"name":"w","shape":[8,8]}]}"#.write(toFile: dir + "/s.json", atomically: false, encoding: .utf8)
+        try "keep".write(toFile: dir + "/same.st", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.json", withDestinationPath: "same.st")
+        try FileManager.default.createDirectory(atPath: dir + "/ck", withIntermediateDirectories: true)
+        let train = ["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4"]
+        let compare = ["compare", "--data", Self.tiny, "--depth", "1", "--width", "4", "--steps", "0", "--inits", "he-normal"]
+        var cases: [([String], String)] = [
+            (["bench", "--quick", "--only", "gemm,model-init", "--bench-directory", "/dev/null"], "--bench-directory"),
+            (["bench", "--quick", "--only", "gemm,model-init", "--bench-directory", dir + "/missing"], "--bench-directory"),
+            (train + ["--checkpoint", ""], "--checkpoint"),
+            (train + ["--checkpoint", "/proc/wi-ck/run"], "--checkpoint"),
+            (["init", "--spec", "s.json", "--unmatched", "zeros", "--out", "same.st", "--log", "same.st"], "same file"),
+            (["init", "--spec", "s.json", "--unmatched", "zeros", "--out", "same.st", "--log", "link.json"], "same file"),
+            (["init", "--spec", "s.json", "--unmatched", "zeros", "--out", "new.st", "--log", "./new.st"], "same file"),
+            (train + ["--save", "ck/checkpoint.safetensors", "--checkpoint", "ck"], "same file"),
+            (compare + ["--plot", "cs/loss.csv", "--csv", "cs"], "same file"),
+            (compare + ["--csv", "/proc/wi-x"], "--csv"),
+        ]
+        let ro = TinyMount(megabytes: 1, readOnly: true)
+        defer { ro?.unmount() }
+        if let ro {
+            cases += [(train + ["--checkpoint", ro.dir], "--checkpoint"), (train + ["--save", ro.dir + "/m.st"], "--save"),
+                      (compare + ["--plot", ro.dir + "/x.svg"], "--plot"), (compare + ["--csv", ro.dir], "--csv"),
+                      (["init", "--spec", "s.json", "--unmatched", "zeros", "--out", ro.dir + "/m.st"], "--out")]
+        }
+        for (args, fragment) in cases {
+            let r = try runBounded(args, in: dir, timeout: 60)
+            print("\(args.suffix(4).joined(separator: " ")) → \(r.status): \(r.stderr.split(separator: "\n").first ?? "")")
+            #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
+            #expect(!r.stderr.contains("loading") && !r.stderr.contains("bench: gemm"), "checked before any work: \(r.stderr)")
+        }
+        #expect(try String(contentsOfFile: dir + "/same.st", encoding: .utf8) == "keep", "the --out file is not replaced by the log")
+        let left = listing(dir)
+        #expect(left == ["ck", "cs", "link.json", "s.json", "same.st"], "nothing else written (no ./checkpoint.safetensors): \(left)")
+        #expect(listing(dir + "/ck").isEmpty && listing(dir + "/cs").isEmpty)
+    }
+}
+
+extension HardeningCLITests {
+    @Test("inspect of a file truncated while it is read: exit 1 with a message (was SIGBUS 135), --json failure object")
+    func truncatedWhileInspected() throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A safetensors file written here: one F32 tensor of 16 Mi elements (64 MiB), every value 0.5.
+        let count = 16 << 20
+        let header = #"{"w":{"dtype":"F32","shape":[\#(count)],"data_offsets":[0,\#(4 * count)]}}"#
+        var padded = Array(header.utf8)
+        while padded.count % 8 != 0 { padded.append(0x20) }
+        var file = Data()
+        withUnsafeBytes(of: UInt64(padded.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(contentsOf: padded)
+        let values = [Float](repeating: 0.5, count: count)
+        values.withUnsafeBytes { file.append(contentsOf: $0) }
+        let path = dir + "/big.safetensors"
+        try file.write(to: URL(fileURLWithPath: path))
+        var truncatedWhileMapped = false
+        // Truncate as soon as the file shows in the child's mappings (its header is validated by then).
+        let p = Process()
+        p.executableURL = try hardeningToolBinary()
+        p.arguments = ["inspect", path, "--json", "--threads", "1"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["WEIGHTINIT_NO_RELAUNCH": "1"]) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let t0 = Date()
+        while p.isRunning && Date().timeIntervalSince(t0) < 30 {
+            if let maps = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/maps", encoding: .utf8), maps.contains(path) {
+                truncatedWhileMapped = truncate(path, 1 << 20) == 0
+                break
+            }
+            usleep(200)
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        print("inspect truncated while mapped (\(truncatedWhileMapped)): \(p.terminationStatus) \(stderr.split(separator: "\n").last ?? "")")
+        #expect(p.terminationReason == .exit, "no signal: \(p.terminationStatus)")
+        if truncatedWhileMapped && p.terminationStatus != 0 {
+            #expect(p.terminationStatus == 1 && stderr.contains("truncated"), "\(stderr)")
+            let json = jsonObject(String(decoding: stdout, as: UTF8.self))
+            #expect(json?["exit_code"] as? Int == 1, "one failure object: \(String(decoding: stdout, as: UTF8.self))")
+        } else {
+            print("inspect finished reading before the truncation: the race was lost, nothing to check")
+        }
     }
 }

@@ -347,10 +347,17 @@ public struct InitializationComparison: Sendable {
         // Memory: one network at a time, with activations for the largest batch it sees.
         let rows = max(min(c.batchSize, train.count), probeCount, min(1000, max(evalCount, test.count)))
         let slots = MemoryEstimate.optimizerSlots(c.optimizer.kind)
-        let estimate = c.architecture == .residual
-            ? try MemoryEstimate.residual(inputSize: train.features, width: c.width, depth: c.depth, classes: c.classes, batch: rows, optimizerSlots: slots)
-            : try MemoryEstimate.sequential(sizes: [train.features] + hidden + [c.classes], batch: rows, optimizerSlots: slots)
-        try CheckedSize.requireMemory(estimate, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks of width \(c.width)" : "an MLP \(MemoryEstimate.describe(sizes: [train.features] + hidden + [c.classes]))")")
+        if c.architecture == .cnn {
+            let side = Int(Double(train.features).squareRoot().rounded())
+            let spec = try ConvolutionalNetwork.deepVanillaSpec(depth: c.depth, width: c.width, classes: c.classes, activation: c.activation)
+            let estimate = try MemoryEstimate.cnn(inputShape: [1, max(1, side), max(1, side)], spec: spec, batch: rows, optimizerSlots: slots)
+            try CheckedSize.requireMemory(estimate, what: "comparing on a CNN of \(c.depth) conv layers of width \(c.width) on \(side)×\(side) images")
+        } else {
+            let estimate = c.architecture == .residual
+                ? try MemoryEstimate.residual(inputSize: train.features, width: c.width, depth: c.depth, classes: c.classes, batch: rows, optimizerSlots: slots)
+                : try MemoryEstimate.sequential(sizes: [train.features] + hidden + [c.classes], batch: rows, optimizerSlots: slots)
+            try CheckedSize.requireMemory(estimate, what: "comparing on \(c.architecture == .residual ? "a residual MLP of \(c.depth) blocks of width \(c.width)" : "an MLP \(MemoryEstimate.describe(sizes: [train.features] + hidden + [c.classes]))")")
+        }
         let logEvery = max(1, c.steps / 60)
         var runs: [Run] = []
         for (index, scheme) in schemes.enumerated() {

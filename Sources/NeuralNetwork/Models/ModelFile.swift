@@ -69,7 +69,9 @@ extension TrainingCheckpoint {
 
     /// Reads a checkpoint written by `write(to:)`.
     /// - Throws: `TensorFileError` (malformed file); `ModelFileError.notACheckpoint` (no or an
-    ///   unreadable header, a version this build does not read, optimizer buffers missing),
+    ///   unreadable header, a version this build does not read, a field out of its range or
+    ///   inconsistent with the others — see `TrainingCheckpoint.validate` —, a NaN or infinite
+    ///   parameter or optimizer value, optimizer buffers missing),
     ///   `.missingTensor` / `.shapeMismatch` / `.dtypeMismatch` when the tensors do not match the
     ///   header's parameter list.
     public static func read(from path: String) throws -> TrainingCheckpoint {
@@ -84,7 +86,15 @@ extension TrainingCheckpoint {
         try ModelFileError.check(model: header.parameters.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 },
                                  file: parameterEntries.map { ($0.name, $0.shape) }, path: path)
         var parameters: [(name: String, shape: [Int], values: [Float])] = []
-        for e in parameterEntries { parameters.append((e.name, e.shape, try file.floats(e.name))) }
+        // Training never produces a non-finite parameter or optimizer value (a non-finite loss stops
+        // the run first): one in the file is corruption, refused naming the tensor and the index.
+        func finite(_ values: [Float], _ name: String) throws -> [Float] {
+            if let i = values.firstIndex(where: { !$0.isFinite }) {
+                throw ModelFileError.notACheckpoint(file: path, reason: "tensor '\(name)' holds \(values[i]) at flat index \(i); a checkpoint's values are finite")
+            }
+            return values
+        }
+        for e in parameterEntries { parameters.append((e.name, e.shape, try finite(try file.floats(e.name), e.name))) }
         var first: [[Float]] = [], second: [[Float]] = []
         if header.optimizerSteps > 0 {
             for p in parameters {
@@ -93,7 +103,7 @@ extension TrainingCheckpoint {
                     let name = "optimizer.\(p.name).\(b)"
                     guard let loc = file.location(of: name) else { throw ModelFileError.missingTensor(file: path, name: name) }
                     guard loc.shape == p.shape else { throw ModelFileError.shapeMismatch(file: path, name: name, expected: p.shape, found: loc.shape) }
-                    return try file.floats(name)
+                    return try finite(try file.floats(name), name)
                 }
                 first.append(try buffer(header.optimizerBuffers.first(where: { $0 != "exp_avg_sq" }) ?? "momentum_buffer"))
                 second.append(try buffer("exp_avg_sq"))
@@ -111,6 +121,8 @@ extension TrainingCheckpoint {
                                             accumulators: accumulators, reports: header.reports, configuration: configuration,
                                             trainCount: header.trainCount, features: header.features)
         checkpoint.storedConfiguration = header.configuration
+        checkpoint.settings = header.settings
+        checkpoint.dataChecksum = header.dataChecksum.flatMap { UInt64($0, radix: 16) }
         return checkpoint
     }
 }

@@ -84,18 +84,28 @@ public struct CheckpointSchedule: Sendable, Equatable {
 /// - the optimizer buffers as `optimizer.<parameter name>.<buffer>` with PyTorch's buffer names:
 ///   `momentum_buffer` (SGD with momentum) or `exp_avg` and `exp_avg_sq` (Adam, AdamW), each of
 ///   its parameter's shape (none before the first step);
-/// - `__metadata__`: `format: pt` and `weightinit.checkpoint`, a JSON object with `version` (1),
+/// - `__metadata__`: `format: pt` and `weightinit.checkpoint`, a JSON object with `version` (2),
 ///   `epoch`, `step`, `global_step`, `optimizer_steps`, `data_order` (a description of the
 ///   generator: Fisher–Yates driven by Philox4x32-10 with key `RandomKey(seed).folding(in: epoch)`,
 ///   position `step · batch_size`), `configuration` (the `TrainingConfiguration` fields that
 ///   change the weights), `train_count`, `features`, `parameters` (name → shape), `accumulators`
-///   (loss sum and last finite loss as IEEE-754 bit patterns, so they round-trip exactly) and
-///   `reports` (the finished epochs).
+///   (loss sum and last finite loss as IEEE-754 bit patterns, so they round-trip exactly),
+///   `reports` (the finished epochs), `settings` (the application's settings that define the run
+///   beyond the configuration: for `weightinit train` the architecture, layer widths, activation
+///   and slope, initialization, `--limit` and standardization; `Trainer.settings`) and
+///   `data_checksum` (a 64-bit checksum of the training data's labels and input bytes,
+///   `LabeledData.checksum`, hexadecimal).
+///
+/// Version 2 added `settings` and `data_checksum`; a version-1 file is refused
+/// (`ModelFileError.notACheckpoint` naming both versions) because it cannot show that the run is
+/// resumed with the same activation, standardization and data. Every field is validated when the
+/// file is read (`read(from:)`): ranges and the relations between the fields (see `validate`),
+/// so an edited or corrupt header is refused with an error naming the file and the field.
 /// Nothing in it depends on the number of processes: a run saved by N data-parallel ranks
 /// resumes on any number of ranks.
 public struct TrainingCheckpoint: Sendable {
     /// Format version written in the metadata.
-    public static let version = 1
+    public static let version = 2
     /// The model's tensors (name, PyTorch shape, row-major values), in `parameters` order.
     public var parameters: [(name: String, shape: [Int], values: [Float])]
     /// The optimizer's state, buffers indexed like `parameters` (of this checkpoint).
@@ -114,6 +124,13 @@ public struct TrainingCheckpoint: Sendable {
     public var trainCount: Int, features: Int
     /// The configuration fields as written in the file (compared by `restore`).
     var storedConfiguration: ConfigurationRecord?
+    /// The application's settings that define the run beyond `configuration` (name → value as
+    /// text, e.g. `activation: relu`, `standardize: true`); `restore` refuses a checkpoint whose
+    /// settings differ from the trainer's `settings`, naming the first differing name.
+    public var settings: [String: String] = [:]
+    /// `LabeledData.checksum` of the training data the run was taken on (nil: not recorded);
+    /// `fit` refuses other data after a restore.
+    public var dataChecksum: UInt64?
 
     /// The tensors of the file: parameters, then `optimizer.<name>.<buffer>`.
     public var tensors: [(name: String, shape: [Int], values: [Float])] {
@@ -147,6 +164,8 @@ public struct TrainingCheckpoint: Sendable {
         var seen: Int
         var lastFiniteLossBits: String?
         var reports: [EpochReport]
+        var settings: [String: String]
+        var dataChecksum: String?
     }
 
     /// The fields of `TrainingConfiguration` that change the weights, as text (exact comparison).
@@ -186,7 +205,8 @@ public struct TrainingCheckpoint: Sendable {
                             trainCount: trainCount, features: features,
                             parameters: Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) }),
                             lossSumBits: String(accumulators.lossSum.bitPattern, radix: 16), correct: accumulators.correct, seen: accumulators.seen,
-                            lastFiniteLossBits: accumulators.lastFiniteLoss.map { String($0.bitPattern, radix: 16) }, reports: reports)
+                            lastFiniteLossBits: accumulators.lastFiniteLoss.map { String($0.bitPattern, radix: 16) }, reports: reports,
+                            settings: settings, dataChecksum: dataChecksum.map { String($0, radix: 16) })
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -203,14 +223,122 @@ public struct TrainingCheckpoint: Sendable {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // The version first: an older file is named as such, not as a header with missing fields.
+        struct Version: Decodable { var version: Int }
+        if let v = try? decoder.decode(Version.self, from: Data(json.utf8)), v.version != version {
+            let note = v.version == 1 ? " (version 1 does not record the activation, the standardization and the data checksum, so resuming it cannot be checked: start the run again)" : ""
+            throw ModelFileError.notACheckpoint(file: file, reason: "field 'version': checkpoint format version \(v.version); this build reads version \(version)\(note)")
+        }
         let header: Header
         do { header = try decoder.decode(Header.self, from: Data(json.utf8)) } catch {
-            throw ModelFileError.notACheckpoint(file: file, reason: "the '\(metadataKey)' metadata is not a valid checkpoint header: \(error)")
+            // Foundation reports a number that is not an Int (1.5, 1e30) without its field: find it.
+            if let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
+                for key in ["version", "epoch", "step", "global_step", "optimizer_steps", "train_count", "features", "seen", "correct"] {
+                    guard let v = object[key] else { continue }
+                    let text = "\(v)"
+                    if !(v is String), !text.isEmpty, text.drop(while: { $0 == "-" }).allSatisfy(\.isASCII), text.drop(while: { $0 == "-" }).allSatisfy(\.isNumber), Int(text) != nil { continue }
+                    throw ModelFileError.notACheckpoint(file: file, reason: "field '\(key)' = \(v) is invalid: must be an integer")
+                }
+            }
+            throw ModelFileError.notACheckpoint(file: file, reason: "the '\(metadataKey)' metadata is not a valid checkpoint header: \(describe(error))")
         }
         guard header.version == version else {
-            throw ModelFileError.notACheckpoint(file: file, reason: "checkpoint format version \(header.version); this build reads version \(version)")
+            throw ModelFileError.notACheckpoint(file: file, reason: "field 'version': checkpoint format version \(header.version); this build reads version \(version)")
         }
+        try validate(header, file: file)
         return header
+    }
+
+    /// A decoding error as "field 'a.b': what" (the JSON path in the file's snake-case names).
+    static func describe(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let p = keys.map { k in k.intValue.map { "[\($0)]" } ?? k.stringValue.snakeCased }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            return p.isEmpty ? "the header" : "field '\(p)'"
+        }
+        guard let e = error as? DecodingError else { return "\(error)" }
+        switch e {
+        case let .typeMismatch(type, c): return "\(path(c.codingPath)): expected \(type) (\(c.debugDescription))"
+        case let .valueNotFound(type, c): return "\(path(c.codingPath)): missing \(type) value"
+        case let .keyNotFound(key, c): return "\(path(c.codingPath + [key])): missing"
+        case let .dataCorrupted(c): return "\(path(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// Checks every field of a decoded header against its range and against the others, so that
+    /// an edited or corrupt file is refused here instead of trapping or training a wrong run:
+    /// - the configuration is valid (`TrainingConfiguration.validate`, the optimizer's
+    ///   hyper-parameters) and its epochs and batch size equal those of `configuration`;
+    /// - `train_count ≥ 1`, `features ≥ 1`; with `S = ⌈train_count / batch_size⌉` steps per epoch:
+    ///   `1 ≤ epoch ≤ epochs + 1`, `0 ≤ step ≤ S` (`step = 0` when `epoch = epochs + 1`),
+    ///   `global_step = (epoch − 1)·S + step` and `optimizer_steps = global_step` (one optimizer
+    ///   update per step), all without overflow;
+    /// - `seen = min(step · batch_size, train_count)` (the examples of the steps taken in this
+    ///   epoch), `0 ≤ correct ≤ seen`;
+    /// - `loss_sum_bits` is a 64-bit hexadecimal pattern of a finite value ≥ 0,
+    ///   `last_finite_loss_bits` (when present) a 32-bit one of a finite value;
+    /// - `optimizer_buffers` are the optimizer's buffer names (`Optimizer.stateBufferNames`) once
+    ///   it has stepped, and empty before;
+    /// - one report per finished epoch (`epoch − 1`), numbered 1, 2, …;
+    /// - `data_checksum` (when present) is a 64-bit hexadecimal number; parameter shapes have
+    ///   non-negative dimensions.
+    /// - Throws: `ModelFileError.notACheckpoint` naming the file, the field, its value and the rule.
+    static func validate(_ h: Header, file: String) throws {
+        func fail(_ field: String, _ value: String, _ rule: String) -> ModelFileError {
+            .notACheckpoint(file: file, reason: "field '\(field)' = \(value) is invalid: \(rule)")
+        }
+        let c = h.trainingConfiguration
+        do {
+            try c.validate()
+            _ = try Optimizer(c.optimizer, weightDecay: c.weightDecay)
+        } catch {
+            throw ModelFileError.notACheckpoint(file: file, reason: "field 'training_configuration': \(error)")
+        }
+        guard h.configuration.epochs == c.epochs else { throw fail("configuration.epochs", "\(h.configuration.epochs)", "must equal training_configuration.epochs = \(c.epochs)") }
+        guard h.configuration.batchSize == c.batchSize else { throw fail("configuration.batch_size", "\(h.configuration.batchSize)", "must equal training_configuration.batch_size = \(c.batchSize)") }
+        guard h.trainCount >= 1 else { throw fail("train_count", "\(h.trainCount)", "must be ≥ 1") }
+        guard h.features >= 1 else { throw fail("features", "\(h.features)", "must be ≥ 1") }
+        let stepsPerEpoch = (h.trainCount - 1) / c.batchSize + 1
+        let per = "\(stepsPerEpoch) steps per epoch (\(h.trainCount) examples in batches of \(c.batchSize))"
+        guard h.epoch >= 1, h.epoch - 1 <= c.epochs else { throw fail("epoch", "\(h.epoch)", "must be in 1…\(c.epochs + 1) for a run of \(c.epochs) epochs (epochs + 1 = complete)") }
+        guard h.step >= 0, h.step <= stepsPerEpoch else { throw fail("step", "\(h.step)", "must be in 0…\(stepsPerEpoch), the \(per)") }
+        guard h.epoch <= c.epochs || h.step == 0 else { throw fail("epoch", "\(h.epoch)", "epoch = epochs + 1 marks a complete run, whose step is 0; this file has step \(h.step)") }
+        let (done, o1) = (h.epoch - 1).multipliedReportingOverflow(by: stepsPerEpoch)
+        let (expected, o2) = done.addingReportingOverflow(h.step)
+        guard !o1, !o2, h.globalStep == expected else {
+            throw fail("global_step", "\(h.globalStep)", "must be (epoch − 1) × steps per epoch + step = \(o1 || o2 ? "more than 2⁶³" : "\(expected)") (\(per))")
+        }
+        guard h.optimizerSteps == h.globalStep else { throw fail("optimizer_steps", "\(h.optimizerSteps)", "must equal global_step = \(h.globalStep) (one optimizer update per step)") }
+        let (taken, o3) = h.step.multipliedReportingOverflow(by: c.batchSize)
+        let seen = o3 ? h.trainCount : min(taken, h.trainCount)
+        guard h.seen == seen else { throw fail("seen", "\(h.seen)", "must be min(step × batch size, train_count) = \(seen), the examples of the \(h.step) steps taken in epoch \(h.epoch)") }
+        guard h.correct >= 0, h.correct <= h.seen else { throw fail("correct", "\(h.correct)", "must be in 0…\(h.seen) (seen)") }
+        guard let lossBits = UInt64(h.lossSumBits, radix: 16), !h.lossSumBits.hasPrefix("+"), !h.lossSumBits.hasPrefix("-") else {
+            throw fail("loss_sum_bits", "'\(h.lossSumBits)'", "must be the hexadecimal bit pattern of a 64-bit float")
+        }
+        let lossSum = Double(bitPattern: lossBits)
+        guard lossSum.isFinite, lossSum >= 0 else { throw fail("loss_sum_bits", "'\(h.lossSumBits)' (\(lossSum))", "must be a finite value ≥ 0 (a sum of cross-entropy losses)") }
+        if let bits = h.lastFiniteLossBits {
+            guard let b = UInt32(bits, radix: 16), !bits.hasPrefix("+"), !bits.hasPrefix("-") else {
+                throw fail("last_finite_loss_bits", "'\(bits)'", "must be the hexadecimal bit pattern of a 32-bit float")
+            }
+            guard Float(bitPattern: b).isFinite else { throw fail("last_finite_loss_bits", "'\(bits)' (\(Float(bitPattern: b)))", "must be a finite value") }
+        }
+        let buffers = (try? Optimizer(c.optimizer, weightDecay: c.weightDecay).stateBufferNames) ?? []
+        let expectedBuffers = h.optimizerSteps > 0 ? buffers : []
+        guard h.optimizerBuffers == expectedBuffers else {
+            throw fail("optimizer_buffers", "\(h.optimizerBuffers)", "must be \(expectedBuffers) for \(c.optimizer) after \(h.optimizerSteps) steps")
+        }
+        guard h.reports.count == h.epoch - 1 else { throw fail("reports", "\(h.reports.count) entries", "must hold one report per finished epoch (\(h.epoch - 1))") }
+        for (i, r) in h.reports.enumerated() where r.epoch != i + 1 {
+            throw fail("reports[\(i)].epoch", "\(r.epoch)", "must be \(i + 1)")
+        }
+        if let d = h.dataChecksum, UInt64(d, radix: 16) == nil || d.hasPrefix("+") || d.hasPrefix("-") {
+            throw fail("data_checksum", "'\(d)'", "must be a 64-bit hexadecimal number")
+        }
+        for (name, shape) in h.parameters where shape.contains(where: { $0 < 0 }) {
+            throw fail("parameters.\(name)", "\(shape)", "dimensions must be ≥ 0")
+        }
     }
 }
 
@@ -220,11 +348,17 @@ extension TrainingCheckpoint {
     /// optimizer's state and buffer names, the position, running sums and reports, for data of
     /// `trainCount` examples of `features` features. `Trainer.checkpoint` builds the same thing
     /// from a trainer.
+    ///
+    /// `settings` and `dataChecksum` are recorded for `restore` and `fit` to compare (see the
+    /// properties of those names).
     public init(model: any NetworkModel, optimizer: Optimizer, position: TrainingPosition, accumulators: EpochAccumulators,
-                reports: [EpochReport], configuration: TrainingConfiguration, trainCount: Int, features: Int) {
+                reports: [EpochReport], configuration: TrainingConfiguration, trainCount: Int, features: Int,
+                settings: [String: String] = [:], dataChecksum: UInt64? = nil) {
         self.init(parameters: model.parameters.map { ($0.name, $0.shape, $0.values) }, optimizer: optimizer.state,
                   optimizerBuffers: optimizer.stateBufferNames, position: position, accumulators: accumulators,
                   reports: reports, configuration: configuration, trainCount: trainCount, features: features)
+        self.settings = settings
+        self.dataChecksum = dataChecksum
     }
 }
 
@@ -232,7 +366,8 @@ extension Trainer {
     /// A snapshot of the run for the data it is training on (`trainCount` examples of `features`).
     public func checkpoint(trainCount: Int, features: Int) -> TrainingCheckpoint {
         TrainingCheckpoint(model: model, optimizer: optimizer, position: position, accumulators: accumulators,
-                           reports: reports, configuration: configuration, trainCount: trainCount, features: features)
+                           reports: reports, configuration: configuration, trainCount: trainCount, features: features,
+                           settings: settings, dataChecksum: dataChecksum)
     }
 
     /// Puts a checkpoint's state into this trainer and its model: parameter values, optimizer
@@ -240,7 +375,8 @@ extension Trainer {
     /// was taken (it checks that its data has the checkpoint's size).
     ///
     /// - Throws: `ModelFileError.configurationMismatch` naming the first field of the configuration
-    ///   (epochs, batch size, learning rate, optimizer, weight decay, schedule, seed) that differs;
+    ///   (epochs, batch size, learning rate, optimizer, weight decay, schedule, seed) that differs,
+    ///   then the first name of `settings` whose value differs (or is missing on one side);
     ///   `ModelFileError.missingTensor` / `.unexpectedTensor` / `.shapeMismatch` naming a parameter
     ///   that the model and the checkpoint do not share. Nothing is changed when it throws.
     public func restore(_ checkpoint: TrainingCheckpoint, file: String = "<memory>") throws {
@@ -248,6 +384,10 @@ extension Trainer {
         let there = checkpoint.storedConfiguration ?? TrainingCheckpoint.ConfigurationRecord(checkpoint.configuration)
         if let (field, mine, theirs) = here.firstDifference(from: there) {
             throw ModelFileError.configurationMismatch(file: file, field: field, checkpoint: theirs, current: mine)
+        }
+        for name in Set(settings.keys).union(checkpoint.settings.keys).sorted() where settings[name] != checkpoint.settings[name] {
+            throw ModelFileError.configurationMismatch(file: file, field: name, checkpoint: checkpoint.settings[name] ?? "(not recorded)",
+                                                       current: settings[name] ?? "(not set)")
         }
         let params = model.parameters
         try ModelFileError.check(model: params.map { ($0.name, $0.shape) }, file: checkpoint.parameters.map { ($0.name, $0.shape) }, path: file)
@@ -273,6 +413,16 @@ extension Trainer {
         accumulators = checkpoint.accumulators
         reports = checkpoint.reports
         restoredDataShape = (checkpoint.trainCount, checkpoint.features)
+        restoredDataChecksum = checkpoint.dataChecksum
         ratioSums = []
+    }
+}
+
+fileprivate extension String {
+    /// `camelCase` → `snake_case` (the checkpoint header's key names, for error messages).
+    var snakeCased: String {
+        var out = ""
+        for ch in self { if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) } }
+        return out
     }
 }

@@ -47,6 +47,93 @@ public enum MemoryEstimate {
         return try CheckedSize.sum([ends, try CheckedSize.product(block, depth, what: "\(depth) residual blocks of width \(width)")], what: "model bytes")
     }
 
+    /// Bytes for a `ConvolutionalNetwork` over `inputShape` (`[C, H, W]`) with the layers `spec`,
+    /// trained with batches of `batch` rows — walked layer by layer from the shapes alone, nothing
+    /// allocated. Per layer, in Floats:
+    /// - `conv` `C→O`, kernel `kh×kw`, groups `G`, output `OH×OW = P`, reduction `K = (C/G)·kh·kw`:
+    ///   weight, gradient and optimizer state `(O·K + O)·(2 + optimizerSlots)`; per row the padded
+    ///   input `C·(H+pt+pb)·(W+pl+pr)`, pre-activation and output `2·O·P`, input gradient `C·H·W`,
+    ///   and for the im2col path (`K > Conv2D.directReductionLimit`) the column block `C·kh·kw·P`
+    ///   and the product block `O·P` (upper bounds: the layer allocates them for a block of at
+    ///   most all rows), the channel-major gradient `O·P` and the bias partials `O`; for the
+    ///   direct path (`K ≤ 32`) the accumulator `O·OH·(W+pl+pr)` and the per-sample partial
+    ///   gradients `O·K + O`;
+    /// - max/avg pooling: output and spare output `2·C·P`, argmax indices `C·P` (4-byte), input
+    ///   gradient `C·H·W`; global average pooling: output `C`, input gradient `C·H·W`; flatten:
+    ///   output and input gradient `2·C·H·W`;
+    /// - dense: as `dense(layers:…)`;
+    /// - plus the input batch itself (`C·H·W` per row).
+    /// Like the other estimates it ignores allocator overhead and BLAS's own buffers.
+    /// - Throws: `TrainingError.invalidHyperparameter` / `.shapeMismatch` when the layers do not fit
+    ///   the input (a window larger than the image, as `ConvolutionalNetwork.init` would throw);
+    ///   `SizeError.negative`/`.overflow`.
+    public static func cnn(inputShape: [Int], spec: [LayerSpec], batch: Int, optimizerSlots: Int) throws -> Int {
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 }) else {
+            throw TrainingError.invalidHyperparameter(name: "input shape", value: Double(inputShape.min() ?? 0), rule: "needs [C, H, W] with sizes ≥ 1 (got \(inputShape))")
+        }
+        guard batch >= 0 else { throw SizeError.negative(what: "batch", value: batch) }
+        var shape = inputShape
+        var parameters: [Int] = [], perRow: [Int] = [try CheckedSize.elementCount(inputShape, what: "input elements")]
+        func p(_ a: Int...) throws -> Int { try CheckedSize.elementCount(a, what: "CNN layer size") }
+        for (i, s) in spec.enumerated() {
+            func image() throws -> (Int, Int, Int) {
+                guard shape.count == 3 else { throw TrainingError.shapeMismatch("layer \(i) (\(s)) needs a C×H×W input, got \(shape)") }
+                return (shape[0], shape[1], shape[2])
+            }
+            switch s {
+            case let .conv(o, kernel, stride, padding, dilation, groups, _):
+                let (c, h, w) = try image()
+                guard o >= 1, groups >= 1, c % groups == 0, o % groups == 0 else {
+                    throw TrainingError.invalidHyperparameter(name: "layer \(i) conv groups", value: Double(groups), rule: "must divide \(c) input and \(o) output channels (≥ 1)")
+                }
+                let g = try WindowGeometry(channels: c, height: h, width: w, kernel: (kernel, kernel), stride: (stride, stride),
+                                           dilation: (dilation, dilation), padding: padding, layer: "layer \(i) conv")
+                let k = try p(c / groups, kernel, kernel), plane = try p(g.outputHeight, g.outputWidth)
+                let paddedW = w + g.padLeft + g.padRight, paddedH = h + g.padTop + g.padBottom
+                parameters.append(try CheckedSize.sum([try p(o, k), o], what: "conv parameters"))
+                var row = [try p(c, paddedH, paddedW + kernel * dilation + 8), try p(2, o, plane), try p(c, h, w)]
+                if k > Conv2D.directReductionLimit {
+                    row += [try p(c, kernel, kernel, plane), try p(2, o, plane), o]
+                } else {
+                    row += [try p(o, g.outputHeight, paddedW), try CheckedSize.sum([try p(o, k), o], what: "conv partials")]
+                }
+                perRow.append(try CheckedSize.sum(row, what: "conv activations"))
+                shape = [o, g.outputHeight, g.outputWidth]
+            case let .maxPool(kernel, stride), let .avgPool(kernel, stride):
+                let (c, h, w) = try image()
+                let g = try WindowGeometry(channels: c, height: h, width: w, kernel: (kernel, kernel), stride: (stride ?? kernel, stride ?? kernel),
+                                           dilation: (1, 1), padding: .explicit(height: 0, width: 0), layer: "layer \(i) pooling", maxPadHalfKernel: true)
+                let plane = try p(c, g.outputHeight, g.outputWidth)
+                perRow.append(try CheckedSize.sum([try p(3, plane), try p(c, h, w)], what: "pooling activations"))
+                shape = [c, g.outputHeight, g.outputWidth]
+            case .globalAveragePool:
+                let (c, h, w) = try image()
+                perRow.append(try CheckedSize.sum([c, try p(c, h, w)], what: "pooling activations"))
+                shape = [c]
+            case .flatten:
+                let n = try CheckedSize.elementCount(shape, what: "flatten size")
+                perRow.append(try p(2, n))
+                shape = [n]
+            case let .dense(units, _):
+                guard shape.count == 1 else { throw TrainingError.shapeMismatch("layer \(i) (dense) needs a flat input, got \(shape)") }
+                guard units >= 1 else { throw TrainingError.invalidHyperparameter(name: "dense units", value: Double(units), rule: "must be ≥ 1") }
+                parameters.append(try CheckedSize.sum([try p(shape[0], units), units], what: "dense parameters"))
+                perRow.append(try CheckedSize.sum([try p(2, shape[0]), try p(3, units)], what: "dense activations"))
+                shape = [units]
+            }
+        }
+        let state = try CheckedSize.product(try CheckedSize.sum(parameters, what: "CNN parameters"), 2 + optimizerSlots, what: "CNN parameters and state")
+        let activations = try CheckedSize.product(try CheckedSize.sum(perRow, what: "CNN activations per row"), batch, what: "CNN activations for batch \(batch)")
+        return try CheckedSize.product(try CheckedSize.sum([state, activations], what: "CNN size"), MemoryLayout<Float>.stride, what: "CNN bytes")
+    }
+
+    /// The smallest side `s` of square single-channel images `[1, s, s]` that the layers `spec`
+    /// accept (every window fits its padded input), searched in `1…limit`; nil when none does.
+    public static func minimumSquareSide(spec: [LayerSpec], limit: Int = 1024) -> Int? {
+        guard limit >= 1 else { return nil }
+        return (1...limit).first { (try? cnn(inputShape: [1, $0, $0], spec: spec, batch: 0, optimizerSlots: 0)) != nil }
+    }
+
     /// Layer sizes as `784-256×30-10` (runs of equal widths compressed), for messages.
     public static func describe(sizes: [Int]) -> String {
         var parts: [String] = []

@@ -16,6 +16,27 @@ public struct LabeledData: Sendable {
         }
         self.features = features; self.inputs = inputs; self.labels = labels
     }
+
+    /// A 64-bit checksum of the data set: count, features, the labels' and the inputs' bytes
+    /// (8-byte words, multiply–xorshift mixing with the 64-bit golden-ratio constant). Any change
+    /// of a value, the order or the size changes it with overwhelming probability; not a
+    /// cryptographic hash. Checkpoints record it so that a run resumes on the data it was taken on.
+    public var checksum: UInt64 {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3
+        func add(_ w: UInt64) { h = (h ^ w) &* 0x9E37_79B9_7F4A_7C15; h ^= h >> 29 }
+        func add(_ bytes: UnsafeRawBufferPointer) {
+            add(UInt64(bytes.count))
+            let words = bytes.count / 8
+            for k in 0..<words { add(bytes.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self)) }
+            var tail: UInt64 = 0
+            for k in (8 * words)..<bytes.count { tail = tail << 8 | UInt64(bytes[k]) }
+            if bytes.count % 8 != 0 { add(tail) }
+        }
+        add(UInt64(count)); add(UInt64(features))
+        labels.withUnsafeBytes { add($0) }
+        inputs.withUnsafeBytes { add($0) }
+        return h
+    }
 }
 
 /// Hyper-parameters of a training run. Defaults are the `weightinit train` defaults.
@@ -181,6 +202,16 @@ public final class Trainer {
     var ratioSums: [Double] = []
     /// Number of training examples the restored checkpoint was taken with (checked by `fit`).
     var restoredDataShape: (count: Int, features: Int)?
+    /// `LabeledData.checksum` of the restored checkpoint's training data (checked by `fit`).
+    var restoredDataChecksum: UInt64?
+    /// `LabeledData.checksum` of the training data of the last `fit` (recorded in checkpoints).
+    public internal(set) var dataChecksum: UInt64?
+    /// The application's settings that define the run beyond `configuration` — for
+    /// `weightinit train` the architecture, layer widths, activation and slope, initialization,
+    /// `--limit` and standardization — as name → value text. Recorded in every checkpoint;
+    /// `restore` refuses a checkpoint whose settings differ (`ModelFileError.configurationMismatch`
+    /// naming the setting). Default empty (a library user with nothing to add).
+    public var settings: [String: String] = [:]
     /// The replicas and per-thread buffers of batch-split training (`batchThreads > 1`), built
     /// by the first `fit`.
     var batchSplit: BatchSplit?
@@ -292,7 +323,13 @@ public final class Trainer {
         if let restored = restoredDataShape, restored.count != train.count || restored.features != train.features {
             throw TrainingError.shapeMismatch("the checkpoint was taken training on \(restored.count) examples of \(restored.features) features; this run has \(train.count) of \(train.features)")
         }
+        let trainChecksum = train.checksum
+        if let restored = restoredDataChecksum, restored != trainChecksum {
+            throw TrainingError.shapeMismatch("the checkpoint was taken training on other data of the same size (\(train.count) examples of \(train.features) features; data checksum \(String(restored, radix: 16)), this run's \(String(trainChecksum, radix: 16))): resume with the same data, subset and preprocessing")
+        }
         restoredDataShape = (train.count, train.features)
+        restoredDataChecksum = trainChecksum
+        dataChecksum = trainChecksum
         let cfg = configuration
         let stepsPerEpoch = (train.count - 1) / cfg.batchSize + 1
         let (totalSteps, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: cfg.epochs)

@@ -1,0 +1,196 @@
+// Issue 13 (checkpoint class): a checkpoint whose header was edited or corrupted is refused with
+// `ModelFileError.notACheckpoint` naming the file and the field — never a trap (arithmetic
+// overflow) and never a run that silently trains more epochs than configured. The files are
+// produced by a real run and edited here with JSONSerialization (an implementation independent
+// of the package's Codable header); the oracle for each edit is the rule of the field
+// (hand-derived: 64 examples in batches of 16 = 4 steps per epoch, 3 steps taken).
+// Also: the settings a run records (activation, standardization, …) and the data checksum are
+// compared on resume, and the CNN memory estimate walks the layers without allocating.
+import Foundation
+import Testing
+import MatrixModule
+import NeuralNetwork
+
+/// Rewrites the `weightinit.checkpoint` metadata JSON of the safetensors file at `source` with
+/// `edit` applied to the decoded object, into `destination` (same tensor bytes).
+/// `setCheckpointField(field, json)` is the usual edit: the field set to a JSON value's text.
+func editCheckpointHeader(_ source: String, _ destination: String, _ edit: (inout [String: Any]) -> Void) throws {
+    let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source)))
+    var n = 0
+    for i in 0..<8 { n |= Int(data[i]) << (8 * i) }
+    var header = try #require(try JSONSerialization.jsonObject(with: Data(data[8..<(8 + n)])) as? [String: Any])
+    var meta = try #require(header["__metadata__"] as? [String: String])
+    let stateText = try #require(meta["weightinit.checkpoint"])
+    var state = try #require(try JSONSerialization.jsonObject(with: Data(stateText.utf8)) as? [String: Any])
+    edit(&state)
+    meta["weightinit.checkpoint"] = String(decoding: try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]), as: UTF8.self)
+    header["__metadata__"] = meta
+    var bytes = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+    while bytes.count % 8 != 0 { bytes.append(0x20) }
+    var out: [UInt8] = (0..<8).map { UInt8(truncatingIfNeeded: bytes.count >> (8 * $0)) }
+    out += bytes
+    out += data[(8 + n)...]
+    try Data(out).write(to: URL(fileURLWithPath: destination))
+}
+
+/// Sets `field` to the JSON value written as `json` (e.g. `-1`, `"zz"`, `null`).
+func setCheckpointField(_ field: String, _ json: String) -> (inout [String: Any]) -> Void {
+    let value = (try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])) ?? NSNull()
+    return { $0[field] = value }
+}
+
+@Suite("Checkpoint headers are validated; settings and data are compared on resume (issue 13)")
+struct CheckpointValidationTests {
+    static let intMax = Int.max
+
+    /// A run of 2 epochs × 4 steps (64 examples, batch 16) stopped after 3 steps: epoch 1, step 3,
+    /// global step 3, 48 examples seen.
+    static func makeCheckpoint(_ name: String, settings: [String: String] = [:]) throws -> (path: String, cfg: TrainingConfiguration, dir: String) {
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 2; cfg.batchSize = 16; cfg.seed = 1
+        let train = try CheckpointTests.blobs(count: 64, seed: 1), test = try CheckpointTests.blobs(count: 16, seed: 2)
+        let dir = CheckpointTests.directory(name + "-" + UUID().uuidString)   // parameterized cases run in parallel
+        let schedule = try CheckpointSchedule(directory: dir, every: 1)
+        let trainer = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+        trainer.settings = settings
+        _ = try trainer.fit(train: train, test: test, checkpoints: schedule, maxSteps: 3)
+        return (schedule.path, cfg, dir)
+    }
+
+    @Test("every edited header field is refused naming the field (no trap, no silent acceptance)",
+          arguments: [
+            ("epoch", "-1"), ("epoch", "0"), ("epoch", "3"), ("epoch", "9223372036854775807"), ("epoch", "1.5"), ("epoch", "\"x\""),
+            ("step", "-1"), ("step", "5"), ("step", "9223372036854775807"),
+            ("global_step", "-1"), ("global_step", "4"), ("global_step", "9223372036854775807"),
+            ("optimizer_steps", "2"), ("optimizer_steps", "9223372036854775807"),
+            ("seen", "-1"), ("seen", "47"), ("seen", "9223372036854775807"),
+            ("correct", "-1"), ("correct", "49"), ("correct", "9223372036854775807"),
+            ("train_count", "0"), ("features", "0"),
+            ("loss_sum_bits", "\"zz\""), ("loss_sum_bits", "\"-1\""), ("loss_sum_bits", "\"7ff8000000000000\""),
+            ("last_finite_loss_bits", "\"1234567890123456789\""), ("last_finite_loss_bits", "\"7f800000\""),
+            ("optimizer_buffers", "[\"exp_avg\", \"exp_avg_sq\"]"), ("data_checksum", "\"zz\""),
+            ("reports", "[{\"epoch\": -5}]"), ("version", "1"), ("settings", "null"),
+          ])
+    func editedField(field: String, value: String) throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("edit-\(field)")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let edited = dir + "/edited.safetensors"
+        try editCheckpointHeader(path, edited, setCheckpointField(field, value))
+        let model = try Sequential(sizes: [12, 8, 3], activation: .relu, seed: 4)
+        let before = CheckpointTests.bits(model)
+        let trainer = try Trainer(model: model, configuration: cfg)
+        do {
+            try trainer.resume(from: edited)
+            Issue.record("\(field) = \(value) was accepted (resumed at \(trainer.position))")
+        } catch let e as ModelFileError {
+            guard case let .notACheckpoint(file, reason) = e else { Issue.record("\(field): \(e)"); return }
+            #expect(file == edited)
+            #expect(reason.contains("'\(field)"), "\(field) = \(value): \(reason)")
+            print("\(field) = \(value): \(e.description)")
+        }
+        #expect(CheckpointTests.bits(model) == before && trainer.position == TrainingPosition(), "a refused checkpoint changes nothing")
+        // The unedited file resumes (the edits alone are refused).
+        try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg).resume(from: path)
+    }
+
+    @Test("a NaN or infinite parameter value in the file is refused naming the tensor")
+    func nonFiniteParameter() throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("nan")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The first 4 bytes of the data section are the first value of the first tensor (sorted by
+        // offset); overwrite them with a quiet NaN, then +inf.
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var n = 0
+        for i in 0..<8 { n |= Int(data[i]) << (8 * i) }
+        for pattern: UInt32 in [0x7FC0_0000, 0x7F80_0000] {
+            for k in 0..<4 { data[8 + n + k] = UInt8(truncatingIfNeeded: pattern >> (8 * k)) }
+            let edited = dir + "/nan.safetensors"
+            try Data(data).write(to: URL(fileURLWithPath: edited))
+            do {
+                try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg).resume(from: edited)
+                Issue.record("a non-finite value was accepted")
+            } catch let e as ModelFileError {
+                guard case let .notACheckpoint(_, reason) = e else { Issue.record("\(e)"); continue }
+                #expect(reason.contains("tensor '") && reason.contains("flat index 0"), "\(reason)")
+            }
+        }
+    }
+
+    @Test("a consistent header passes: the file written at the end of the run (epoch = epochs + 1) resumes to nothing")
+    func completeRun() throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("complete")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let train = try CheckpointTests.blobs(count: 64, seed: 1), test = try CheckpointTests.blobs(count: 16, seed: 2)
+        let t = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+        try t.resume(from: path)
+        _ = try t.fit(train: train, test: test, checkpoints: try CheckpointSchedule(directory: dir, every: 1))
+        let done = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+        try done.resume(from: path)
+        #expect(done.position == TrainingPosition(epoch: 3, step: 0, globalStep: 8) && done.reports.count == 2)
+    }
+
+    @Test("settings recorded by the application are compared on resume, naming the setting")
+    func settings() throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("settings", settings: ["--activation": "relu", "--standardize": "on"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func resume(_ s: [String: String]) throws {
+            let t = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+            t.settings = s
+            try t.resume(from: path)
+        }
+        try resume(["--activation": "relu", "--standardize": "on"])
+        #expect(throws: ModelFileError.configurationMismatch(file: path, field: "--activation", checkpoint: "relu", current: "tanh")) {
+            try resume(["--activation": "tanh", "--standardize": "on"])
+        }
+        #expect(throws: ModelFileError.configurationMismatch(file: path, field: "--standardize", checkpoint: "on", current: "off")) {
+            try resume(["--activation": "relu", "--standardize": "off"])
+        }
+        #expect(throws: ModelFileError.configurationMismatch(file: path, field: "--limit", checkpoint: "(not recorded)", current: "300")) {
+            try resume(["--activation": "relu", "--standardize": "on", "--limit": "300"])
+        }
+    }
+
+    @Test("other training data of the same size is refused by fit after a resume (data checksum)")
+    func otherData() throws {
+        let (path, cfg, dir) = try Self.makeCheckpoint("data")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let test = try CheckpointTests.blobs(count: 16, seed: 2)
+        let t = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+        try t.resume(from: path)
+        let other = try CheckpointTests.blobs(count: 64, seed: 99)          // same size, other values
+        #expect(other.checksum != (try CheckpointTests.blobs(count: 64, seed: 1)).checksum)
+        do {
+            _ = try t.fit(train: other, test: test)
+            Issue.record("other data was accepted")
+        } catch let e as TrainingError {
+            #expect(e.description.contains("other data"), "\(e)")
+        }
+        #expect(t.position.globalStep == 3, "no step was taken")
+        let same = try Trainer(model: try Sequential(sizes: [12, 8, 3], activation: .relu), configuration: cfg)
+        try same.resume(from: path)
+        _ = try same.fit(train: try CheckpointTests.blobs(count: 64, seed: 1), test: test)
+        #expect(same.position.epoch == 3)
+    }
+
+    @Test("CNN memory estimate: the default CNN's parameter term is 421,642 × 4 bytes × (2 + slots); a 64-layer width-4096 CNN is > 100 GB, computed without allocating; 1×1 images do not fit, 4×4 is the minimum")
+    func cnnEstimate() throws {
+        let spec = ConvolutionalNetwork.defaultCNNSpec(classes: 10)
+        // Batch 0: parameters, gradients and SGD momentum only. 421,642 from the README / ModelFactory docs.
+        #expect(try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 0, optimizerSlots: 1) == 421_642 * 4 * 3)
+        #expect(try ConvolutionalNetwork(inputShape: [1, 28, 28], spec: spec).parameterCount == 421_642)
+        // Per row grows the estimate linearly in the batch.
+        let one = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 1, optimizerSlots: 1)
+        let hundred = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 100, optimizerSlots: 1)
+        #expect(hundred - 421_642 * 12 == 100 * (one - 421_642 * 12))
+        let t0 = Date()
+        let deep = try ConvolutionalNetwork.deepVanillaSpec(depth: 64, width: 4096, classes: 10, activation: .relu)
+        let huge = try MemoryEstimate.cnn(inputShape: [1, 1, 1], spec: deep, batch: 1, optimizerSlots: 1)
+        // 63 convs of 4096·4096·9 weights (+ the stem), × 3 copies × 4 bytes ≈ 114 GiB.
+        #expect(huge > 63 * 4096 * 4096 * 9 * 12)
+        #expect(Date().timeIntervalSince(t0) < 1)
+        #expect(throws: (any Error).self) { _ = try MemoryEstimate.cnn(inputShape: [1, 1, 1], spec: spec, batch: 1, optimizerSlots: 0) }
+        #expect(MemoryEstimate.minimumSquareSide(spec: spec) == 4)
+        // Overflow is an error, not a trap.
+        #expect(throws: SizeError.self) { _ = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: Int.max, optimizerSlots: 1) }
+    }
+}
