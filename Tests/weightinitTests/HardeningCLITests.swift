@@ -597,6 +597,8 @@ struct NumericEdgeCLITests {
             #expect(stderr.contains("interrupted"))
         }
         print("SIGTERM at the handler ×3, at 300 ms: \(statuses)")
+    }
+}
 
 // MARK: - I/O failures (issue 13, break-it pass: disk full, stdout errors, --json on parse
 // errors, output paths). Oracles: exit status, JSON parse of stdout, directory listings.
