@@ -561,15 +561,9 @@ WI_FN size_t WI_N(compact_f32)(float *dst, size_t n, const float *y, const wi_tr
         }
         return n;
     }
-    float af = P->af, bf = P->bf;
-    for (int l = 0; l < EN32; l++) {
-        float v = y[l];
-        dst[n] = v;
-        n += (size_t)(v >= af && v <= bf);
-        if (n == ST32) break;
-    }
-    return n;
-#else
+    // A chunk that may reach S: the scalar loop below (stops exactly at S).
+#endif
+#if WI_LEVEL != 2
     float af = P->af, bf = P->bf;
     for (int l = 0; l < EN32; l++) {
         float v = y[l];
