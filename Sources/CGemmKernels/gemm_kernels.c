@@ -104,8 +104,25 @@ static void NAME(int transB, long n, long kc, const T *b, long ldb, T *packed) {
     long panels = (n + NR - 1) / NR;                                                                \
     for (long jp = 0; jp < panels; jp++) {                                                          \
         T *dst = packed + jp * NR * kc;                                                             \
+        long c0 = jp * NR, nv = n - c0 < NR ? n - c0 : NR;                                          \
+        if (!transB && nv == NR) {                                                                  \
+            const T *s0 = b + c0 * ldb, *s1 = s0 + ldb, *s2 = s1 + ldb, *s3 = s2 + ldb,             \
+                    *s4 = s3 + ldb, *s5 = s4 + ldb;                                                 \
+            for (long p = 0; p < kc; p++) {                                                         \
+                T *d = dst + p * NR;                                                                \
+                d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p]; \
+            }                                                                                       \
+            continue;                                                                               \
+        }                                                                                           \
+        if (transB && nv == NR) {                                                                   \
+            for (long p = 0; p < kc; p++) {                                                         \
+                const T *s = b + c0 + p * ldb; T *d = dst + p * NR;                                 \
+                d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; d[3] = s[3]; d[4] = s[4]; d[5] = s[5];       \
+            }                                                                                       \
+            continue;                                                                               \
+        }                                                                                           \
         for (long j = 0; j < NR; j++) {                                                             \
-            long col = jp * NR + j;                                                                 \
+            long col = c0 + j;                                                                      \
             if (col >= n) { for (long p = 0; p < kc; p++) dst[p * NR + j] = 0; continue; }         \
             if (!transB) {                                                                          \
                 const T *src = b + col * ldb;                                                       \
@@ -170,6 +187,7 @@ WG_AVX2 static void kernel_s_avx2(long kc, const float *A, const float *B, float
                                   float *c, long ldc, float alpha, float beta, int first) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    if (full) for (int j = 0; j < NR; j++) { _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0); }
     for (long p = 0; p < kc; p++) {
         __m256 a0 = _mm256_loadu_ps(A + p * MR_S), a1 = _mm256_loadu_ps(A + p * MR_S + 8);
         const float *bp = B + p * NR;

@@ -1,3 +1,5 @@
+import CGemmKernels
+
 /// The Q factor of a thin QR decomposition, computed so that its bytes do not depend on any thread
 /// count: a blocked Householder QR (compact WY, Schreiber & Van Loan 1989) with a fixed blocking,
 /// whose panels are factored by our own sequential code and whose heavy work — the block-reflector
@@ -134,33 +136,15 @@ struct BlockedHouseholderQR<T: BLASScalar> {
 
     /// Unblocked Householder QR of the `rows × columns` panel at `p` (leading dimension `m`), as
     /// LAPACK `?geqr2`: R on and above the diagonal, the reflectors' v (v₀ = 1 implied) below it,
-    /// τ in `tau`. Sequential, fixed summation order.
+    /// τ in `tau`. Sequential, fixed summation order: `wi_sgeqr2`/`wi_dgeqr2` in CGemmKernels
+    /// (eight lane partial sums per dot product, AVX2 or portable with identical bytes).
     func factorLeaf(_ p: UnsafeMutablePointer<T>, rows: Int, columns: Int, tau: UnsafeMutablePointer<T>) {
-        for k in 0..<columns {
-            let col = p + k + k * m
-            let len = rows - k
-            let alpha = col[0]
-            let xnorm = len > 1 ? Self.norm(col + 1, len - 1) : 0
-            var tk: T = 0
-            if xnorm != 0 {
-                let big = max(abs(alpha), xnorm), small = min(abs(alpha), xnorm)
-                let r = small / big
-                let norm = big * (1 + r * r).squareRoot()
-                let beta = alpha >= 0 ? -norm : norm
-                tk = (beta - alpha) / beta
-                let scale = 1 / (alpha - beta)
-                for i in 1..<len { col[i] *= scale }
-                col[0] = beta
-            }
-            tau[k] = tk
-            if tk == 0 { continue }
-            // Apply H = I − τ·v·vᵀ to the panel's later columns (rows k…).
-            for j in (k + 1)..<columns {
-                let cj = p + k + j * m
-                let s = tk * (cj[0] + Self.dot(col + 1, cj + 1, len - 1))
-                cj[0] -= s
-                for i in 1..<len { cj[i] -= s * col[i] }
-            }
+        if T.self == Float.self {
+            wi_sgeqr2(rows, columns, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), m,
+                      UnsafeMutableRawPointer(tau).assumingMemoryBound(to: Float.self))
+        } else if T.self == Double.self {
+            wi_dgeqr2(rows, columns, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), m,
+                      UnsafeMutableRawPointer(tau).assumingMemoryBound(to: Double.self))
         }
     }
 
@@ -207,31 +191,5 @@ struct BlockedHouseholderQR<T: BLASScalar> {
                            beta: 0, c: w2, ldc: k)
         InvariantGEMM.gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: m, b: w2, ldb: k,
                            beta: 1, c: c, ldc: m)
-    }
-
-    /// `xᵀy` with eight partial sums in a fixed order.
-    @inline(__always)
-    static func dot(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ n: Int) -> T {
-        var s0: T = 0, s1: T = 0, s2: T = 0, s3: T = 0, s4: T = 0, s5: T = 0, s6: T = 0, s7: T = 0
-        var i = 0
-        while i + 8 <= n {
-            s0 += x[i] * y[i]; s1 += x[i + 1] * y[i + 1]; s2 += x[i + 2] * y[i + 2]; s3 += x[i + 3] * y[i + 3]
-            s4 += x[i + 4] * y[i + 4]; s5 += x[i + 5] * y[i + 5]; s6 += x[i + 6] * y[i + 6]; s7 += x[i + 7] * y[i + 7]
-            i += 8
-        }
-        while i < n { s0 += x[i] * y[i]; i += 1 }
-        return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
-    }
-
-    /// ‖x‖₂, scaled by the largest magnitude when the plain sum of squares over- or underflows.
-    static func norm(_ x: UnsafePointer<T>, _ n: Int) -> T {
-        let ss = dot(x, x, n)
-        if ss.isFinite && ss >= T.leastNormalMagnitude { return ss.squareRoot() }
-        var big: T = 0
-        for i in 0..<n { big = max(big, abs(x[i])) }
-        if big == 0 || !big.isFinite { return big }
-        var s: T = 0
-        for i in 0..<n { let y = x[i] / big; s += y * y }
-        return big * s.squareRoot()
     }
 }

@@ -36,6 +36,13 @@ void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, 
 void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA, const double *b, long ldb,
                      double alpha, double beta, int first, double *c, long ldc, double *work);
 
+/// Unblocked Householder QR (LAPACK ?geqr2) of the rows x columns column-major panel p (leading
+/// dimension ld): R on and above the diagonal, the reflectors' v (v_0 = 1 implied) below it, tau[k]
+/// for column k (H = I - tau v v^T, R_kk = -sign(alpha) ||x||). Sequential; identical bytes on the
+/// AVX2 and portable paths (see householder_leaf.c for the fixed summation order).
+void wi_sgeqr2(long rows, long columns, float *p, long ld, float *tau);
+void wi_dgeqr2(long rows, long columns, double *p, long ld, double *tau);
+
 /// 1 when the AVX2+FMA path runs, 0 for the portable one (same bytes either way).
 int wi_gemm_uses_avx2(void);
 /// Test hook: on != 0 forces the portable path (process-wide; the bytes do not change).

@@ -17,13 +17,17 @@ import Foundation
 /// `base + α·acc` with `acc` a fused-multiply-add chain over the inner dimension in order, in
 /// chunks of `kc` (256, fixed) accumulated into C one after another: the same operations for
 /// every element whichever thread computes it and however the columns are split, on either code
-/// path. The columns are split into tasks of `columnsPerTask` run by `DispatchQueue.concurrentPerform`.
+/// path. The columns are split into tasks of `columnsPerTask`, and when that gives fewer than
+/// `minTasks` tasks the rows too (in whole MR-row panels), run by `DispatchQueue.concurrentPerform`;
+/// the A panels are packed in parallel pieces. The split never changes an element's arithmetic.
 /// Never reads or changes OpenBLAS's thread count.
 enum InvariantGEMM {
     /// Inner-dimension chunk: each element's fma chain restarts (and is added into C) every `kc` terms.
     static let kc = 256
     /// Columns of C per task.
     static let columnsPerTask = 192
+    /// When fewer column tasks than this, the rows are split too (fixed; never derived from a thread count).
+    static let minTasks = 8
 
     /// Column-major `C ← α·op(A)·op(B) + β·C` with C `m × n`, `op(A)` `m × k`, `op(B)` `k × n`
     /// (leading dimensions `lda`, `ldb`, `ldc`). No checks: callers pass valid shapes. Float and
@@ -62,36 +66,55 @@ enum InvariantGEMM {
     static func forcePortable(_ on: Bool) { wi_gemm_force_portable(on ? 1 : 0) }
 
     private struct Shared<T>: @unchecked Sendable {
-        let packed: UnsafeMutablePointer<T>, work: UnsafeMutablePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>
+        let packed: UnsafeMutablePointer<T>, work: UnsafeMutablePointer<T>, a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>
     }
 
     private static func run<T: Sendable>(_: T.Type, mr: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
                                a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int, beta: T,
                                c: UnsafeMutablePointer<T>, ldc: Int,
-                               pack: (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
+                               pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
                                                   UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) {
         let kcMax = min(kc, k)
-        let packed = UnsafeMutablePointer<T>.allocate(capacity: (m + mr - 1) / mr * mr * kcMax)
-        let tasks = (n + columnsPerTask - 1) / columnsPerTask
+        let panels = (m + mr - 1) / mr
+        let packed = UnsafeMutablePointer<T>.allocate(capacity: panels * mr * kcMax)
+        let columnTasks = (n + columnsPerTask - 1) / columnsPerTask
         // Small products run in the calling thread (waking workers costs more); the bytes are the same.
-        let parallel = tasks > 1 && Double(m) * Double(n) * Double(k) >= 4e6 && ProcessInfo.processInfo.activeProcessorCount > 1
+        let parallel = Double(m) * Double(n) * Double(k) >= 4e6 && ProcessInfo.processInfo.activeProcessorCount > 1
+        // Few column tasks (narrow C: panel updates, a block's own columns of Q): split the rows too, in
+        // chunks of whole MR-row panels, so both cores work. Each element's arithmetic is unchanged.
+        let rowSplit = parallel && columnTasks < minTasks ? min(panels, (minTasks + columnTasks - 1) / columnTasks) : 1
+        let rowChunk = (panels + rowSplit - 1) / rowSplit * mr
+        let rowTasks = (m + rowChunk - 1) / rowChunk
+        let tasks = rowTasks * columnTasks
         let workCount = (min(n, columnsPerTask) + 5) / 6 * 6 * kcMax
-        let work = UnsafeMutablePointer<T>.allocate(capacity: workCount * (parallel ? tasks : 1))
+        let run = parallel && tasks > 1
+        let work = UnsafeMutablePointer<T>.allocate(capacity: workCount * (run ? tasks : 1))
         defer { packed.deallocate(); work.deallocate() }
+        // The A panels are packed in `packChunks` pieces of whole panels (in parallel when the product is).
+        let packChunks = run ? min(panels, 8) : 1
+        let panelsPerPack = (panels + packChunks - 1) / packChunks
         var k0 = 0
         while k0 < k {
             let kcur = min(kc, k - k0)
-            pack(transA ? 1 : 0, m, kcur, transA ? a + k0 : a + k0 * lda, lda, packed)
-            let shared = Shared(packed: packed, work: work, b: transB ? b + k0 * ldb : b + k0, c: c)
+            let shared = Shared(packed: packed, work: work, a: transA ? a + k0 : a + k0 * lda, b: transB ? b + k0 * ldb : b + k0, c: c)
+            let packBody: @Sendable (Int) -> Void = { q in
+                let r0 = q * panelsPerPack * mr
+                if r0 >= m { return }
+                let rows = min(panelsPerPack * mr, m - r0)
+                pack(transA ? 1 : 0, rows, kcur, transA ? shared.a + r0 * lda : shared.a + r0, lda, shared.packed + r0 * kcur)
+            }
+            if packChunks > 1 { DispatchQueue.concurrentPerform(iterations: packChunks, execute: packBody) } else { packBody(0) }
             let first: Int32 = k0 == 0 ? 1 : 0
             let tb: Int32 = transB ? 1 : 0
             let body: @Sendable (Int) -> Void = { t in
-                let j0 = t * columnsPerTask, nt = min(columnsPerTask, n - j0)
-                kernel(tb, m, nt, kcur, shared.packed, transB ? shared.b + j0 : shared.b + j0 * ldb, ldb, alpha, beta, first,
-                       shared.c + j0 * ldc, ldc, shared.work + (parallel ? t * workCount : 0))
+                let r = t % rowTasks, col = t / rowTasks
+                let i0 = r * rowChunk, mt = min(rowChunk, m - i0)
+                let j0 = col * columnsPerTask, nt = min(columnsPerTask, n - j0)
+                kernel(tb, mt, nt, kcur, shared.packed + i0 * kcur, transB ? shared.b + j0 : shared.b + j0 * ldb, ldb, alpha, beta, first,
+                       shared.c + i0 + j0 * ldc, ldc, shared.work + (run ? t * workCount : 0))
             }
-            if parallel { DispatchQueue.concurrentPerform(iterations: tasks, execute: body) } else { for t in 0..<tasks { body(t) } }
+            if run { DispatchQueue.concurrentPerform(iterations: tasks, execute: body) } else { for t in 0..<tasks { body(t) } }
             k0 += kcur
         }
     }
