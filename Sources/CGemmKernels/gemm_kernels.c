@@ -108,6 +108,10 @@ static void NAME(int transB, long n, long kc, const T *b, long ldb, T *packed) {
         if (!transB && nv == NR) {                                                                  \
             const T *s0 = b + c0 * ldb, *s1 = s0 + ldb, *s2 = s1 + ldb, *s3 = s2 + ldb,             \
                     *s4 = s3 + ldb, *s5 = s4 + ldb;                                                 \
+            if (jp + 1 < panels)  /* the next panel's columns, so the loads below find them cached */ \
+                for (long j = 0; j < NR && c0 + NR + j < n; j++)                                    \
+                    for (long p = 0; p < kc; p += 64 / (long)sizeof(T))                             \
+                        __builtin_prefetch(b + (c0 + NR + j) * ldb + p, 0, 3);                      \
             for (long p = 0; p < kc; p++) {                                                         \
                 T *d = dst + p * NR;                                                                \
                 d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p]; \

@@ -185,11 +185,7 @@ struct BlockedHouseholderQR<T: BLASScalar> {
     /// (leading dimension `ldt`), op = transpose when `transposeT`. Three gemm.
     func applyBlockReflector(v: UnsafeMutablePointer<T>, rows: Int, k: Int, t: UnsafeMutablePointer<T>, ldt: Int, transposeT: Bool,
                              c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>) {
-        InvariantGEMM.gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: m, b: c, ldb: m,
-                           beta: 0, c: w, ldc: k)
-        InvariantGEMM.gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k,
-                           beta: 0, c: w2, ldc: k)
-        InvariantGEMM.gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: m, b: w2, ldb: k,
-                           beta: 1, c: c, ldc: m)
+        InvariantGEMM.applyBlockReflector(rows: rows, k: k, v: v, ldv: m, t: t, ldt: ldt, transposeT: transposeT,
+                                          c: c, ldc: m, columns: columns, w: w, w2: w2)
     }
 }

@@ -58,6 +58,101 @@ enum InvariantGEMM {
         }
     }
 
+    /// Columns of C per task of `applyBlockReflector`'s fused path.
+    static let reflectorColumnsPerTask = 96
+    /// `applyBlockReflector` fuses its three products when C has at least this many column tasks.
+    static let reflectorMinTasks = 4
+
+    /// `C ← (I − V·op(T)·Vᵀ)·C` (a compact-WY block reflector, LAPACK `?larfb` left/no-trans or
+    /// trans, forward, columnwise) for the column-major `rows × columns` C (leading dimension
+    /// `ldc`), V `rows × k` explicit (unit lower trapezoidal, leading dimension `ldv`), T `k × k`
+    /// (leading dimension `ldt`), op = transpose when `transposeT`. Exactly the three products
+    /// `W = 1·Vᵀ·C + 0`, `W₂ = 1·op(T)·W + 0`, `C ← 1·C + (−1)·V·W₂` of `gemm`, element for element
+    /// the same arithmetic (so the same bytes as three `gemm` calls), but when C is wide enough
+    /// (`reflectorMinTasks` tasks of `reflectorColumnsPerTask` columns) the operands V, Vᵀ and
+    /// op(T) are packed once and each task runs all three products on its own column block: a
+    /// block of C is read again while it is still in cache, and there is no barrier between the
+    /// products. `w`, `w2` (at least `k·columns` elements each) are the scratch of the unfused path.
+    static func applyBlockReflector<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
+                                                   transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
+                                                   w: UnsafeMutablePointer<S>, w2: UnsafeMutablePointer<S>) {
+        if rows <= 0 || columns <= 0 || k <= 0 { return }
+        let tasks = (columns + reflectorColumnsPerTask - 1) / reflectorColumnsPerTask
+        let fused = k <= kc && tasks >= reflectorMinTasks && ProcessInfo.processInfo.activeProcessorCount > 1
+        if fused && S.self == Float.self {
+            fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
+                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
+                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns,
+                           pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
+                           kernel: { wi_sgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
+            return
+        }
+        if fused && S.self == Double.self {
+            fusedReflector(Double.self, mr: Int(wi_gemm_mr_f64()), rows: rows, k: k,
+                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
+                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns,
+                           pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
+                           kernel: { wi_dgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
+            return
+        }
+        gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: ldv, b: c, ldb: ldc, beta: 0, c: w, ldc: k)
+        gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k, beta: 0, c: w2, ldc: k)
+        gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: ldv, b: w2, ldb: k, beta: 1, c: c, ldc: ldc)
+    }
+
+    private struct ReflectorShared<T>: @unchecked Sendable {
+        let v: UnsafePointer<T>, t: UnsafePointer<T>, c: UnsafeMutablePointer<T>
+        let packedVt: UnsafeMutablePointer<T>, packedV: UnsafeMutablePointer<T>, packedT: UnsafeMutablePointer<T>
+        let scratch: UnsafeMutablePointer<T>
+    }
+
+    private static func fusedReflector<T: Sendable>(_: T.Type, mr: Int, rows: Int, k: Int, v: UnsafePointer<T>, ldv: Int,
+                                                    t: UnsafePointer<T>, ldt: Int, transposeT: Bool,
+                                                    c: UnsafeMutablePointer<T>, ldc: Int, columns: Int,
+                                                    pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
+                                                    kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
+                                                                       UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) where T: BinaryFloatingPoint {
+        let kPad = (k + mr - 1) / mr * mr
+        let rowPanels = (rows + mr - 1) / mr
+        let chunks = (rows + kc - 1) / kc
+        let nt = reflectorColumnsPerTask
+        let tasks = (columns + nt - 1) / nt
+        let perTask = 2 * k * nt + (nt + 5) / 6 * 6 * kc
+        let packedVt = UnsafeMutablePointer<T>.allocate(capacity: kPad * rows)
+        let packedV = UnsafeMutablePointer<T>.allocate(capacity: rowPanels * mr * k)
+        let packedT = UnsafeMutablePointer<T>.allocate(capacity: kPad * k)
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: perTask * tasks)
+        defer { packedVt.deallocate(); packedV.deallocate(); packedT.deallocate(); scratch.deallocate() }
+        let sh = ReflectorShared(v: v, t: t, c: c, packedVt: packedVt, packedV: packedV, packedT: packedT, scratch: scratch)
+        // Packing: Vᵀ in inner-dimension chunks of kc (chunk q at kPad·q·kc), V in pieces of whole panels, op(T).
+        let vPieces = min(rowPanels, 8)
+        let panelsPerPiece = (rowPanels + vPieces - 1) / vPieces
+        DispatchQueue.concurrentPerform(iterations: chunks + vPieces + 1) { job in
+            if job < chunks {
+                let k0 = job * kc
+                pack(1, k, min(kc, rows - k0), sh.v + k0, ldv, sh.packedVt + kPad * k0)
+            } else if job < chunks + vPieces {
+                let r0 = (job - chunks) * panelsPerPiece * mr
+                if r0 < rows { pack(0, min(panelsPerPiece * mr, rows - r0), k, sh.v + r0, ldv, sh.packedV + r0 * k) }
+            } else {
+                pack(transposeT ? 1 : 0, k, k, sh.t, ldt, sh.packedT)
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: tasks) { task in
+            let j0 = task * nt, n = min(nt, columns - j0)
+            let w = sh.scratch + task * perTask, w2 = w + k * nt, work = w2 + k * nt
+            let cj = sh.c + j0 * ldc
+            for q in 0..<chunks {
+                let k0 = q * kc
+                kernel(0, k, n, min(kc, rows - k0), sh.packedVt + kPad * k0, cj + k0, ldc, 1, 0, q == 0 ? 1 : 0, w, k, work)
+            }
+            kernel(0, k, n, k, sh.packedT, w, k, 1, 0, 1, w2, k, work)
+            kernel(0, rows, n, k, sh.packedV, w2, k, -1, 1, 1, cj, ldc, work)
+        }
+    }
+
     /// Whether the AVX2+FMA kernel runs (same bytes as the portable one).
     static var usesAVX2: Bool { wi_gemm_uses_avx2() != 0 }
 
