@@ -85,13 +85,13 @@ void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {       
                 for (; i < MR; i++) d[i] = 0;                                                       \
             }                                                                                       \
         } else {                                                                                    \
-            for (long i = 0; i < MR; i++) {                                                         \
-                if (i < mv) {                                                                       \
-                    const T *src = a + (i0 + i) * lda;                                              \
-                    for (long p = 0; p < kc; p++) dst[p * MR + i] = src[p];                         \
-                } else {                                                                            \
-                    for (long p = 0; p < kc; p++) dst[p * MR + i] = 0;                              \
-                }                                                                                   \
+            /* MR rows of A read side by side, each panel row written contiguously */               \
+            const T *src = a + i0 * lda;                                                            \
+            for (long p = 0; p < kc; p++) {                                                         \
+                T *d = dst + p * MR;                                                                \
+                long i = 0;                                                                         \
+                for (; i < mv; i++) d[i] = src[i * lda + p];                                        \
+                for (; i < MR; i++) d[i] = 0;                                                       \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \

@@ -70,6 +70,8 @@ struct BlockedHouseholderQR<T: BLASScalar> {
     let a: UnsafeMutablePointer<T>
     let m: Int
     let n: Int
+    /// Packed operands and per-task buffers, reused by every product of this factorization.
+    let ws = GEMMWorkspace()
 
     func run() -> [T] {
         let nbMax = min(HouseholderQR.blockSize, n)
@@ -98,14 +100,14 @@ struct BlockedHouseholderQR<T: BLASScalar> {
                 if rest > 0 {
                     // The leaf's reflectors on the rest of the block's panel: C ← (I − V·Tᵀ·Vᵀ)·C.
                     applyBlockReflector(v: v + i0 + i0 * m, rows: mj - i0, k: ib, t: t + i0 + i0 * nbMax, ldt: nbMax, transposeT: true,
-                                        c: panel + i0 + (i0 + ib) * m, columns: rest, w: w, w2: w2)
+                                        c: panel + i0 + (i0 + ib) * m, columns: rest, w: w, w2: w2, ws: ws)
                 }
                 i0 += ib
             }
             let trailing = n - j0 - nb
             if trailing > 0 {
                 applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: true,
-                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2)
+                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2, ws: ws)
             }
         }
 
@@ -118,18 +120,18 @@ struct BlockedHouseholderQR<T: BLASScalar> {
             if trailing > 0 {
                 // Columns j0+nb… hold Q's columns so far (zero in rows < j0 + nb).
                 applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: false,
-                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2)
+                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2, ws: ws)
             }
             // The block's own columns: (I − V·T·Vᵀ)·E = E − V·(T·V_topᵀ), E = identity columns j0…j0+nb.
             InvariantGEMM.gemm(transA: false, transB: true, m: nb, n: nb, k: nb, alpha: 1, a: t, lda: nbMax, b: v, ldb: m,
-                               beta: 0, c: w2, ldc: nb)
+                               beta: 0, c: w2, ldc: nb, workspace: ws)
             for c in 0..<nb {
                 let col = a + (j0 + c) * m
                 col.update(repeating: 0, count: m)
                 col[j0 + c] = 1
             }
             InvariantGEMM.gemm(transA: false, transB: false, m: mj, n: nb, k: nb, alpha: -1, a: v, lda: m, b: w2, ldb: nb,
-                               beta: 1, c: a + j0 + j0 * m, ldc: m)
+                               beta: 1, c: a + j0 + j0 * m, ldc: m, workspace: ws)
         }
         return diagonal
     }
@@ -165,7 +167,7 @@ struct BlockedHouseholderQR<T: BLASScalar> {
         let i0 = columns.lowerBound, ib = columns.count, top = columns.upperBound
         // S = V[:, 0:top]ᵀ·V[:, i0:top] over rows i0… (the leaf's columns are zero above row i0), into T's columns i0…
         InvariantGEMM.gemm(transA: true, transB: false, m: top, n: ib, k: rows - i0, alpha: 1, a: v + i0, lda: m,
-                           b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt)
+                           b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt, workspace: ws)
         for i in columns {
             let col = t + i * ldt
             let ti = tau[i]
@@ -184,8 +186,8 @@ struct BlockedHouseholderQR<T: BLASScalar> {
     /// `rows × k` explicit (leading dimension `m`), T `k × k` upper triangular with zeros below
     /// (leading dimension `ldt`), op = transpose when `transposeT`. Three gemm.
     func applyBlockReflector(v: UnsafeMutablePointer<T>, rows: Int, k: Int, t: UnsafeMutablePointer<T>, ldt: Int, transposeT: Bool,
-                             c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>) {
+                             c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>, ws: GEMMWorkspace) {
         InvariantGEMM.applyBlockReflector(rows: rows, k: k, v: v, ldv: m, t: t, ldt: ldt, transposeT: transposeT,
-                                          c: c, ldc: m, columns: columns, w: w, w2: w2)
+                                          c: c, ldc: m, columns: columns, w: w, w2: w2, workspace: ws)
     }
 }

@@ -34,8 +34,9 @@ enum InvariantGEMM {
     /// Double only (other element types are ignored).
     static func gemm<S: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
                                     a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
-                                    beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+                                    beta: S, c: UnsafeMutablePointer<S>, ldc: Int, workspace: GEMMWorkspace? = nil) {
         if m <= 0 || n <= 0 { return }
+        let ws = workspace ?? GEMMWorkspace()
         if k == 0 {
             if beta == 1 { return }
             for j in 0..<n { for i in 0..<m { c[i + j * ldc] = beta == 0 ? 0 : beta * c[i + j * ldc] } }
@@ -45,14 +46,14 @@ enum InvariantGEMM {
             run(Float.self, mr: Int(wi_gemm_mr_f32()), transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha),
                 a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, beta: Float(beta),
-                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
+                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, workspace: ws,
                 pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
                 kernel: { wi_sgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
         } else if S.self == Double.self {
             run(Double.self, mr: Int(wi_gemm_mr_f64()), transA: transA, transB: transB, m: m, n: n, k: k, alpha: Double(alpha),
                 a: UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), lda: lda,
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Double.self), ldb: ldb, beta: Double(beta),
-                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc,
+                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, workspace: ws,
                 pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
                 kernel: { wi_dgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
         }
@@ -75,7 +76,7 @@ enum InvariantGEMM {
     /// products. `w`, `w2` (at least `k·columns` elements each) are the scratch of the unfused path.
     static func applyBlockReflector<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
                                                    transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
-                                                   w: UnsafeMutablePointer<S>, w2: UnsafeMutablePointer<S>) {
+                                                   w: UnsafeMutablePointer<S>, w2: UnsafeMutablePointer<S>, workspace: GEMMWorkspace) {
         if rows <= 0 || columns <= 0 || k <= 0 { return }
         let tasks = (columns + reflectorColumnsPerTask - 1) / reflectorColumnsPerTask
         let fused = k <= kc && tasks >= reflectorMinTasks && ProcessInfo.processInfo.activeProcessorCount > 1
@@ -83,7 +84,7 @@ enum InvariantGEMM {
             fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
-                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns, workspace: workspace,
                            pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_sgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
             return
@@ -92,14 +93,17 @@ enum InvariantGEMM {
             fusedReflector(Double.self, mr: Int(wi_gemm_mr_f64()), rows: rows, k: k,
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
-                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns, workspace: workspace,
                            pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_dgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
             return
         }
-        gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: ldv, b: c, ldb: ldc, beta: 0, c: w, ldc: k)
-        gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k, beta: 0, c: w2, ldc: k)
-        gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: ldv, b: w2, ldb: k, beta: 1, c: c, ldc: ldc)
+        gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: ldv, b: c, ldb: ldc, beta: 0, c: w, ldc: k,
+             workspace: workspace)
+        gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k, beta: 0, c: w2, ldc: k,
+             workspace: workspace)
+        gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: ldv, b: w2, ldb: k, beta: 1, c: c, ldc: ldc,
+             workspace: workspace)
     }
 
     private struct ReflectorShared<T>: @unchecked Sendable {
@@ -110,7 +114,7 @@ enum InvariantGEMM {
 
     private static func fusedReflector<T: Sendable>(_: T.Type, mr: Int, rows: Int, k: Int, v: UnsafePointer<T>, ldv: Int,
                                                     t: UnsafePointer<T>, ldt: Int, transposeT: Bool,
-                                                    c: UnsafeMutablePointer<T>, ldc: Int, columns: Int,
+                                                    c: UnsafeMutablePointer<T>, ldc: Int, columns: Int, workspace: GEMMWorkspace,
                                                     pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                                     kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
                                                                        UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) where T: BinaryFloatingPoint {
@@ -119,12 +123,12 @@ enum InvariantGEMM {
         let chunks = (rows + kc - 1) / kc
         let nt = reflectorColumnsPerTask
         let tasks = (columns + nt - 1) / nt
-        let perTask = 2 * k * nt + (nt + 5) / 6 * 6 * kc
-        let packedVt = UnsafeMutablePointer<T>.allocate(capacity: kPad * rows)
-        let packedV = UnsafeMutablePointer<T>.allocate(capacity: rowPanels * mr * k)
-        let packedT = UnsafeMutablePointer<T>.allocate(capacity: kPad * k)
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: perTask * tasks)
-        defer { packedVt.deallocate(); packedV.deallocate(); packedT.deallocate(); scratch.deallocate() }
+        let wCount = (k * nt + 15) / 16 * 16
+        let perTask = 2 * wCount + ((nt + 5) / 6 * 6 * kc + 15) / 16 * 16
+        let packedVt = workspace.buffer(2, T.self, count: kPad * rows)
+        let packedV = workspace.buffer(3, T.self, count: rowPanels * mr * k)
+        let packedT = workspace.buffer(4, T.self, count: kPad * k)
+        let scratch = workspace.buffer(5, T.self, count: perTask * tasks)
         let sh = ReflectorShared(v: v, t: t, c: c, packedVt: packedVt, packedV: packedV, packedT: packedT, scratch: scratch)
         // Packing: Vᵀ in inner-dimension chunks of kc (chunk q at kPad·q·kc), V in pieces of whole panels, op(T).
         let vPieces = min(rowPanels, 8)
@@ -142,7 +146,7 @@ enum InvariantGEMM {
         }
         DispatchQueue.concurrentPerform(iterations: tasks) { task in
             let j0 = task * nt, n = min(nt, columns - j0)
-            let w = sh.scratch + task * perTask, w2 = w + k * nt, work = w2 + k * nt
+            let w = sh.scratch + task * perTask, w2 = w + wCount, work = w2 + wCount
             let cj = sh.c + j0 * ldc
             for q in 0..<chunks {
                 let k0 = q * kc
@@ -166,13 +170,13 @@ enum InvariantGEMM {
 
     private static func run<T: Sendable>(_: T.Type, mr: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
                                a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int, beta: T,
-                               c: UnsafeMutablePointer<T>, ldc: Int,
+                               c: UnsafeMutablePointer<T>, ldc: Int, workspace: GEMMWorkspace,
                                pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
                                                   UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) {
         let kcMax = min(kc, k)
         let panels = (m + mr - 1) / mr
-        let packed = UnsafeMutablePointer<T>.allocate(capacity: panels * mr * kcMax)
+        let packed = workspace.buffer(0, T.self, count: panels * mr * kcMax)
         let columnTasks = (n + columnsPerTask - 1) / columnsPerTask
         // Small products run in the calling thread (waking workers costs more); the bytes are the same.
         let parallel = Double(m) * Double(n) * Double(k) >= 4e6 && ProcessInfo.processInfo.activeProcessorCount > 1
@@ -182,10 +186,9 @@ enum InvariantGEMM {
         let rowChunk = (panels + rowSplit - 1) / rowSplit * mr
         let rowTasks = (m + rowChunk - 1) / rowChunk
         let tasks = rowTasks * columnTasks
-        let workCount = (min(n, columnsPerTask) + 5) / 6 * 6 * kcMax
+        let workCount = ((min(n, columnsPerTask) + 5) / 6 * 6 * kcMax + 15) / 16 * 16
         let run = parallel && tasks > 1
-        let work = UnsafeMutablePointer<T>.allocate(capacity: workCount * (run ? tasks : 1))
-        defer { packed.deallocate(); work.deallocate() }
+        let work = workspace.buffer(1, T.self, count: workCount * (run ? tasks : 1))
         // The A panels are packed in `packChunks` pieces of whole panels (in parallel when the product is).
         let packChunks = run ? min(panels, 8) : 1
         let panelsPerPack = (panels + packChunks - 1) / packChunks
@@ -213,4 +216,25 @@ enum InvariantGEMM {
             k0 += kcur
         }
     }
+}
+
+/// Scratch memory that `InvariantGEMM` reuses across the products of one caller (the packed
+/// operands and per-task buffers): 64-byte aligned (a packed 16-float panel row is one cache line),
+/// grown on demand, freed with the workspace. Not for concurrent use by two products at once.
+final class GEMMWorkspace: @unchecked Sendable {
+    private var slots = [UnsafeMutableRawPointer?](repeating: nil, count: 8)
+    private var sizes = [Int](repeating: 0, count: 8)
+
+    /// Slot `slot`'s buffer, at least `count` elements of `T` (contents unspecified).
+    func buffer<T>(_ slot: Int, _: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = max(count, 1) * MemoryLayout<T>.stride
+        if sizes[slot] < bytes {
+            slots[slot]?.deallocate()
+            slots[slot] = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            sizes[slot] = bytes
+        }
+        return slots[slot]!.bindMemory(to: T.self, capacity: max(count, 1))
+    }
+
+    deinit { for p in slots { p?.deallocate() } }
 }
