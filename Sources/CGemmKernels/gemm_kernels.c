@@ -71,7 +71,7 @@ void wi_gemm_force_portable(int on) { __atomic_store_n(&g_force_portable, on ? 1
 // ---- packing ---------------------------------------------------------------------------------
 
 #define PACK_A(NAME, T, MR)                                                                         \
-void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {                          \
+static void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {                          \
     long panels = (m + MR - 1) / MR;                                                                \
     for (long ip = 0; ip < panels; ip++) {                                                          \
         T *dst = packed + ip * MR * kc;                                                             \
@@ -96,8 +96,57 @@ void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {       
         }                                                                                           \
     }                                                                                               \
 }
-PACK_A(wi_spack_a, float, MR_S)
-PACK_A(wi_dpack_a, double, MR_D)
+PACK_A(pack_a_s_portable, float, MR_S)
+PACK_A(pack_a_d_portable, double, MR_D)
+
+void wi_dpack_a(int transA, long m, long kc, const double *a, long lda, double *packed) {
+    pack_a_d_portable(transA, m, kc, a, lda, packed);
+}
+
+#if WG_X86
+// transA Float packing with 8x8 register transposes (pure data movement: same packed bytes).
+WG_AVX2 static void pack_a_s_trans_avx2(long m, long kc, const float *a, long lda, float *packed) {
+    long panels = (m + MR_S - 1) / MR_S;
+    for (long ip = 0; ip < panels; ip++) {
+        float *dst = packed + ip * MR_S * kc;
+        long i0 = ip * MR_S, mv = m - i0 < MR_S ? m - i0 : MR_S;
+        if (mv < MR_S) { pack_a_s_portable(1, mv, kc, a + i0 * lda, lda, dst); continue; }
+        long p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            for (int h = 0; h < 2; h++) {
+                const float *src = a + (i0 + 8 * h) * lda + p;
+                __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lda), r2 = _mm256_loadu_ps(src + 2 * lda),
+                       r3 = _mm256_loadu_ps(src + 3 * lda), r4 = _mm256_loadu_ps(src + 4 * lda), r5 = _mm256_loadu_ps(src + 5 * lda),
+                       r6 = _mm256_loadu_ps(src + 6 * lda), r7 = _mm256_loadu_ps(src + 7 * lda);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                       t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                       t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+                       u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                       u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *d = dst + p * MR_S + 8 * h;
+                _mm256_storeu_ps(d + 0 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x20));
+                _mm256_storeu_ps(d + 1 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x20));
+                _mm256_storeu_ps(d + 2 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x20));
+                _mm256_storeu_ps(d + 3 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x20));
+                _mm256_storeu_ps(d + 4 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x31));
+                _mm256_storeu_ps(d + 5 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x31));
+                _mm256_storeu_ps(d + 6 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x31));
+                _mm256_storeu_ps(d + 7 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x31));
+            }
+        }
+        for (; p < kc; p++)
+            for (long i = 0; i < MR_S; i++) dst[p * MR_S + i] = a[(i0 + i) * lda + p];
+    }
+}
+#endif
+
+void wi_spack_a(int transA, long m, long kc, const float *a, long lda, float *packed) {
+#if WG_X86
+    if (transA && wi_gemm_uses_avx2()) { pack_a_s_trans_avx2(m, kc, a, lda, packed); return; }
+#endif
+    pack_a_s_portable(transA, m, kc, a, lda, packed);
+}
 
 #define PACK_B(NAME, T)                                                                             \
 static void NAME(int transB, long n, long kc, const T *b, long ldb, T *packed) {                    \

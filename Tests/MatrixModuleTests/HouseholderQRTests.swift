@@ -57,20 +57,24 @@ struct HouseholderQRTests {
         #expect(diag < 1e-5 * normA)
     }
 
-    @Test("the AVX2+FMA and the portable gemm kernels give identical Q bytes (Float 300×260, Double 260×140)")
+    @Test("the AVX2+FMA and the portable kernels give identical Q bytes (Float 300×260 and 520×520 — fused block reflectors, row-split products —, Double 260×140)")
     func kernelPaths() throws {
         let af = Self.input(Float.self, m: 300, n: 260, seed: 7), ad = Self.input(Double.self, m: 260, n: 140, seed: 8)
-        var f1 = af, d1 = ad
+        let ag = Self.input(Float.self, m: 520, n: 520, seed: 9)
+        var f1 = af, d1 = ad, g1 = ag
         _ = try f1.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 300, columns: 260) }
+        _ = try g1.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 520, columns: 520) }
         _ = try d1.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 260, columns: 140) }
         let avx2 = InvariantGEMM.usesAVX2
         InvariantGEMM.forcePortable(true)
         defer { InvariantGEMM.forcePortable(false) }
-        var f2 = af, d2 = ad
+        var f2 = af, d2 = ad, g2 = ag
         _ = try f2.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 300, columns: 260) }
+        _ = try g2.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 520, columns: 520) }
         _ = try d2.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: 260, columns: 140) }
         print("HouseholderQR: first run on the \(avx2 ? "AVX2+FMA" : "portable") kernel, second on the portable kernel")
         #expect(f1.map(\.bitPattern) == f2.map(\.bitPattern))
+        #expect(g1.map(\.bitPattern) == g2.map(\.bitPattern))
         #expect(d1.map(\.bitPattern) == d2.map(\.bitPattern))
     }
 
