@@ -168,15 +168,19 @@ struct BlockedHouseholderQR<T: BLASScalar> {
         // S = V[:, 0:top]ᵀ·V[:, i0:top] over rows i0… (the leaf's columns are zero above row i0), into T's columns i0…
         InvariantGEMM.gemm(transA: true, transB: false, m: top, n: ib, k: rows - i0, alpha: 1, a: v + i0, lda: m,
                            b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt, workspace: ws)
+        let sums = UnsafeMutablePointer<T>.allocate(capacity: max(top, 1))
+        defer { sums.deallocate() }
         for i in columns {
             let col = t + i * ldt
             let ti = tau[i]
-            // In place, rows ascending: col[r] = −τᵢ·Σ_{c=r}^{i−1} T[r, c]·S[c, i] reads only col[c ≥ r].
-            for r in 0..<i {
-                var s: T = 0
-                for c in r..<i { s += t[r + c * ldt] * col[c] }
-                col[r] = -ti * s
+            // col[r] = −τᵢ·Σ_{c=r}^{i−1} T[r, c]·S[c, i] for r < i, each sum from 0 in ascending c (sequential
+            // order), accumulated for all r at once so that T is read by contiguous columns.
+            sums.update(repeating: 0, count: i)
+            for c in 0..<i {
+                let sc = col[c], tc = t + c * ldt
+                for r in 0...c { sums[r] += tc[r] * sc }
             }
+            for r in 0..<i { col[r] = -ti * sums[r] }
             col[i] = ti
             if i + 1 < ldt { (col + i + 1).update(repeating: 0, count: ldt - i - 1) }
         }
