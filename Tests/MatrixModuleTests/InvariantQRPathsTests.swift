@@ -137,27 +137,30 @@ struct InvariantQRPathsTests {
         }
     }
 
-    @Test("a product split over row tasks (few, narrow columns) equals the same product computed in separate unsplit row pieces")
+    @Test("a product split over row tasks (few, narrow columns; inner dimension packed whole) equals the same product computed in separate unsplit row pieces (op(A) plain and transposed)")
     func rowSplit() {
         let m = 2000, n = 10, k = 300
-        let a = randomArray(Float.self, count: m * k, seed: 5), b = randomArray(Float.self, count: k * n, seed: 6)
-        let c0 = randomArray(Float.self, count: m * n, seed: 7)
-        var split = c0, pieces = c0
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-            split.withUnsafeMutableBufferPointer { cp in
-                InvariantGEMM.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: -1.5, a: ap.baseAddress!, lda: m, b: bp.baseAddress!, ldb: k,
-                                   beta: 0.5, c: cp.baseAddress!, ldc: m)
-            }
-            pieces.withUnsafeMutableBufferPointer { cp in
-                // 100-row pieces: 100·10·300 = 3e5 multiply-adds, below the parallel threshold, so each runs unsplit.
-                for r0 in stride(from: 0, to: m, by: 100) {
-                    InvariantGEMM.gemm(transA: false, transB: false, m: 100, n: n, k: k, alpha: -1.5, a: ap.baseAddress! + r0, lda: m, b: bp.baseAddress!, ldb: k,
-                                       beta: 0.5, c: cp.baseAddress! + r0, ldc: m)
+        for transA in [false, true] {
+            let lda = transA ? k : m
+            let a = randomArray(Float.self, count: m * k, seed: 5), b = randomArray(Float.self, count: k * n, seed: 6)
+            let c0 = randomArray(Float.self, count: m * n, seed: 7)
+            var split = c0, pieces = c0
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                split.withUnsafeMutableBufferPointer { cp in
+                    InvariantGEMM.gemm(transA: transA, transB: false, m: m, n: n, k: k, alpha: -1.5, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: k,
+                                       beta: 0.5, c: cp.baseAddress!, ldc: m)
                 }
-            }
-        } }
-        let same = split.map(\.bitPattern) == pieces.map(\.bitPattern)
-        print("gemm 2000×10×300 split over row tasks == 100-row pieces: \(same)")
-        #expect(same)
+                pieces.withUnsafeMutableBufferPointer { cp in
+                    // 100-row pieces: 100·10·300 = 3e5 multiply-adds, below the parallel threshold, so each runs unsplit.
+                    for r0 in stride(from: 0, to: m, by: 100) {
+                        InvariantGEMM.gemm(transA: transA, transB: false, m: 100, n: n, k: k, alpha: -1.5, a: ap.baseAddress! + (transA ? r0 * lda : r0),
+                                           lda: lda, b: bp.baseAddress!, ldb: k, beta: 0.5, c: cp.baseAddress! + r0, ldc: m)
+                    }
+                }
+            } }
+            let same = bytes(split) == bytes(pieces)
+            print("gemm 2000×10×300 (op(A) \(transA ? "transposed" : "plain")) split over row tasks == 100-row pieces: \(same)")
+            #expect(same)
+        }
     }
 }

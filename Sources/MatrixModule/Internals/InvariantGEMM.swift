@@ -28,6 +28,9 @@ enum InvariantGEMM {
     static let columnsPerTask = 192
     /// When fewer column tasks than this, the rows are split too (fixed; never derived from a thread count).
     static let minTasks = 8
+    /// A parallel product whose packed op(A) has at most this many elements is packed whole up front
+    /// (8 Mi elements: 32 MiB in Float).
+    static let wholePackLimit = 1 << 23
 
     /// Column-major `C ← α·op(A)·op(B) + β·C` with C `m × n`, `op(A)` `m × k`, `op(B)` `k × n`
     /// (leading dimensions `lda`, `ldb`, `ldc`). No checks: callers pass valid shapes. Float and
@@ -192,6 +195,35 @@ enum InvariantGEMM {
         // The A panels are packed in `packChunks` pieces of whole panels (in parallel when the product is).
         let packChunks = run ? min(panels, 8) : 1
         let panelsPerPack = (panels + packChunks - 1) / packChunks
+        let tb: Int32 = transB ? 1 : 0
+        let chunks = (k + kc - 1) / kc
+        if run && chunks > 1 && panels * mr * k <= wholePackLimit {
+            // A long inner dimension (Vᵀ·C, VᵀV): all of op(A) packed up front (chunk q at panels·MR·q·kc), then
+            // each task runs its block of C through every chunk in order — one barrier instead of one per chunk.
+            let whole = workspace.buffer(6, T.self, count: panels * mr * k)
+            let shared = Shared(packed: whole, work: work, a: a, b: b, c: c)
+            DispatchQueue.concurrentPerform(iterations: chunks * packChunks) { job in
+                let q = job / packChunks, piece = job % packChunks
+                let k0 = q * kc, kcur = min(kc, k - k0)
+                let r0 = piece * panelsPerPack * mr
+                if r0 >= m { return }
+                let rows = min(panelsPerPack * mr, m - r0)
+                let aq = transA ? shared.a + k0 : shared.a + k0 * lda
+                pack(transA ? 1 : 0, rows, kcur, transA ? aq + r0 * lda : aq + r0, lda, shared.packed + panels * mr * k0 + r0 * kcur)
+            }
+            DispatchQueue.concurrentPerform(iterations: tasks) { t in
+                let r = t % rowTasks, col = t / rowTasks
+                let i0 = r * rowChunk, mt = min(rowChunk, m - i0)
+                let j0 = col * columnsPerTask, nt = min(columnsPerTask, n - j0)
+                for q in 0..<chunks {
+                    let k0 = q * kc, kcur = min(kc, k - k0)
+                    let bq = transB ? shared.b + k0 * ldb : shared.b + k0
+                    kernel(tb, mt, nt, kcur, shared.packed + panels * mr * k0 + i0 * kcur, transB ? bq + j0 : bq + j0 * ldb, ldb, alpha, beta,
+                           q == 0 ? 1 : 0, shared.c + i0 + j0 * ldc, ldc, shared.work + t * workCount)
+                }
+            }
+            return
+        }
         var k0 = 0
         while k0 < k {
             let kcur = min(kc, k - k0)
@@ -204,7 +236,6 @@ enum InvariantGEMM {
             }
             if packChunks > 1 { DispatchQueue.concurrentPerform(iterations: packChunks, execute: packBody) } else { packBody(0) }
             let first: Int32 = k0 == 0 ? 1 : 0
-            let tb: Int32 = transB ? 1 : 0
             let body: @Sendable (Int) -> Void = { t in
                 let r = t % rowTasks, col = t / rowTasks
                 let i0 = r * rowChunk, mt = min(rowChunk, m - i0)
