@@ -24,10 +24,12 @@ public enum HouseholderQR {
     /// positive R diagonal — the Haar convention of Mezzadri 2007).
     ///
     /// Algorithm: blocks of `blockSize` columns left to right. A block's panel is factored in
-    /// leaves of `leafSize` columns by unblocked Householder (sequential Swift, fixed summation
-    /// order); the block's triangular factor T (`H₁⋯H_b = I − V·T·Vᵀ`, LAPACK `?larft` forward
-    /// columnwise) is built from `VᵀV` (gemm) and τ; the trailing columns get
-    /// `C ← (I − V·Tᵀ·Vᵀ)·C` as three gemm. Q is then accumulated backward over the blocks
+    /// leaves of `leafSize` columns by unblocked Householder (sequential, fixed summation order:
+    /// `wi_sgeqr2`/`wi_dgeqr2` in CGemmKernels, AVX2 or portable C with identical bytes); the
+    /// block's triangular factor T (`H₁⋯H_b = I − V·T·Vᵀ`, LAPACK `?larft` forward columnwise) is
+    /// built from `VᵀV` (gemm) and τ; the trailing columns get `C ← (I − V·Tᵀ·Vᵀ)·C` as three
+    /// products, fused per 96-column block when C is wide (`InvariantGEMM.applyBlockReflector`).
+    /// Q is then accumulated backward over the blocks
     /// (`?orgqr`): `C ← (I − V·T·Vᵀ)·C` on the columns already formed, and the block's own columns
     /// `E − V·(T·V_topᵀ)`. About `4mn² − 4n³/3` flops, like `?geqrf` + `?orgqr`.
     ///
@@ -188,7 +190,7 @@ struct BlockedHouseholderQR<T: BLASScalar> {
 
     /// `C ← (I − V·op(T)·Vᵀ)·C` for the `rows × columns` C at `c` (leading dimension `m`), V
     /// `rows × k` explicit (leading dimension `m`), T `k × k` upper triangular with zeros below
-    /// (leading dimension `ldt`), op = transpose when `transposeT`. Three gemm.
+    /// (leading dimension `ldt`), op = transpose when `transposeT`. Three products (`InvariantGEMM.applyBlockReflector`).
     func applyBlockReflector(v: UnsafeMutablePointer<T>, rows: Int, k: Int, t: UnsafeMutablePointer<T>, ldt: Int, transposeT: Bool,
                              c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>, ws: GEMMWorkspace) {
         InvariantGEMM.applyBlockReflector(rows: rows, k: k, v: v, ldv: m, t: t, ldt: ldt, transposeT: transposeT,

@@ -19,7 +19,10 @@ import Foundation
 /// every element whichever thread computes it and however the columns are split, on either code
 /// path. The columns are split into tasks of `columnsPerTask`, and when that gives fewer than
 /// `minTasks` tasks the rows too (in whole MR-row panels), run by `DispatchQueue.concurrentPerform`;
-/// the A panels are packed in parallel pieces. The split never changes an element's arithmetic.
+/// the A panels are packed in parallel pieces, all chunks up front when the inner dimension is long
+/// (`wholePackLimit`), so a task runs its block of C through every chunk without a barrier. The
+/// split never changes an element's arithmetic. Packed operands live in a `GEMMWorkspace`
+/// (64-byte aligned, reused across the products of one QR).
 /// Never reads or changes OpenBLAS's thread count.
 enum InvariantGEMM {
     /// Inner-dimension chunk: each element's fma chain restarts (and is added into C) every `kc` terms.
