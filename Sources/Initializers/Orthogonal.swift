@@ -1,3 +1,4 @@
+import Dispatch
 import MatrixModule
 
 /// Orthogonal initialization (Saxe, McClelland & Ganguli 2014) through a thread-invariant
@@ -34,11 +35,18 @@ enum Orthogonal {
             try RandomFill.normal(w, mean: 0, std: 1, key: key, threads: threads)
             let d: [S]
             do { d = try HouseholderQR.thinQ(w, rows: columns, columns: rows) } catch { throw .linearAlgebra("\(error)") }
-            for j in 0..<rows {
-                let f = S(d[j] < 0 ? -gain : gain)
-                let row = UnsafeMutableBufferPointer(rebasing: w[(j * columns)..<((j + 1) * columns)])
-                for i in row.indices { row[i] *= f }
+            // The sign fix, rows split over workers when the matrix is large (elementwise: same bytes).
+            let factors = d.map { S($0 < 0 ? -gain : gain) }
+            let base = SendablePointer(base: w.baseAddress!)
+            let rowsPerTask = max(1, (1 << 18) / max(columns, 1))
+            let tasks = (rows + rowsPerTask - 1) / rowsPerTask
+            let body: @Sendable (Int) -> Void = { t in
+                for j in (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) {
+                    let f = factors[j], row = base.base + j * columns
+                    for i in 0..<columns { row[i] *= f }
+                }
             }
+            if tasks > 1 { DispatchQueue.concurrentPerform(iterations: tasks, execute: body) } else { body(0) }
         } else {
             var g = [S](repeating: 0, count: rows * columns)
             try g.withUnsafeMutableBufferPointer { (p) throws(InitializationError) in
