@@ -84,14 +84,18 @@ void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {       
                 for (; i < mv; i++) d[i] = src[i];                                                  \
                 for (; i < MR; i++) d[i] = 0;                                                       \
             }                                                                                       \
+        } else if (mv == MR) {  /* contiguous writes, MR sequential read streams */                 \
+            const T *src = a + i0 * lda;                                                            \
+            for (long p = 0; p < kc; p++) {                                                         \
+                T *d = dst + p * MR;                                                                \
+                for (long i = 0; i < MR; i++) d[i] = src[i * lda + p];                              \
+            }                                                                                       \
         } else {                                                                                    \
-            for (long i = 0; i < MR; i++) {                                                         \
-                if (i < mv) {                                                                       \
-                    const T *src = a + (i0 + i) * lda;                                              \
-                    for (long p = 0; p < kc; p++) dst[p * MR + i] = src[p];                         \
-                } else {                                                                            \
-                    for (long p = 0; p < kc; p++) dst[p * MR + i] = 0;                              \
-                }                                                                                   \
+            for (long p = 0; p < kc; p++) {                                                         \
+                T *d = dst + p * MR;                                                                \
+                long i = 0;                                                                         \
+                for (; i < mv; i++) d[i] = a[(i0 + i) * lda + p];                                   \
+                for (; i < MR; i++) d[i] = 0;                                                       \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \

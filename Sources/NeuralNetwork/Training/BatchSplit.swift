@@ -45,8 +45,11 @@ public func batchSlice(_ n: Int, thread t: Int, of threads: Int) -> Range<Int> {
 /// product is too small for OpenBLAS's own threading).
 ///
 /// Per step, with a batch of `n` rows:
-/// 1. The model's parameter values are copied into replicas `1 … T−1` (thread 0 uses the model
-///    itself; its first trainable layer's `computesInputGradient` is copied too).
+/// 1. The model's dense weights are packed for `DenseProducts` (the layers split over the
+///    threads); the replicas' `Dense` layers read the model's packed weights and biases
+///    (`Dense.parameterSource`) instead of copies, and every other parameter value (ResidualMLP's
+///    gates) is copied into replicas `1 … T−1` (thread 0 uses the model itself; its first
+///    trainable layer's `computesInputGradient` is copied too). Every product runs on 1 thread.
 /// 2. Thread `t` gathers rows `batchSlice(n, t, T)` of the batch, runs forward, softmax
 ///    cross-entropy with the gradient divided by `n` (`loss(logits:labels:meanOver:)`: each row's
 ///    gradient is bit for bit the one-thread value), and backward. A thread with no rows
@@ -98,6 +101,10 @@ final class BatchSplit: @unchecked Sendable {
 
     let threads: Int
     let workers: [Worker]
+    /// The model's dense layers (packed before every step).
+    let denseLayers: [Dense]
+    /// Per parameter index: whether replicas read it from the model (a `Dense` weight or bias).
+    let shared: [Bool]
 
     /// Builds `threads − 1` replicas of `model` (thread 0 is the model itself).
     /// - Throws: `TrainingError.invalidHyperparameter` when `threads` is outside `1…1024` or the
@@ -131,6 +138,15 @@ final class BatchSplit: @unchecked Sendable {
         }
         self.threads = threads
         workers = ([model] + replicas).map { Worker(model: $0, features: features) }
+        func dense(_ p: ModelParameter) -> Dense? { if case let .layer(l, _) = p.owner { return l as? Dense }; return nil }
+        let masterParameters = workers[0].parameters
+        var layers: [Dense] = []
+        for p in masterParameters { if let d = dense(p), !layers.contains(where: { $0 === d }) { layers.append(d) } }
+        denseLayers = layers
+        shared = masterParameters.map { dense($0) != nil }
+        for w in workers.dropFirst() {
+            for (i, p) in w.parameters.enumerated() { if let d = dense(p), let m = dense(masterParameters[i]) { d.parameterSource = m } }
+        }
     }
 
     /// Every worker's parameter buffers, `[worker][parameter]`, valid while `body` runs (each
@@ -169,19 +185,28 @@ final class BatchSplit: @unchecked Sendable {
         for w in workers.dropFirst() {
             w.model.firstParametricLayer?.computesInputGradient = inputGradient
         }
-        // 1. Values into the replicas that have rows (element ranges split over the threads).
+        // 1. Values of the parameters the replicas do not read from the model (ResidualMLP's gates)
+        //    into the replicas that have rows; then the model's dense weights packed, the layers
+        //    split over the threads (packing copies values: the split does not matter).
         let active = workers.indices.map { !batchSlice(n, thread: $0, of: t).isEmpty }
         if active.dropFirst().contains(true) {
-            withAllBuffers { b in
-                DispatchQueue.concurrentPerform(iterations: t) { c in
-                    for i in b.value[0].indices {
-                        let r = batchSlice(b.value[0][i].value.count, thread: c, of: t)
-                        guard !r.isEmpty else { continue }
-                        let src = b.value[0][i].value.baseAddress! + r.lowerBound
-                        for k in 1..<t where active[k] { (b.value[k][i].value.baseAddress! + r.lowerBound).update(from: src, count: r.count) }
-                    }
+            for (i, p) in master.parameters.enumerated() where !shared[i] {
+                p.withBuffers { src, _ in
+                    for k in 1..<t where active[k] { workers[k].parameters[i].withBuffers { dst, _ in dst.baseAddress!.update(from: src.baseAddress!, count: src.count) } }
                 }
             }
+        }
+        for w in workers { for d in w.model.denseLayers { d.productThreads = 1 } }
+        defer { for d in denseLayers { d.productThreads = nil } }
+        let layers = UnsafeSendable(denseLayers)
+        var owner = [Int](repeating: 0, count: denseLayers.count), load = [Int](repeating: 0, count: t)
+        for (i, d) in denseLayers.enumerated() {          // largest first would balance better; the order is fixed either way
+            let c = load.indices.min(by: { load[$0] < load[$1] })!
+            owner[i] = c; load[c] += d.weight.count
+        }
+        let owners = owner
+        DispatchQueue.concurrentPerform(iterations: t) { c in
+            for (i, d) in layers.value.enumerated() where owners[i] == c { d.packIfNeeded(threads: 1) }
         }
         // 2. Forward and backward, one slice per thread.
         let start = indices.startIndex
