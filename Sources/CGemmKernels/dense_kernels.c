@@ -52,7 +52,7 @@ static void tile_portable(long k, const float *A, long lda, const float *const *
 }
 
 #if WD_X86
-WD_AVX2 static inline __attribute__((always_inline)) void tile_avx2(long k, const float *A, long lda, const float *const *bj, long bsp, long mv, long nv, long i0,
+WD_AVX2 __attribute__((noinline)) static void tile_avx2(long k, const float *A, long lda, const float *const *bj, long bsp, long mv, long nv, long i0,
                               float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *g) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;

@@ -70,12 +70,59 @@ void wi_gemm_force_portable(int on) { __atomic_store_n(&g_force_portable, on ? 1
 
 // ---- packing ---------------------------------------------------------------------------------
 
+#if WG_X86
+// A full 16-row Float panel of op(A) = A stored transposed (row i of op(A) at a + i*lda): 8x8
+// register transposes, contiguous 64-byte writes. The same values as the scalar loop (a copy).
+WG_AVX2 static void pack_a_s_trans16_avx2(long kc, const float *src, long lda, float *dst) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int h = 0; h < 2; h++) {
+            const float *s0 = src + (8 * h) * lda + p;
+            __m256 r0 = _mm256_loadu_ps(s0), r1 = _mm256_loadu_ps(s0 + lda), r2 = _mm256_loadu_ps(s0 + 2 * lda),
+                   r3 = _mm256_loadu_ps(s0 + 3 * lda), r4 = _mm256_loadu_ps(s0 + 4 * lda), r5 = _mm256_loadu_ps(s0 + 5 * lda),
+                   r6 = _mm256_loadu_ps(s0 + 6 * lda), r7 = _mm256_loadu_ps(s0 + 7 * lda);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                   t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + p * MR_S + 8 * h;
+            _mm256_storeu_ps(d + 0 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + 1 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    }
+    for (; p < kc; p++)
+        for (long i = 0; i < MR_S; i++) dst[p * MR_S + i] = src[i * lda + p];
+}
+#endif
+
+// Float only: the AVX2 transposing pack of full panels (sizeof test: the macro serves both types).
+static int pack_trans16_fast(const void *a, long lda, long kc, void *dst, long elementSize) {
+#if WG_X86
+    if (elementSize == sizeof(float) && wi_gemm_uses_avx2()) {
+        pack_a_s_trans16_avx2(kc, (const float *)a, lda, (float *)dst);
+        return 1;
+    }
+#endif
+    (void)a; (void)lda; (void)kc; (void)dst; (void)elementSize;
+    return 0;
+}
+
 #define PACK_A(NAME, T, MR)                                                                         \
 void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {                          \
     long panels = (m + MR - 1) / MR;                                                                \
     for (long ip = 0; ip < panels; ip++) {                                                          \
         T *dst = packed + ip * MR * kc;                                                             \
         long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;                                          \
+        if (transA && mv == MR && MR == 16 && pack_trans16_fast(a + i0 * lda, lda, kc, dst, sizeof(T))) continue; \
         if (!transA) {                                                                              \
             for (long p = 0; p < kc; p++) {                                                         \
                 const T *src = a + i0 + p * lda;                                                    \

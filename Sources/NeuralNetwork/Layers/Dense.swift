@@ -151,6 +151,21 @@ public final class Dense {
     /// - Throws: `MatrixError.shapeMismatch` when `dY` does not match the last output.
     @discardableResult
     public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        try backward(outputGradient, preactivationGradientReady: false, gating: nil)
+    }
+
+    /// The backward pass, with two fusions `Sequential` uses: `preactivationGradientReady` (the
+    /// layer above already wrote `dZ` into this layer's buffer, `outputGradient` is ignored) and
+    /// `gating` (a ReLU layer below: `dX` is written, gated by that layer's `Z > 0`, straight into
+    /// its `dZ` buffer, and an empty matrix is returned). The values are those of the separate
+    /// passes: `g > 0 ? (dZ·W) : +0` is what ReLU's backward computes from `dX`.
+    func backward(_ outputGradient: Matrix<Float>, preactivationGradientReady: Bool, gating below: Dense?) throws(MatrixError) -> Matrix<Float> {
+        if preactivationGradientReady {
+            guard outputGradientScratch.rows == output.rows else {
+                throw .shapeMismatch(operation: "Dense.backward", lhs: "dZ \(outputGradientScratch.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+            }
+            return try finishBackward(gating: below)
+        }
         guard outputGradient.rows == output.rows, outputGradient.columns == outputSize else {
             throw .shapeMismatch(operation: "Dense.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
         }
@@ -165,12 +180,26 @@ public final class Dense {
                 }
             }
         }
+        return try finishBackward(gating: below)
+    }
+
+    /// `dW`, `db` and `dX` from `dZ` in `outputGradientScratch` (see `backward(_:preactivationGradientReady:gating:)`).
+    private func finishBackward(gating below: Dense?) throws(MatrixError) -> Matrix<Float> {
         let threads = threadsForProducts
         try DenseProducts.weightGradient(outputGradientScratch, input, into: &weightGradient, scratch: &gradientScratch, threads: threads)
         outputGradientScratch.columnSums(into: &biasGradient)
-        guard computesInputGradient else { return Matrix(rows: outputGradient.rows, columns: 0) }
+        guard computesInputGradient else { return Matrix(rows: outputGradientScratch.rows, columns: 0) }
         let source = parameterSource ?? self
         if parameterSource == nil { packIfNeeded(threads: threads) }
+        if let below {
+            guard below.activation == .relu, below.outputSize == inputSize, below.preactivation.rows == outputGradientScratch.rows else {
+                throw .shapeMismatch(operation: "Dense.backward (fused ReLU gate)", lhs: "dZ \(outputGradientScratch.shapeDescription)",
+                                     rhs: "Z below \(below.preactivation.shapeDescription)")
+            }
+            if below.outputGradientScratch.rows != below.preactivation.rows { below.outputGradientScratch = Matrix(rows: below.preactivation.rows, columns: below.outputSize) }
+            try DenseProducts.inputGradient(outputGradientScratch, source.packed, reluGate: below.preactivation, into: &below.outputGradientScratch, threads: threads)
+            return Matrix(rows: outputGradientScratch.rows, columns: 0)
+        }
         try DenseProducts.inputGradient(outputGradientScratch, source.packed, into: &inputGradient, threads: threads)
         return inputGradient
     }

@@ -177,7 +177,9 @@ final class BatchSplit: @unchecked Sendable {
     /// gradient of the mean loss in the model's gradients (see the type's documentation).
     /// - Returns: the loss summed over the batch rows (Double) and the correct count.
     /// - Throws: the first error of thread 0, 1, … (`TrainingError`, `MatrixError`).
-    func step(_ data: LabeledData, _ indices: ArraySlice<Int>) throws -> (lossSum: Double, correct: Int) {
+    /// With `sum` false the gradients stay in the workers: `reduceAndUpdate` sums them and takes
+    /// the optimizer step in one parallel pass.
+    func step(_ data: LabeledData, _ indices: ArraySlice<Int>, sum: Bool = true) throws -> (lossSum: Double, correct: Int) {
         let n = indices.count, t = threads
         let workers = self.workers
         let master = workers[0]
@@ -215,6 +217,15 @@ final class BatchSplit: @unchecked Sendable {
             workers[k].run(data, indices[(start + r.lowerBound)..<(start + r.upperBound)], total: n)
         }
         for w in workers { if let e = w.error { throw e } }
+        var lossSum = 0.0, correct = 0
+        for w in workers { lossSum += w.lossSum; correct += w.correct }
+        if sum { reduce() }
+        return (lossSum, correct)
+    }
+
+    /// Step 3: the model's gradients become `g₀ + g₁ + …` in thread order.
+    func reduce() {
+        let t = threads
         // 3. g₀ + g₁ + … in thread order, element by element (element ranges split over the threads;
         //    the order of the sum is the same for every split).
         let rows = workers.map(\.rows)
@@ -232,8 +243,38 @@ final class BatchSplit: @unchecked Sendable {
                 }
             }
         }
-        var lossSum = 0.0, correct = 0
-        for w in workers { lossSum += w.lossSum; correct += w.correct }
-        return (lossSum, correct)
+    }
+
+    /// Steps 3 and 4 in one pass: each thread takes its element range of every parameter, sums
+    /// the workers' gradients there in thread order (as `reduce`) and applies `optimizer`'s
+    /// update to the same range (elementwise, so the bytes are those of `reduce` followed by
+    /// `optimizer.step(parameters: model.parameters, …)`). Call after `step(_:_:sum: false)`.
+    func reduceAndUpdate(_ optimizer: Optimizer, learningRate: Double) {
+        let t = threads, rows = workers.map(\.rows)
+        let parameters = workers[0].parameters
+        optimizer.prepare(parameters)
+        let rates = parameters.map { learningRate * $0.slot.learningRateScale }
+        let decays = parameters.map { $0.slot.decays ? optimizer.weightDecay : 0 }
+        let opt = UnsafeSendable(optimizer)
+        withAllBuffers { b in
+            optimizer.withStatePointers { m, v in
+                let moments = UnsafeSendable((m, v))
+                DispatchQueue.concurrentPerform(iterations: t) { c in
+                    for i in b.value[0].indices {
+                        let r = batchSlice(b.value[0][i].gradient.count, thread: c, of: t)
+                        guard !r.isEmpty else { continue }
+                        let d = b.value[0][i].gradient.baseAddress! + r.lowerBound
+                        if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
+                        for k in 1..<t where rows[k] > 0 {
+                            let s = b.value[k][i].gradient.baseAddress! + r.lowerBound
+                            for j in 0..<r.count { d[j] += s[j] }
+                        }
+                        opt.value.update(b.value[0][i].value.baseAddress! + r.lowerBound, UnsafePointer(d),
+                                         moments.value.0[i]! + r.lowerBound, moments.value.1[i]! + r.lowerBound,
+                                         count: r.count, decay: decays[i], lr: rates[i])
+                    }
+                }
+            }
+        }
     }
 }

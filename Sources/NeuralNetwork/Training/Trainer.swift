@@ -362,7 +362,7 @@ public final class Trainer {
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 let l: Float, correct: Int
                 if let split = batchSplit {
-                    let r = try split.step(train, order[s..<e])
+                    let r = try split.step(train, order[s..<e], sum: cfg.diagnostics)
                     l = Float(r.lossSum / Double(e - s)); correct = r.correct
                     guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
                     accumulators.lastFiniteLoss = l
@@ -376,7 +376,12 @@ public final class Trainer {
                     correct = loss.correct
                 }
                 let before = cfg.diagnostics ? weights.map(\.values) : []
-                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps))
+                let rate = cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps)
+                if let split = batchSplit, !cfg.diagnostics {
+                    split.reduceAndUpdate(optimizer, learningRate: rate)    // the gradient sum and the update in one parallel pass
+                } else {
+                    optimizer.step(parameters: parameters, learningRate: rate)
+                }
                 if cfg.diagnostics {
                     for (i, w) in weights.enumerated() {
                         let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }
