@@ -52,11 +52,22 @@ static void tile_portable(long k, const float *A, long lda, const float *const *
 }
 
 #if WD_X86
-WD_AVX2 __attribute__((noinline)) static void tile_avx2(long k, const float *A, long lda, const float *const *bj, long bsp, long mv, long nv, long i0,
-                              float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *g) {
+// One 16-row panel of C: every 6-column tile of columns [0, n) (one call per panel: no per-tile
+// call overhead). A(i, p) at A + i + p*lda (lda = 16 when packed).
+WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A, long lda, const float *b, long bsp, long bsj, long n,
+                                                         long mv, long i0, float *c, long ldc, int mode, const float *bias,
+                                                         float *y, long ldy, const float *gate) {
+  for (long j0 = 0; j0 < n; j0 += NR) {
+    long nv = n - j0 < NR ? n - j0 : NR;
+    float *cj0 = c + j0 * ldc;
+    float *yj0 = y ? y + j0 * ldy : 0;
+    const float *g = gate ? gate + j0 * ldc : 0;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
-    const float *b0 = bj[0], *b1 = bj[1], *b2 = bj[2], *b3 = bj[3], *b4 = bj[4], *b5 = bj[5];
+    const float *b0 = b + j0 * bsj;
+    const float *b1 = b + (j0 + (1 < nv ? 1 : 0)) * bsj, *b2 = b + (j0 + (2 < nv ? 2 : 0)) * bsj;
+    const float *b3 = b + (j0 + (3 < nv ? 3 : 0)) * bsj, *b4 = b + (j0 + (4 < nv ? 4 : 0)) * bsj;
+    const float *b5 = b + (j0 + (5 < nv ? 5 : 0)) * bsj;
     long off = 0;
     const float *ap = A;
     for (long p = 0; p < k; p++, off += bsp, ap += lda) {
@@ -70,6 +81,7 @@ WD_AVX2 __attribute__((noinline)) static void tile_avx2(long k, const float *A, 
         b = _mm256_broadcast_ss(b5 + off); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
     }
     __m256 lo[NR] = {c00, c01, c02, c03, c04, c05}, hi[NR] = {c10, c11, c12, c13, c14, c15};
+    float *c = cj0, *y = yj0;   // this tile's C and Y (shadowing the panel's)
     if (mv == MR) {
         __m256 zero = _mm256_setzero_ps();
         __m256 bl = zero, bh = zero;
@@ -94,13 +106,14 @@ WD_AVX2 __attribute__((noinline)) static void tile_avx2(long k, const float *A, 
                 _mm256_storeu_ps(yj, _mm256_max_ps(vl, zero)); _mm256_storeu_ps(yj + 8, _mm256_max_ps(vh, zero));
             }
         }
-        return;
+        continue;
     }
     float acc[NR][MR];
     for (int j = 0; j < NR; j++) { _mm256_storeu_ps(acc[j], lo[j]); _mm256_storeu_ps(acc[j] + 8, hi[j]); }
     for (long j = 0; j < nv; j++)
         for (long i = 0; i < mv; i++)
             epilogue1(acc[j][i], i0 + i, c + j * ldc + i, y ? y + j * ldy + i : 0, mode, bias, g ? g + j * ldc + i : 0);
+  }
 }
 #endif
 
@@ -133,7 +146,23 @@ static void driver_portable(long m, long n, long k, const float *A, long lda, co
 #if WD_X86
 WD_AVX2 static void driver_avx2(long m, long n, long k, const float *A, long lda, const float *b, long bsp, long bsj,
                                 float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate) {
-    DRIVER_BODY(tile_avx2)
+    long mp = (m + MR - 1) / MR;
+    for (long ip = 0; ip < mp; ip++) {
+        long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;
+        if (lda != 0 && mv < MR) {   // an in-place A's last partial panel: the portable tiles read only its rows
+            const float *ap = A + i0;
+            for (long j0 = 0; j0 < n; j0 += NR) {
+                long nv = n - j0 < NR ? n - j0 : NR;
+                const float *bj[NR];
+                for (long j = 0; j < NR; j++) bj[j] = b + (j0 + (j < nv ? j : 0)) * bsj;
+                tile_portable(k, ap, lda, bj, bsp, mv, nv, i0, c + j0 * ldc + i0, ldc, mode, bias,
+                              y ? y + j0 * ldy + i0 : 0, ldy, gate ? gate + j0 * ldc + i0 : 0);
+            }
+            continue;
+        }
+        panel_avx2(k, lda == 0 ? A + ip * MR * k : A + i0, lda == 0 ? MR : lda, b, bsp, bsj, n, mv, i0, c + i0, ldc, mode, bias,
+                   y ? y + i0 : 0, ldy, gate ? gate + i0 : 0);
+    }
 }
 #endif
 
