@@ -52,22 +52,34 @@ static void tile_portable(long k, const float *A, long lda, const float *const *
 }
 
 #if WD_X86
-// One 16-row panel of C: every 6-column tile of columns [0, n) (one call per panel: no per-tile
-// call overhead). A(i, p) at A + i + p*lda (lda = 16 when packed).
-WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A, long lda, const float *b, long bsp, long bsj, long n,
-                                                         long mv, long i0, float *c, long ldc, int mode, const float *bias,
-                                                         float *y, long ldy, const float *gate) {
-  for (long j0 = 0; j0 < n; j0 += NR) {
-    long nv = n - j0 < NR ? n - j0 : NR;
-    float *cj0 = c + j0 * ldc;
-    float *yj0 = y ? y + j0 * ldy : 0;
-    const float *g = gate ? gate + j0 * ldc : 0;
+// The accumulation of one 16 x 6 tile, alone in a function so that the loop keeps its pointers
+// and accumulators in registers (the package builds C with -O2 and a frame pointer; inlined into
+// the panel loop, clang spilled some of them inside the loop). acc receives the 6 columns x 16.
+WD_AVX2 __attribute__((noinline)) static void micro_avx2(long k, const float *A, long lda, const float *p0, const float *p3,
+                                                         long bsp, long bsj, float *acc) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
-    const float *b0 = b + j0 * bsj;
-    const float *b1 = b + (j0 + (1 < nv ? 1 : 0)) * bsj, *b2 = b + (j0 + (2 < nv ? 2 : 0)) * bsj;
-    const float *b3 = b + (j0 + (3 < nv ? 3 : 0)) * bsj, *b4 = b + (j0 + (4 < nv ? 4 : 0)) * bsj;
-    const float *b5 = b + (j0 + (5 < nv ? 5 : 0)) * bsj;
+    const float *ap = A;
+    for (long p = 0; p < k; p++, p0 += bsp, p3 += bsp, ap += lda) {
+        __m256 a0 = _mm256_loadu_ps(ap), a1 = _mm256_loadu_ps(ap + 8);
+        __m256 b;
+        b = _mm256_broadcast_ss(p0); c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10);
+        b = _mm256_broadcast_ss(p0 + bsj); c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11);
+        b = _mm256_broadcast_ss(p0 + 2 * bsj); c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12);
+        b = _mm256_broadcast_ss(p3); c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13);
+        b = _mm256_broadcast_ss(p3 + bsj); c04 = _mm256_fmadd_ps(a0, b, c04); c14 = _mm256_fmadd_ps(a1, b, c14);
+        b = _mm256_broadcast_ss(p3 + 2 * bsj); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
+    }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c10); _mm256_storeu_ps(acc + 16, c01); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c02); _mm256_storeu_ps(acc + 40, c12); _mm256_storeu_ps(acc + 48, c03); _mm256_storeu_ps(acc + 56, c13);
+    _mm256_storeu_ps(acc + 64, c04); _mm256_storeu_ps(acc + 72, c14); _mm256_storeu_ps(acc + 80, c05); _mm256_storeu_ps(acc + 88, c15);
+}
+
+// The same for an edge tile (fewer than 6 valid columns: the missing ones repeat column 0).
+WD_AVX2 __attribute__((noinline)) static void micro_edge_avx2(long k, const float *A, long lda, const float *const *bj, long bsp, float *acc) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    const float *b0 = bj[0], *b1 = bj[1], *b2 = bj[2], *b3 = bj[3], *b4 = bj[4], *b5 = bj[5];
     long off = 0;
     const float *ap = A;
     for (long p = 0; p < k; p++, off += bsp, ap += lda) {
@@ -80,6 +92,32 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
         b = _mm256_broadcast_ss(b4 + off); c04 = _mm256_fmadd_ps(a0, b, c04); c14 = _mm256_fmadd_ps(a1, b, c14);
         b = _mm256_broadcast_ss(b5 + off); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
     }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c10); _mm256_storeu_ps(acc + 16, c01); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c02); _mm256_storeu_ps(acc + 40, c12); _mm256_storeu_ps(acc + 48, c03); _mm256_storeu_ps(acc + 56, c13);
+    _mm256_storeu_ps(acc + 64, c04); _mm256_storeu_ps(acc + 72, c14); _mm256_storeu_ps(acc + 80, c05); _mm256_storeu_ps(acc + 88, c15);
+}
+
+// One 16-row panel of C: every 6-column tile of columns [0, n) (one call per panel: no per-tile
+// call overhead). A(i, p) at A + i + p*lda (lda = 16 when packed).
+WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A, long lda, const float *b, long bsp, long bsj, long n,
+                                                         long mv, long i0, float *c, long ldc, int mode, const float *bias,
+                                                         float *y, long ldy, const float *gate) {
+  for (long j0 = 0; j0 < n; j0 += NR) {
+    long nv = n - j0 < NR ? n - j0 : NR;
+    float *cj0 = c + j0 * ldc;
+    float *yj0 = y ? y + j0 * ldy : 0;
+    const float *g = gate ? gate + j0 * ldc : 0;
+    const float *b0 = b + j0 * bsj;
+    float accs[NR * MR];
+    if (nv == NR) micro_avx2(k, A, lda, b0, b0 + 3 * bsj, bsp, bsj, accs);
+    else {
+        const float *bj[NR];
+        for (long j = 0; j < NR; j++) bj[j] = b + (j0 + (j < nv ? j : 0)) * bsj;
+        micro_edge_avx2(k, A, lda, bj, bsp, accs);
+    }
+    __m256 c00 = _mm256_loadu_ps(accs + 0), c10 = _mm256_loadu_ps(accs + 8), c01 = _mm256_loadu_ps(accs + 16), c11 = _mm256_loadu_ps(accs + 24);
+    __m256 c02 = _mm256_loadu_ps(accs + 32), c12 = _mm256_loadu_ps(accs + 40), c03 = _mm256_loadu_ps(accs + 48), c13 = _mm256_loadu_ps(accs + 56);
+    __m256 c04 = _mm256_loadu_ps(accs + 64), c14 = _mm256_loadu_ps(accs + 72), c05 = _mm256_loadu_ps(accs + 80), c15 = _mm256_loadu_ps(accs + 88);
     __m256 lo[NR] = {c00, c01, c02, c03, c04, c05}, hi[NR] = {c10, c11, c12, c13, c14, c15};
     float *c = cj0, *y = yj0;   // this tile's C and Y (shadowing the panel's)
     if (mv == MR) {
