@@ -76,7 +76,9 @@ static void NAME(int transA, long m, long kc, const T *a, long lda, T *packed) {
     for (long ip = 0; ip < panels; ip++) {                                                          \
         T *dst = packed + ip * MR * kc;                                                             \
         long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;                                          \
-        if (!transA) {                                                                              \
+        if (!transA && mv == MR) {  /* full panel: fixed-size copies */                             \
+            for (long p = 0; p < kc; p++) memcpy(dst + p * MR, a + i0 + p * lda, MR * sizeof(T));    \
+        } else if (!transA) {                                                                       \
             for (long p = 0; p < kc; p++) {                                                         \
                 const T *src = a + i0 + p * lda;                                                    \
                 T *d = dst + p * MR;                                                                \

@@ -48,6 +48,23 @@ int wi_gemm_uses_avx2(void);
 /// Test hook: on != 0 forces the portable path (process-wide; the bytes do not change).
 void wi_gemm_force_portable(int on);
 
+// ---- dense-layer training products (dense_kernels.c) -------------------------------------------
+// Row-major thinking: C is n rows of ldc floats, element (j, i) at c[j*ldc + i], i < m, j < n.
+//   acc(i, j) = fma chain over p = 0..k-1, in order from 0, of A(i, p)·B(p, j), where A is either
+//   packed by wi_spack_a (lda = 0: panels of 16 rows, zero-padded, kc = k: the whole inner
+//   dimension at once) or read in place, column-major (lda > 0: A(i, p) = a[i + p*lda]), and
+//   B(p, j) = b[p*bsp + j*bsj] is read in place (any strides);
+//   mode WI_DENSE_STORE:      C = acc
+//   mode WI_DENSE_BIAS:       C = acc + bias[i] (one rounding)
+//   mode WI_DENSE_ACCUMULATE: C = C + acc
+//   mode WI_DENSE_RELU_GATE:  C = gate(j, i) > 0 ? acc : +0, gate laid out like C (ldc)
+// and, when y is not NULL, y[j*ldy + i] = C > 0 ? C : +0 (ReLU; NaN gives +0).
+// Every element is that sequence whatever m, n and the tile it falls in, on the AVX2+FMA and the
+// portable (fmaf) path alike: the bytes depend only on the inputs.
+enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3 };
+void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const float *b, long bsp, long bsj,
+                    float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate);
+
 #ifdef __cplusplus
 }
 #endif

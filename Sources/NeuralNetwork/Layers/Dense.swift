@@ -1,19 +1,37 @@
 import Initializers
 import MatrixModule
 
-/// A fully connected layer `Y = f(X·Wᵀ + b)` on BLAS.
+/// A fully connected layer `Y = f(X·Wᵀ + b)`.
 ///
 /// - Shapes: weight `[out, in]` row-major (PyTorch `nn.Linear` layout: `fanIn = in`,
 ///   `fanOut = out`), bias `[out]`, input `X` `[batch, in]`, output `[batch, out]`.
-/// - Forward: `Z = X·Wᵀ` (`cblas_sgemm`, NoTrans/Trans), `Z += 1·bᵀ`, `Y = f(Z)`.
-/// - Backward, given `dY`: `dZ = dY ⊙ f′(Z)`, `dW = dZᵀ·X` (Trans/NoTrans), `db = Σ_rows dZ`,
-///   `dX = dZ·W` (NoTrans/NoTrans) — all products through `cblas_sgemm`.
+/// - Forward: `Z = X·Wᵀ + 1·bᵀ` in one pass (ReLU applied in the same pass), `Y = f(Z)`.
+/// - Backward, given `dY`: `dZ = dY ⊙ f′(Z)`, `dW = dZᵀ·X`, `db = Σ_rows dZ`, `dX = dZ·W`.
+/// - The products run on `DenseProducts` (the package's packed AVX2+FMA kernel, not
+///   `cblas_sgemm`): the weight is packed once after every change (`PackedWeight`, about
+///   `2·out·in` more Floats) and each element of `Z`, `dW`, `dX` is one fused-multiply-add chain
+///   in index order, so the layer's bytes do not depend on the thread count. The products'
+///   columns are split over `BLASBackend.threads` threads (the OpenBLAS setting, read at each
+///   call; never changed here) when large enough; batch-split training runs them on 1.
 /// - Buffers (`Z`, `Y`, `dZ`, `dX`, gradients) are kept between steps and reallocated only
 ///   when the batch size changes, so steady-state training allocates nothing per step.
 /// - A batch of 0 rows gives empty outputs and zero gradients; `in = 0` gives `Y = f(b)`.
 public final class Dense {
-    /// Weight `[out, in]`.
-    public var weight: Matrix<Float>
+    /// Weight `[out, in]`. Any change (assignment, in-place mutation, `withParameter`) makes
+    /// the next forward or backward pass pack it again.
+    public var weight: Matrix<Float> { didSet { weightVersion &+= 1 } }
+    /// Bumped by every change of `weight`; `packedVersion` is the value `packed` was made from.
+    private(set) var weightVersion: UInt64 = 0
+    private var packedVersion: UInt64?
+    /// `weight` packed for `DenseProducts` (current when `packedVersion == weightVersion`).
+    private(set) var packed = PackedWeight()
+    /// Batch-split replicas: the model's layer whose bias and packed weight this layer's passes
+    /// use instead of its own (set by `BatchSplit`, which packs it before each step).
+    var parameterSource: Dense?
+    /// Threads for the products; nil reads `BLASBackend.threads` at each call.
+    var productThreads: Int?
+    /// `X` packed for `dW = dZᵀ·X`.
+    private var gradientScratch: [Float] = []
     /// Bias `[out]`.
     public var bias: [Float]
     /// The activation applied after the affine map.
@@ -84,6 +102,13 @@ public final class Dense {
     /// Number of parameters, `out·in + out`.
     public var parameterCount: Int { weight.count + bias.count }
 
+    /// Packs `weight` when it changed since the last packing (`threads` split the panels).
+    func packIfNeeded(threads: Int) {
+        if packedVersion != weightVersion { packed.pack(weight, threads: threads); packedVersion = weightVersion }
+    }
+
+    private var threadsForProducts: Int { productThreads ?? BLASBackend.threads }
+
     private func ensureBatch(_ batch: Int) {
         if preactivation.rows != batch {
             preactivation = Matrix(rows: batch, columns: outputSize)
@@ -102,8 +127,14 @@ public final class Dense {
         }
         ensureBatch(x.rows)
         input = x
-        try Matrix.gemm(x, weight, transposeB: true, alpha: 1, beta: 0, into: &preactivation)
-        try preactivation.addRowVector(bias)
+        let threads = threadsForProducts
+        let source = parameterSource ?? self
+        if parameterSource == nil { packIfNeeded(threads: threads) }
+        if activation == .relu {
+            try DenseProducts.forward(x, source.packed, bias: source.bias, into: &preactivation, relu: &output, threads: threads)
+            return output
+        }
+        try DenseProducts.forward(x, source.packed, bias: source.bias, into: &preactivation, threads: threads)
         let count = preactivation.count
         let act = activation
         preactivation.withUnsafeBufferPointer { z in
@@ -120,6 +151,21 @@ public final class Dense {
     /// - Throws: `MatrixError.shapeMismatch` when `dY` does not match the last output.
     @discardableResult
     public func backward(_ outputGradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
+        try backward(outputGradient, preactivationGradientReady: false, gating: nil)
+    }
+
+    /// The backward pass, with two fusions `Sequential` uses: `preactivationGradientReady` (the
+    /// layer above already wrote `dZ` into this layer's buffer, `outputGradient` is ignored) and
+    /// `gating` (a ReLU layer below: `dX` is written, gated by that layer's `Z > 0`, straight into
+    /// its `dZ` buffer, and an empty matrix is returned). The values are those of the separate
+    /// passes: `g > 0 ? (dZ·W) : +0` is what ReLU's backward computes from `dX`.
+    func backward(_ outputGradient: Matrix<Float>, preactivationGradientReady: Bool, gating below: Dense?) throws(MatrixError) -> Matrix<Float> {
+        if preactivationGradientReady {
+            guard outputGradientScratch.rows == output.rows else {
+                throw .shapeMismatch(operation: "Dense.backward", lhs: "dZ \(outputGradientScratch.shapeDescription)", rhs: "Y \(output.shapeDescription)")
+            }
+            return try finishBackward(gating: below)
+        }
         guard outputGradient.rows == output.rows, outputGradient.columns == outputSize else {
             throw .shapeMismatch(operation: "Dense.backward", lhs: "dY \(outputGradient.shapeDescription)", rhs: "Y \(output.shapeDescription)")
         }
@@ -134,10 +180,27 @@ public final class Dense {
                 }
             }
         }
-        try Matrix.gemm(outputGradientScratch, transposeA: true, input, alpha: 1, beta: 0, into: &weightGradient)
+        return try finishBackward(gating: below)
+    }
+
+    /// `dW`, `db` and `dX` from `dZ` in `outputGradientScratch` (see `backward(_:preactivationGradientReady:gating:)`).
+    private func finishBackward(gating below: Dense?) throws(MatrixError) -> Matrix<Float> {
+        let threads = threadsForProducts
+        try DenseProducts.weightGradient(outputGradientScratch, input, into: &weightGradient, scratch: &gradientScratch, threads: threads)
         outputGradientScratch.columnSums(into: &biasGradient)
-        guard computesInputGradient else { return Matrix(rows: outputGradient.rows, columns: 0) }
-        try Matrix.gemm(outputGradientScratch, weight, alpha: 1, beta: 0, into: &inputGradient)
+        guard computesInputGradient else { return Matrix(rows: outputGradientScratch.rows, columns: 0) }
+        let source = parameterSource ?? self
+        if parameterSource == nil { packIfNeeded(threads: threads) }
+        if let below {
+            guard below.activation == .relu, below.outputSize == inputSize, below.preactivation.rows == outputGradientScratch.rows else {
+                throw .shapeMismatch(operation: "Dense.backward (fused ReLU gate)", lhs: "dZ \(outputGradientScratch.shapeDescription)",
+                                     rhs: "Z below \(below.preactivation.shapeDescription)")
+            }
+            if below.outputGradientScratch.rows != below.preactivation.rows { below.outputGradientScratch = Matrix(rows: below.preactivation.rows, columns: below.outputSize) }
+            try DenseProducts.inputGradient(outputGradientScratch, source.packed, reluGate: below.preactivation, into: &below.outputGradientScratch, threads: threads)
+            return Matrix(rows: outputGradientScratch.rows, columns: 0)
+        }
+        try DenseProducts.inputGradient(outputGradientScratch, source.packed, into: &inputGradient, threads: threads)
         return inputGradient
     }
 

@@ -142,10 +142,18 @@ public final class Sequential {
     }
 
     /// Backward pass from `∂L/∂output`; fills every layer's gradients and returns `∂L/∂input`.
+    /// Below a layer with a ReLU, the layer above writes `dX ⊙ [Z > 0]` straight into the ReLU
+    /// layer's `dZ` (one pass instead of two; the same values).
     @discardableResult
     public func backward(_ gradient: Matrix<Float>) throws(MatrixError) -> Matrix<Float> {
         var g = gradient
-        for layer in layers.reversed() { g = try layer.backward(g) }
+        var ready = false
+        for i in layers.indices.reversed() {
+            let layer = layers[i]
+            let below = i > 0 && layer.computesInputGradient && layers[i - 1].activation == .relu ? layers[i - 1] : nil
+            g = try layer.backward(g, preactivationGradientReady: ready, gating: below)
+            ready = below != nil
+        }
         return g
     }
 

@@ -45,8 +45,11 @@ public func batchSlice(_ n: Int, thread t: Int, of threads: Int) -> Range<Int> {
 /// product is too small for OpenBLAS's own threading).
 ///
 /// Per step, with a batch of `n` rows:
-/// 1. The model's parameter values are copied into replicas `1 … T−1` (thread 0 uses the model
-///    itself; its first trainable layer's `computesInputGradient` is copied too).
+/// 1. The model's dense weights are packed for `DenseProducts` (the layers split over the
+///    threads); the replicas' `Dense` layers read the model's packed weights and biases
+///    (`Dense.parameterSource`) instead of copies, and every other parameter value (ResidualMLP's
+///    gates) is copied into replicas `1 … T−1` (thread 0 uses the model itself; its first
+///    trainable layer's `computesInputGradient` is copied too). Every product runs on 1 thread.
 /// 2. Thread `t` gathers rows `batchSlice(n, t, T)` of the batch, runs forward, softmax
 ///    cross-entropy with the gradient divided by `n` (`loss(logits:labels:meanOver:)`: each row's
 ///    gradient is bit for bit the one-thread value), and backward. A thread with no rows
@@ -98,6 +101,10 @@ final class BatchSplit: @unchecked Sendable {
 
     let threads: Int
     let workers: [Worker]
+    /// The model's dense layers (packed before every step).
+    let denseLayers: [Dense]
+    /// Per parameter index: whether replicas read it from the model (a `Dense` weight or bias).
+    let shared: [Bool]
 
     /// Builds `threads − 1` replicas of `model` (thread 0 is the model itself).
     /// - Throws: `TrainingError.invalidHyperparameter` when `threads` is outside `1…1024` or the
@@ -131,6 +138,15 @@ final class BatchSplit: @unchecked Sendable {
         }
         self.threads = threads
         workers = ([model] + replicas).map { Worker(model: $0, features: features) }
+        func dense(_ p: ModelParameter) -> Dense? { if case let .layer(l, _) = p.owner { return l as? Dense }; return nil }
+        let masterParameters = workers[0].parameters
+        var layers: [Dense] = []
+        for p in masterParameters { if let d = dense(p), !layers.contains(where: { $0 === d }) { layers.append(d) } }
+        denseLayers = layers
+        shared = masterParameters.map { dense($0) != nil }
+        for w in workers.dropFirst() {
+            for (i, p) in w.parameters.enumerated() { if let d = dense(p), let m = dense(masterParameters[i]) { d.parameterSource = m } }
+        }
     }
 
     /// Every worker's parameter buffers, `[worker][parameter]`, valid while `body` runs (each
@@ -161,7 +177,9 @@ final class BatchSplit: @unchecked Sendable {
     /// gradient of the mean loss in the model's gradients (see the type's documentation).
     /// - Returns: the loss summed over the batch rows (Double) and the correct count.
     /// - Throws: the first error of thread 0, 1, … (`TrainingError`, `MatrixError`).
-    func step(_ data: LabeledData, _ indices: ArraySlice<Int>) throws -> (lossSum: Double, correct: Int) {
+    /// With `sum` false the gradients stay in the workers: `reduceAndUpdate` sums them and takes
+    /// the optimizer step in one parallel pass.
+    func step(_ data: LabeledData, _ indices: ArraySlice<Int>, sum: Bool = true) throws -> (lossSum: Double, correct: Int) {
         let n = indices.count, t = threads
         let workers = self.workers
         let master = workers[0]
@@ -169,19 +187,28 @@ final class BatchSplit: @unchecked Sendable {
         for w in workers.dropFirst() {
             w.model.firstParametricLayer?.computesInputGradient = inputGradient
         }
-        // 1. Values into the replicas that have rows (element ranges split over the threads).
+        // 1. Values of the parameters the replicas do not read from the model (ResidualMLP's gates)
+        //    into the replicas that have rows; then the model's dense weights packed, the layers
+        //    split over the threads (packing copies values: the split does not matter).
         let active = workers.indices.map { !batchSlice(n, thread: $0, of: t).isEmpty }
         if active.dropFirst().contains(true) {
-            withAllBuffers { b in
-                DispatchQueue.concurrentPerform(iterations: t) { c in
-                    for i in b.value[0].indices {
-                        let r = batchSlice(b.value[0][i].value.count, thread: c, of: t)
-                        guard !r.isEmpty else { continue }
-                        let src = b.value[0][i].value.baseAddress! + r.lowerBound
-                        for k in 1..<t where active[k] { (b.value[k][i].value.baseAddress! + r.lowerBound).update(from: src, count: r.count) }
-                    }
+            for (i, p) in master.parameters.enumerated() where !shared[i] {
+                p.withBuffers { src, _ in
+                    for k in 1..<t where active[k] { workers[k].parameters[i].withBuffers { dst, _ in dst.baseAddress!.update(from: src.baseAddress!, count: src.count) } }
                 }
             }
+        }
+        for w in workers { for d in w.model.denseLayers { d.productThreads = 1 } }
+        defer { for d in denseLayers { d.productThreads = nil } }
+        let layers = UnsafeSendable(denseLayers)
+        var owner = [Int](repeating: 0, count: denseLayers.count), load = [Int](repeating: 0, count: t)
+        for (i, d) in denseLayers.enumerated() {          // largest first would balance better; the order is fixed either way
+            let c = load.indices.min(by: { load[$0] < load[$1] })!
+            owner[i] = c; load[c] += d.weight.count
+        }
+        let owners = owner
+        DispatchQueue.concurrentPerform(iterations: t) { c in
+            for (i, d) in layers.value.enumerated() where owners[i] == c { d.packIfNeeded(threads: 1) }
         }
         // 2. Forward and backward, one slice per thread.
         let start = indices.startIndex
@@ -190,6 +217,15 @@ final class BatchSplit: @unchecked Sendable {
             workers[k].run(data, indices[(start + r.lowerBound)..<(start + r.upperBound)], total: n)
         }
         for w in workers { if let e = w.error { throw e } }
+        var lossSum = 0.0, correct = 0
+        for w in workers { lossSum += w.lossSum; correct += w.correct }
+        if sum { reduce() }
+        return (lossSum, correct)
+    }
+
+    /// Step 3: the model's gradients become `g₀ + g₁ + …` in thread order.
+    func reduce() {
+        let t = threads
         // 3. g₀ + g₁ + … in thread order, element by element (element ranges split over the threads;
         //    the order of the sum is the same for every split).
         let rows = workers.map(\.rows)
@@ -207,8 +243,38 @@ final class BatchSplit: @unchecked Sendable {
                 }
             }
         }
-        var lossSum = 0.0, correct = 0
-        for w in workers { lossSum += w.lossSum; correct += w.correct }
-        return (lossSum, correct)
+    }
+
+    /// Steps 3 and 4 in one pass: each thread takes its element range of every parameter, sums
+    /// the workers' gradients there in thread order (as `reduce`) and applies `optimizer`'s
+    /// update to the same range (elementwise, so the bytes are those of `reduce` followed by
+    /// `optimizer.step(parameters: model.parameters, …)`). Call after `step(_:_:sum: false)`.
+    func reduceAndUpdate(_ optimizer: Optimizer, learningRate: Double) {
+        let t = threads, rows = workers.map(\.rows)
+        let parameters = workers[0].parameters
+        optimizer.prepare(parameters)
+        let rates = parameters.map { learningRate * $0.slot.learningRateScale }
+        let decays = parameters.map { $0.slot.decays ? optimizer.weightDecay : 0 }
+        let opt = UnsafeSendable(optimizer)
+        withAllBuffers { b in
+            optimizer.withStatePointers { m, v in
+                let moments = UnsafeSendable((m, v))
+                DispatchQueue.concurrentPerform(iterations: t) { c in
+                    for i in b.value[0].indices {
+                        let r = batchSlice(b.value[0][i].gradient.count, thread: c, of: t)
+                        guard !r.isEmpty else { continue }
+                        let d = b.value[0][i].gradient.baseAddress! + r.lowerBound
+                        if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
+                        for k in 1..<t where rows[k] > 0 {
+                            let s = b.value[k][i].gradient.baseAddress! + r.lowerBound
+                            for j in 0..<r.count { d[j] += s[j] }
+                        }
+                        opt.value.update(b.value[0][i].value.baseAddress! + r.lowerBound, UnsafePointer(d),
+                                         moments.value.0[i]! + r.lowerBound, moments.value.1[i]! + r.lowerBound,
+                                         count: r.count, decay: decays[i], lr: rates[i])
+                    }
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@ import MatrixModule
 ///
 /// A `Dense` layer `in → out` holds its weight and weight gradient (`2·in·out` Floats), bias
 /// and bias gradient (`2·out`), and per batch row its input copy, pre-activation, output,
-/// output-gradient scratch and input gradient (`2·in + 3·out` Floats). An optimizer keeps
+/// output-gradient scratch and input gradient (`2·in + 3·out` Floats); its two packed copies of the
+/// weight for `DenseProducts` (`⌈out/16⌉·16·in + ⌈in/16⌉·16·out` Floats) and, per batch row, the
+/// packed input of `dW = dZᵀ·X` (`⌈in/16⌉·16` Floats). An optimizer keeps
 /// `optimizerSlots` more copies of every parameter (SGD with momentum 1, Adam/AdamW 2). The
 /// estimate counts the largest batch the model will see (training, evaluation or diagnostics);
 /// it is a lower bound that ignores allocator overhead and temporaries of one layer.
@@ -27,8 +29,13 @@ public enum MemoryEstimate {
             let parameters = try CheckedSize.sum([weights, o], what: "layer \(i)→\(o) parameters")
             let perRow = try CheckedSize.sum([try CheckedSize.product(i, 2, what: "layer input"), try CheckedSize.product(o, 3, what: "layer output")],
                                              what: "layer \(i)→\(o) activations")
+            func pad16(_ n: Int) throws(SizeError) -> Int { try CheckedSize.product(n / 16 + (n % 16 == 0 ? 0 : 1), 16, what: "layer \(i)→\(o) packing") }
+            let packs = try CheckedSize.sum([try CheckedSize.product(try pad16(o), i, what: "layer \(i)→\(o) packed weight"),
+                                             try CheckedSize.product(try pad16(i), o, what: "layer \(i)→\(o) packed weight")], what: "layer \(i)→\(o) packed weights")
             terms.append(try CheckedSize.product(parameters, 2 + optimizerSlots, what: "layer \(i)→\(o) parameters and state"))
-            terms.append(try CheckedSize.product(perRow, batch, what: "layer \(i)→\(o) activations for batch \(batch)"))
+            terms.append(packs)
+            terms.append(try CheckedSize.product(try CheckedSize.sum([perRow, try pad16(i)], what: "layer \(i)→\(o) per row"), batch,
+                                                 what: "layer \(i)→\(o) activations for batch \(batch)"))
         }
         return try CheckedSize.product(try CheckedSize.sum(terms, what: "model size"), MemoryLayout<Float>.stride, what: "model bytes")
     }
@@ -61,7 +68,7 @@ public enum MemoryEstimate {
     /// - max/avg pooling: output and spare output `2·C·P`, argmax indices `C·P` (4-byte), input
     ///   gradient `C·H·W`; global average pooling: output `C`, input gradient `C·H·W`; flatten:
     ///   output and input gradient `2·C·H·W`;
-    /// - dense: as `dense(layers:…)`;
+    /// - dense: as `dense(layers:…)` (with its packed weights and packed input);
     /// - plus the input batch itself (`C·H·W` per row).
     /// Like the other estimates it ignores allocator overhead and BLAS's own buffers.
     /// - Throws: `TrainingError.invalidHyperparameter` / `.shapeMismatch` when the layers do not fit
@@ -74,6 +81,7 @@ public enum MemoryEstimate {
         guard batch >= 0 else { throw SizeError.negative(what: "batch", value: batch) }
         var shape = inputShape
         var parameters: [Int] = [], perRow: [Int] = [try CheckedSize.elementCount(inputShape, what: "input elements")]
+        var packed: [Int] = []
         func p(_ a: Int...) throws -> Int { try CheckedSize.elementCount(a, what: "CNN layer size") }
         for (i, s) in spec.enumerated() {
             func image() throws -> (Int, Int, Int) {
@@ -118,11 +126,14 @@ public enum MemoryEstimate {
                 guard shape.count == 1 else { throw TrainingError.shapeMismatch("layer \(i) (dense) needs a flat input, got \(shape)") }
                 guard units >= 1 else { throw TrainingError.invalidHyperparameter(name: "dense units", value: Double(units), rule: "must be ≥ 1") }
                 parameters.append(try CheckedSize.sum([try p(shape[0], units), units], what: "dense parameters"))
-                perRow.append(try CheckedSize.sum([try p(2, shape[0]), try p(3, units)], what: "dense activations"))
+                func pad16(_ n: Int) throws -> Int { try p(n / 16 + (n % 16 == 0 ? 0 : 1), 16) }
+                perRow.append(try CheckedSize.sum([try p(2, shape[0]), try p(3, units), try pad16(shape[0])], what: "dense activations"))
+                packed.append(try CheckedSize.sum([try p(try pad16(units), shape[0]), try p(try pad16(shape[0]), units)], what: "dense packed weights"))
                 shape = [units]
             }
         }
-        let state = try CheckedSize.product(try CheckedSize.sum(parameters, what: "CNN parameters"), 2 + optimizerSlots, what: "CNN parameters and state")
+        let state = try CheckedSize.sum([try CheckedSize.product(try CheckedSize.sum(parameters, what: "CNN parameters"), 2 + optimizerSlots, what: "CNN parameters and state"),
+                                         try CheckedSize.sum(packed, what: "CNN packed dense weights")], what: "CNN parameters, state and packed weights")
         let activations = try CheckedSize.product(try CheckedSize.sum(perRow, what: "CNN activations per row"), batch, what: "CNN activations for batch \(batch)")
         return try CheckedSize.product(try CheckedSize.sum([state, activations], what: "CNN size"), MemoryLayout<Float>.stride, what: "CNN bytes")
     }

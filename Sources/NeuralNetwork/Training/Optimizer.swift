@@ -121,6 +121,23 @@ public final class Optimizer {
     /// parameter's `slot.learningRateScale`; weight decay only where `slot.decays`. The state
     /// is kept per position in the list: pass the same list, in the same order, every step.
     public func step(parameters: [ModelParameter], learningRate: Double) {
+        prepare(parameters)
+        for (i, p) in parameters.enumerated() {
+            let lr = learningRate * p.slot.learningRateScale
+            let decay = p.slot.decays ? weightDecay : 0
+            guard p.count > 0 else { continue }
+            p.withBuffers { w, g in
+                first[i].withUnsafeMutableBufferPointer { m in
+                    second[i].withUnsafeMutableBufferPointer { v in
+                        update(w.baseAddress!, UnsafePointer(g.baseAddress!), m.baseAddress!, v.baseAddress!, count: w.count, decay: decay, lr: lr)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resets the state when it does not match `parameters` (counts and sizes) and counts the step.
+    func prepare(_ parameters: [ModelParameter]) {
         if first.count != parameters.count || second.count != parameters.count
             || parameters.enumerated().contains(where: { i, p in first[i].count != p.count || second[i].count != p.count }) {
             first = parameters.map { [Float](repeating: 0, count: $0.count) }
@@ -128,17 +145,36 @@ public final class Optimizer {
             steps = 0
         }
         steps += 1
-        for (i, p) in parameters.enumerated() {
-            let lr = learningRate * p.slot.learningRateScale
-            let decay = p.slot.decays ? weightDecay : 0
-            p.withBuffers { w, g in update(w, UnsafeBufferPointer(g), slot: i, decay: decay, lr: lr) }
+    }
+
+    /// Runs `body` with pointers to every parameter's first and second moment buffers (in
+    /// `prepare`'s order; a pointer of an empty buffer is never read). The buffers stay valid and
+    /// in place while `body` runs, so threads can update disjoint element ranges of them.
+    func withStatePointers<R>(_ body: ([UnsafeMutablePointer<Float>?], [UnsafeMutablePointer<Float>?]) -> R) -> R {
+        first.withUnsafeMutableBufferPointer { f in
+            second.withUnsafeMutableBufferPointer { s in
+                var fp: [UnsafeMutablePointer<Float>?] = [], sp: [UnsafeMutablePointer<Float>?] = []
+                func nest(_ i: Int) -> R {
+                    if i == f.count { return body(fp, sp) }
+                    return f[i].withUnsafeMutableBufferPointer { a in
+                        s[i].withUnsafeMutableBufferPointer { b in
+                            fp.append(a.baseAddress); sp.append(b.baseAddress)
+                            return nest(i + 1)
+                        }
+                    }
+                }
+                return nest(0)
+            }
         }
     }
 
-    private func update(_ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, slot: Int, decay: Double, lr: Double) {
-        let n = w.count
+    /// The update of `count` elements: values `w`, gradient `g`, moments `m`, `v` (the same
+    /// arithmetic element by element whatever range a call covers). `steps` must already count
+    /// this step (`prepare`).
+    func update(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                count n: Int, decay: Double, lr: Double) {
         let eta = Float(lr), lambda = Float(decay)
-        first[slot].withUnsafeMutableBufferPointer { m in
+        do {
             switch kind {
             case let .sgd(momentum, nesterov):
                 let mu = Float(momentum)
@@ -155,7 +191,7 @@ public final class Optimizer {
                 let c1 = Float(1 - Foundation.pow(b1, Double(steps))), c2 = Float(1 - Foundation.pow(b2, Double(steps)))
                 let fb1 = Float(b1), fb2 = Float(b2), e = Float(eps)
                 let ob1 = Float(1 - b1), ob2 = Float(1 - b2)   // 1 − β in Double first: 1 − Float(0.999) is off by 1.3e-5 relative
-                second[slot].withUnsafeMutableBufferPointer { v in
+                do {
                     for j in 0..<n {
                         if decoupled { w[j] -= eta * lambda * w[j] }
                         let gj = decoupled ? g[j] : g[j] + lambda * w[j]

@@ -60,10 +60,11 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// With `T > 1` the trainer keeps `T − 1` replicas of the model (`ReplicableModel`:
     /// `Sequential`, `ResidualMLP`); thread `t` runs forward and backward on rows
     /// `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each batch of `B` rows, the gradients are summed in thread order
-    /// `0, 1, …, T−1`, and one optimizer step updates the model (see `BatchSplit` in the source).
-    /// The threads call BLAS side by side, so run OpenBLAS with 1 thread for speed
-    /// (`BLASBackend.threads = 1`, set by the application, never by the library: the setting is
-    /// process-wide); with more BLAS threads the results are the same, only slower.
+    /// `0, 1, …, T−1`, and one optimizer step updates the model (see `BatchSplit` in the source;
+    /// without diagnostics the sum and the update run as one parallel pass, with the same bytes).
+    /// The replicas' dense layers read the model's packed weights (`PackedWeight`) and biases, and
+    /// every thread runs its `DenseProducts` on 1 thread; nothing here calls OpenBLAS, so its
+    /// thread count (`BLASBackend.threads`, the application's setting) does not change the results.
     ///
     /// Results are bitwise reproducible for a given `T` (independent of scheduling). `T = 1` is
     /// the single-threaded path byte for byte; `T > 1` differs from it by rounding only (each
@@ -362,7 +363,7 @@ public final class Trainer {
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 let l: Float, correct: Int
                 if let split = batchSplit {
-                    let r = try split.step(train, order[s..<e])
+                    let r = try split.step(train, order[s..<e], sum: cfg.diagnostics)
                     l = Float(r.lossSum / Double(e - s)); correct = r.correct
                     guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
                     accumulators.lastFiniteLoss = l
@@ -376,7 +377,12 @@ public final class Trainer {
                     correct = loss.correct
                 }
                 let before = cfg.diagnostics ? weights.map(\.values) : []
-                optimizer.step(parameters: parameters, learningRate: cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps))
+                let rate = cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps)
+                if let split = batchSplit, !cfg.diagnostics {
+                    split.reduceAndUpdate(optimizer, learningRate: rate)    // the gradient sum and the update in one parallel pass
+                } else {
+                    optimizer.step(parameters: parameters, learningRate: rate)
+                }
                 if cfg.diagnostics {
                     for (i, w) in weights.enumerated() {
                         let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }

@@ -66,8 +66,10 @@ struct HardeningTests {
     @Test("MemoryEstimate: hand-worked bytes for a 3-4-2 MLP")
     func estimate() throws {
         // Layer 3→4: parameters 12 + 4 = 16, ×(2 + 1 slot) = 48; activations (2·3 + 3·4)·5 = 90.
-        // Layer 4→2: parameters 8 + 2 = 10, ×3 = 30; activations (2·4 + 3·2)·5 = 70.  Total 238 Floats.
-        #expect(try MemoryEstimate.sequential(sizes: [3, 4, 2], batch: 5, optimizerSlots: 1) == 238 * 4)
+        // Layer 4→2: parameters 8 + 2 = 10, ×3 = 30; activations (2·4 + 3·2)·5 = 70.  Subtotal 238 Floats.
+        // Packed weights (rows rounded up to 16): 3→4: 16·3 + 16·4 = 112; 4→2: 16·4 + 16·2 = 96;
+        // packed dW inputs: 16 per row per layer, ·5 rows ·2 layers = 160.  Total 238 + 112 + 96 + 160 = 606.
+        #expect(try MemoryEstimate.sequential(sizes: [3, 4, 2], batch: 5, optimizerSlots: 1) == 606 * 4)
         #expect(MemoryEstimate.optimizerSlots(.sgd(momentum: 0, nesterov: false)) == 0)
         #expect(MemoryEstimate.optimizerSlots(.sgd(momentum: 0.9, nesterov: true)) == 1)
         #expect(MemoryEstimate.optimizerSlots(.adam()) == 2)
