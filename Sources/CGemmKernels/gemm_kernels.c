@@ -30,6 +30,8 @@
 // A panels per cache block (128 rows): the A block stays in L2 while the B panels pass over it.
 #define MC_PANELS_S 8
 #define MC_PANELS_D 16
+// Inner-dimension chunk of wi_sgemm_serial (the same as InvariantGEMM.kc).
+#define WI_SERIAL_KC 256
 
 long wi_gemm_mr_f32(void) { return MR_S; }
 long wi_gemm_mr_f64(void) { return MR_D; }
@@ -295,6 +297,61 @@ void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA,
                 (void)avx2; (void)full;
                 kernel_d_portable(kc, ap, bp, acc);
                 write_back_d(ct, ldc, mv, nv, acc, alpha, beta, first);
+            }
+        }
+    }
+}
+
+// ---- single-threaded driver (no allocation; the caller's workspace) ----------------------------
+
+long wi_sgemm_serial_workspace(long m, long n, long k) {
+    long kc = k < WI_SERIAL_KC ? k : WI_SERIAL_KC;
+    if (kc < 1) kc = 1;
+    long mb = m < MR_S * MC_PANELS_S ? m : MR_S * MC_PANELS_S;
+    return ((mb + MR_S - 1) / MR_S * MR_S + (n + NR - 1) / NR * NR) * kc;
+}
+
+void wi_sgemm_serial(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc, float *work) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (long j = 0; j < n; j++) for (long i = 0; i < m; i++) c[i + j * ldc] = beta == 0 ? 0 : beta * c[i + j * ldc];
+        return;
+    }
+    long kcMax = k < WI_SERIAL_KC ? k : WI_SERIAL_KC;
+    long mbMax = m < MR_S * MC_PANELS_S ? m : MR_S * MC_PANELS_S;
+    float *packedB = work, *packedA = work + (n + NR - 1) / NR * NR * kcMax;
+    (void)mbMax;
+    long np = (n + NR - 1) / NR;
+    int avx2 = wi_gemm_uses_avx2();
+    float acc[MR_S * NR];
+    for (long k0 = 0; k0 < k; k0 += WI_SERIAL_KC) {
+        long kc = k - k0 < WI_SERIAL_KC ? k - k0 : WI_SERIAL_KC;
+        int first = k0 == 0;
+        pack_b_s(transB, n, kc, transB ? b + k0 * ldb : b + k0, ldb, packedB);
+        for (long i0 = 0; i0 < m; i0 += MR_S * MC_PANELS_S) {
+            long mb = m - i0 < MR_S * MC_PANELS_S ? m - i0 : MR_S * MC_PANELS_S;
+            wi_spack_a(transA, mb, kc, transA ? a + k0 + i0 * lda : a + i0 + k0 * lda, lda, packedA);
+            long mp = (mb + MR_S - 1) / MR_S;
+            for (long jp = 0; jp < np; jp++) {
+                const float *bp = packedB + jp * NR * kc;
+                long nv = n - jp * NR < NR ? n - jp * NR : NR;
+                for (long ip = 0; ip < mp; ip++) {
+                    const float *ap = packedA + ip * MR_S * kc;
+                    long mv = mb - ip * MR_S < MR_S ? mb - ip * MR_S : MR_S;
+                    float *ct = c + i0 + ip * MR_S + jp * NR * ldc;
+                    int full = mv == MR_S && nv == NR;
+#if WG_X86
+                    if (avx2) {
+                        kernel_s_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
+                        if (!full) write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+                        continue;
+                    }
+#endif
+                    (void)avx2; (void)full;
+                    kernel_s_portable(kc, ap, bp, acc);
+                    write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+                }
             }
         }
     }

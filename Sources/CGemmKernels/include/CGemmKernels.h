@@ -37,6 +37,13 @@ void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA,
                      double alpha, double beta, int first, double *c, long ldc, double *work);
 
 /// 1 when the AVX2+FMA path runs, 0 for the portable one (same bytes either way).
+/// Column-major C = alpha*op(A)*op(B) + beta*C on the calling thread, the same per-element
+/// arithmetic as InvariantGEMM (fma chains over k in chunks of 256, each chunk added into C).
+/// work: wi_sgemm_serial_workspace(m, n, k) floats.
+long wi_sgemm_serial_workspace(long m, long n, long k);
+void wi_sgemm_serial(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc, float *work);
+
 int wi_gemm_uses_avx2(void);
 /// Test hook: on != 0 forces the portable path (process-wide; the bytes do not change).
 void wi_gemm_force_portable(int on);
