@@ -216,6 +216,8 @@ public final class Conv2D: Layer {
     private var scratch: [Float] = []        // [workers][scratchStride]: direct; im2col with stride 1 (col2im accumulator)
     /// im2col: per-slot strides of `colBlock`, `productBlock`, `gemmWorkspace`; blocks per wave of `weightPartials`.
     private var colStride = 0, productStride = 0, workspaceStride = 0, partialWave = 0
+    /// Hands the im2col blocks to the layer threads (reused: nothing allocated per step).
+    private let blockQueue = LayerThreads.ItemQueue()
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
     /// Padded plane `Hp × Wp` plus slack so a shifted flat run of `OH·Wp` elements stays inside.
     private let paddedHeight: Int, paddedWidth: Int, planeStride: Int
@@ -476,7 +478,7 @@ public final class Conv2D: Layer {
             let C = SharedBuffer(cb.baseAddress!), ZB = SharedBuffer(zbk.baseAddress!), WS = SharedBuffer(wsb.baseAddress!)
             let W = SharedBuffer(wb.baseAddress!), B = SharedBuffer(bb.baseAddress!)
             let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
-            try LayerThreads.forEachItem(blocks, workers: workers) { (slot, bi) throws(MatrixError) in
+            try LayerThreads.forEachItem(blocks, workers: workers, queue: blockQueue) { (slot, bi) throws(MatrixError) in
                 let s0 = bi * block, count = min(block, n - s0), ld = count * p
                 let col = C + slot * cs, prod = ZB + slot * zs, ws = UnsafeMutableBufferPointer(start: WS + slot * wss, count: wss)
                 Conv2D.pad(SharedBuffer(X + s0 * cin * hw), SharedBuffer(P + s0 * cin * ps), g, planes: count * cin,
@@ -537,7 +539,7 @@ public final class Conv2D: Layer {
             let DX = SharedBuffer(xb.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!), DW = SharedBuffer(dwb.baseAddress!)
             for first in stride(from: 0, to: blocks, by: wave) {
                 let inWave = min(wave, blocks - first)
-                try LayerThreads.forEachItem(inWave, workers: workers) { (slot, item) throws(MatrixError) in
+                try LayerThreads.forEachItem(inWave, workers: workers, queue: blockQueue) { (slot, item) throws(MatrixError) in
                     let bi = first + item, s0 = bi * block, count = min(block, n - s0), ld = count * p
                     let col = C + slot * cs, ws = UnsafeMutableBufferPointer(start: WS + slot * wss, count: wss)
                     let dzBlock = DZ + s0 * o * p, partial = WP + item * ok

@@ -42,31 +42,37 @@ enum LayerThreads {
 
     /// Runs `body(slot, item)` once for every item of `0..<count` on at most `workers` threads
     /// (`slot` in `0..<min(workers, count)` names the thread's private buffers): items are
-    /// handed out in increasing order to whichever thread is free, so a slow core does not hold
-    /// up the others. The caller's results must not depend on which slot runs an item. After
-    /// the first error no further items start; that error is rethrown. Runs inline with one worker.
-    static func forEachItem(_ count: Int, workers: Int, _ body: @Sendable (_ slot: Int, _ item: Int) throws(MatrixError) -> Void) throws(MatrixError) {
+    /// handed out in increasing order by `queue` to whichever thread is free, so a slow core
+    /// does not hold up the others. The caller's results must not depend on which slot runs an
+    /// item. After the first error no further items start; that error is rethrown. Runs inline
+    /// with one worker. `queue` is reset here (callers keep one per layer: nothing is allocated).
+    static func forEachItem(_ count: Int, workers: Int, queue: ItemQueue,
+                            _ body: @Sendable (_ slot: Int, _ item: Int) throws(MatrixError) -> Void) throws(MatrixError) {
         guard count > 0 else { return }
         let t = max(1, min(workers, count))
         if t == 1 {
             for item in 0..<count { try body(0, item) }
             return
         }
-        let queue = ItemQueue()
+        queue.reset(count)
         DispatchQueue.concurrentPerform(iterations: t) { slot in
-            while let item = queue.next(count) {
+            while let item = queue.next() {
                 do throws(MatrixError) { try body(slot, item) } catch { queue.fail(error) }
             }
         }
         if let error = queue.error { throw error }
     }
 
-    /// The next item to hand out and the first error, behind a lock.
-    private final class ItemQueue: @unchecked Sendable {
+    /// The next item to hand out and the first error, behind a lock (see `forEachItem`).
+    final class ItemQueue: @unchecked Sendable {
         private let lock = NSLock()
-        private var nextItem = 0
+        private var nextItem = 0, count = 0
         private(set) var error: MatrixError?
-        func next(_ count: Int) -> Int? {
+        func reset(_ count: Int) {
+            lock.lock(); defer { lock.unlock() }
+            nextItem = 0; self.count = count; error = nil
+        }
+        func next() -> Int? {
             lock.lock(); defer { lock.unlock() }
             guard error == nil, nextItem < count else { return nil }
             nextItem += 1
