@@ -116,8 +116,9 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
     /// `Conv2D.directReductionLimit` (32: a first layer on grey or RGB images, depthwise layers),
     /// `.im2col` otherwise.
     case automatic
-    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block, so it stays in cache)
-    /// and one `cblas_sgemm` per group, block and product.
+    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block), the blocks run side
+    /// by side on the layer's threads, each with one single-threaded `SerialGEMM` product per
+    /// group, block and product (no BLAS call).
     case im2col
     /// SIMD loops over zero-padded planes, one sample per task, no BLAS: for small reductions,
     /// where a `[O/G, K] · [K, N·OH·OW]` product with tiny `K` is memory-bound in BLAS.
@@ -135,22 +136,26 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 /// - Both algorithms first copy each input plane into a zero-padded plane `(H + top + bottom) ×
 ///   (W + left + right)` (the borders are written once, at allocation).
 /// - im2col, in blocks of `B` samples (`K·B·P` Floats of `col` about 2 MiB, `K = (C/G)·kh·kw`,
-///   `P = OH·OW`; `B` depends only on the shapes), forward per block and group `g`: `col_g`
-///   `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`), then the block is moved to
-///   NCHW with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)`
-///   written channel-major `[O][N·P]` with each (sample, channel)'s sum for `db`, the block's
-///   `col_g` again (im2col is recomputed rather than kept: 2 MiB instead of `N·K·P` Floats),
-///   `dW_g += dZ_g · col_gᵀ` (β = 0 on the first block, then 1: blocks summed in order),
-///   `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`.
+///   `P = OH·OW`; `B` depends only on the shapes). Each block is one task for the layer's
+///   threads (handed out in order to whichever is free), computed entirely by that thread in its
+///   own buffers with single-threaded products (`SerialGEMM`, the package's packed AVX2 kernel:
+///   its bytes depend only on its inputs). Forward per block and group `g`: the block's planes
+///   padded, `col_g` `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]`, then the block moved to NCHW
+///   with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)` written
+///   channel-major within the block `[O][B·P]` with each (sample, channel)'s sum for `db`, the
+///   block's `col_g` again (recomputed rather than kept: `B·K·P` instead of `N·K·P` Floats), the
+///   block's own `dW_g = dZ_g · col_gᵀ`, `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`; the blocks'
+///   `dW` are added in block order, `((dW₀ + dW₁) + dW₂) + …` per element.
 /// - direct, per sample: each output is `Σ_q W[o, q]·P[q-th tap]` in tap order `q = (c·kh + ki)·kw
 ///   + kj` (8 outputs per SIMD step), then `+ b`; `dW[o, q]` is the sum over samples (in sample
 ///   order, in Double) of each sample's dot product of `dZ` with the shifted padded plane;
 ///   `dX` accumulates `W[o, q]·dZ` into a padded plane per input channel (output channels, then
 ///   taps, in order) and is cropped.
-/// - The non-BLAS passes run on `min(BLASBackend.threads, cores)` threads over independent
-///   samples, channels or rows, so the bytes do not depend on the thread count; the two
-///   algorithms round differently (sum orders differ), each deterministically.
-/// - Buffers (padded input, `col` and product blocks, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
+/// - Both algorithms run on `min(BLASBackend.threads, cores)` threads over independent blocks,
+///   samples, channels or rows, so the bytes do not depend on the thread count (nor on
+///   OpenBLAS's: the im2col path calls no BLAS); the two algorithms round differently (sum
+///   orders differ), each deterministically.
+/// - Buffers (padded input, per-thread `col`, product and packing blocks, per-block `dW`, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
 ///   only when the batch size, the algorithm or the thread count changes: steady-state training
 ///   allocates nothing per step.
 /// - Fans (`Fans(shape: [O, C/G, kh, kw], groups: G)`): fan_in `(C/G)·kh·kw`,
@@ -202,7 +207,7 @@ public final class Conv2D: Layer {
     public var threads: Int?
 
     private var batch = -1
-    private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int) = (-1, .automatic, 0)
+    private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int, blockBytes: Int, partialLimit: Int) = (-1, .automatic, 0, 0, 0)
     private var lastAlgorithm: ConvolutionAlgorithm = .im2col
     private var padded: [Float] = []         // [N][C][planeStride], zero borders
     private var colBlock: [Float] = []       // im2col: [slots][colStride]: [K][B·P] of one group and block; dcol in backward
@@ -345,8 +350,9 @@ public final class Conv2D: Layer {
     private var scratchStride: Int { max(geometry.outputHeight * accumulatorWidth, planeStride, geometry.outputPlane) }
 
     private func ensureBuffers(_ n: Int, _ alg: ConvolutionAlgorithm, _ workers: Int) {
-        guard allocated.batch != n || allocated.algorithm != alg || allocated.workers != workers else { return }
-        allocated = (n, alg, workers)
+        guard allocated.batch != n || allocated.algorithm != alg || allocated.workers != workers
+                || allocated.blockBytes != im2colBlockBytes || allocated.partialLimit != weightPartialLimit else { return }
+        allocated = (n, alg, workers, im2colBlockBytes, weightPartialLimit)
         batch = n
         let g = geometry, np = n * g.outputPlane, k = weight.columns, o = outputChannels
         padded = [Float](repeating: 0, count: n * inputChannels * planeStride)
@@ -354,7 +360,8 @@ public final class Conv2D: Layer {
         output = Matrix(rows: n, columns: o * g.outputPlane)
         inputGradient = Matrix(rows: n, columns: inputChannels * g.inputPlane)
         if alg == .im2col {
-            let plan = Conv2D.im2colPlan(batch: n, outputChannels: o, reduction: k, groups: groups, outputPlane: g.outputPlane, workers: workers)
+            let plan = Conv2D.im2colPlan(batch: n, outputChannels: o, reduction: k, groups: groups, outputPlane: g.outputPlane, workers: workers,
+                                         blockBytes: im2colBlockBytes, partialLimit: weightPartialLimit)
             colStride = plan.colStride; productStride = plan.productStride; workspaceStride = plan.workspaceStride
             partialWave = plan.wave
             colBlock = [Float](repeating: 0, count: plan.slots * colStride)
@@ -599,30 +606,37 @@ public final class Conv2D: Layer {
     /// (`K·B·P` Floats), at least 1 and at most the batch; a multiple of 4 when ≥ 4. Depends only
     /// on the shapes (never on the thread count), so the bytes do not either.
     private func im2colBlock(_ n: Int) -> Int {
-        Conv2D.im2colBlock(batch: n, reduction: weight.columns, outputPlane: geometry.outputPlane)
+        Conv2D.im2colBlock(batch: n, reduction: weight.columns, outputPlane: geometry.outputPlane, blockBytes: allocated.blockBytes)
     }
-    static func im2colBlock(batch n: Int, reduction k: Int, outputPlane p: Int) -> Int {
+    static func im2colBlock(batch n: Int, reduction k: Int, outputPlane p: Int, blockBytes: Int) -> Int {
         let perSample = max(1, k * p * MemoryLayout<Float>.size)
-        var b = max(1, Conv2D.im2colBlockBytes / perSample)
+        var b = max(1, blockBytes / perSample)
         if b >= 4 { b -= b % 4 }
         return max(1, min(n, b))
     }
-    /// Target size of one group's im2col block in bytes.
-    static let im2colBlockBytes: Int = Int(ProcessInfo.processInfo.environment["WEIGHTINIT_CONV_BLOCK_BYTES"] ?? "") ?? (2 << 20)  // TEMP: measurement knob
-    /// Upper bound on the Floats of the per-block `dW` kept at once (the blocks of a wave).
+    /// Target size of one group's im2col block in bytes (default of `im2colBlockBytes`).
+    static let defaultIm2colBlockBytes: Int = Int(ProcessInfo.processInfo.environment["WEIGHTINIT_CONV_BLOCK_BYTES"] ?? "") ?? (2 << 20)  // TEMP: measurement knob
+    /// Upper bound on the Floats of the per-block `dW` kept at once (default of `weightPartialLimit`).
     static let weightPartialFloats = 1 << 22
+    /// Target bytes of one group's im2col block (changes the block size `B`, hence the bytes of
+    /// `dW`); tests set it to get several blocks from small shapes. Read at the next forward.
+    var im2colBlockBytes = Conv2D.defaultIm2colBlockBytes
+    /// Floats of per-block `dW` kept at once (changes only memory, never the bytes); tests set
+    /// it to get several waves. Read at the next forward.
+    var weightPartialLimit = Conv2D.weightPartialFloats
 
     /// The im2col path's buffers for a batch of `n` on `workers` threads: one slot (col, product,
     /// gemm workspace) per thread that can hold a block at once, and `wave` per-block `dW`
-    /// (`wave ≥ min(blocks, workers)`, at most `weightPartialFloats` unless that is less than
-    /// one per thread). Used by `Conv2D` and `MemoryEstimate.cnn`.
-    static func im2colPlan(batch n: Int, outputChannels o: Int, reduction k: Int, groups: Int, outputPlane p: Int, workers: Int)
+    /// (`wave ≥ min(blocks, workers)`, at most `partialLimit` Floats unless that is less than
+    /// one per thread).
+    static func im2colPlan(batch n: Int, outputChannels o: Int, reduction k: Int, groups: Int, outputPlane p: Int, workers: Int,
+                           blockBytes: Int, partialLimit: Int)
         -> (slots: Int, colStride: Int, productStride: Int, workspaceStride: Int, wave: Int) {
-        let block = im2colBlock(batch: n, reduction: k, outputPlane: p), blocks = max(1, (n + block - 1) / block)
+        let block = im2colBlock(batch: n, reduction: k, outputPlane: p, blockBytes: blockBytes), blocks = max(1, (n + block - 1) / block)
         let slots = max(1, min(workers, blocks)), ld = block * p, og = o / max(groups, 1)
         let ws = max(SerialGEMM.workspaceCount(m: og, n: ld, k: k), SerialGEMM.workspaceCount(m: og, n: k, k: ld),
                      SerialGEMM.workspaceCount(m: k, n: ld, k: og))
-        let wave = min(blocks, max(slots, weightPartialFloats / max(1, o * k)))
+        let wave = min(blocks, max(slots, partialLimit / max(1, o * k)))
         // + 8: masked tail loads of col2imStride1; strides rounded to 16 Floats (64 bytes).
         func round(_ v: Int) -> Int { (v + 15) / 16 * 16 }
         return (slots, round(k * ld + 8), round(o * ld), round(ws), wave)
