@@ -1,5 +1,6 @@
 // CGemmKernels — a matrix product whose bytes depend only on its inputs, for the thread-invariant
-// Householder QR behind orthogonal initialization (MatrixModule's InvariantGEMM calls it).
+// Householder QR behind orthogonal initialization (MatrixModule's InvariantGEMM calls it) and for
+// Conv2D's im2col products (MatrixModule's SerialGEMM: wi_sgemm_serial, one thread, no allocation).
 //
 // Why not cblas_sgemm: OpenBLAS 0.3.21's results change with its thread count even for a small
 // inner dimension (measured on Zen: 1 vs 2 threads differ in ~3-6% of the elements of a

@@ -200,9 +200,10 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// Threads for the non-BLAS passes (padding, im2col, col2im, direct loops, layout changes);
-    /// nil (default) uses `min(BLASBackend.threads, active processors)`. Values below 1 count as 1.
-    /// The bytes of every result are the same for any value (work is split over independent
+    /// Threads for the layer's work (the im2col path's blocks with their products, padding,
+    /// im2col, col2im, layout changes; the direct loops); nil (default) uses
+    /// `min(BLASBackend.threads, active processors)`. Values below 1 count as 1. The bytes of
+    /// every result are the same for any value (work is split over independent blocks,
     /// samples, channels or rows). OpenBLAS's own thread count is never changed.
     public var threads: Int?
 

@@ -16,13 +16,14 @@ struct SharedBuffer<T>: @unchecked Sendable {
     @inline(__always) static func + (lhs: SharedBuffer, rhs: Int) -> UnsafeMutablePointer<T> { lhs.base + rhs }
 }
 
-/// How the non-BLAS passes of the layers (im2col, col2im, direct convolution, pooling, the
-/// layout changes with bias and activation) are split over threads.
+/// How the layers' own work (Conv2D's im2col blocks with their single-threaded products, im2col,
+/// col2im, direct convolution, pooling, the layout changes with bias and activation) is split
+/// over threads.
 ///
 /// The worker count is OpenBLAS's thread count (`BLASBackend.threads`, which `--threads` sets),
-/// capped by the active processors; it is only read, never changed. Work is cut into contiguous
-/// ranges of independent items (samples, channels, planes, rows), so results are bitwise the
-/// same for any worker count.
+/// capped by the active processors; it is only read, never changed. Work is cut into
+/// independent items (blocks, samples, channels, planes, rows), each computed the same way
+/// whichever thread runs it, so results are bitwise the same for any worker count.
 enum LayerThreads {
     /// Workers for the layer passes: `min(BLASBackend.threads, active processors)`, at least 1.
     static var workers: Int { max(1, min(BLASBackend.threads, ProcessInfo.processInfo.activeProcessorCount)) }
