@@ -1,4 +1,3 @@
-import Foundation
 import Initializers
 import MatrixModule
 
@@ -616,7 +615,7 @@ public final class Conv2D: Layer {
         return max(1, min(n, b))
     }
     /// Target size of one group's im2col block in bytes (default of `im2colBlockBytes`).
-    static let defaultIm2colBlockBytes: Int = Int(ProcessInfo.processInfo.environment["WEIGHTINIT_CONV_BLOCK_BYTES"] ?? "") ?? (2 << 20)  // TEMP: measurement knob
+    static let defaultIm2colBlockBytes = 2 << 20
     /// Upper bound on the Floats of the per-block `dW` kept at once (default of `weightPartialLimit`).
     static let weightPartialFloats = 1 << 22
     /// Target bytes of one group's im2col block (changes the block size `B`, hence the bytes of
