@@ -1,5 +1,6 @@
 // CGemmKernels — a matrix product whose bytes depend only on its inputs, for the thread-invariant
-// Householder QR behind orthogonal initialization (MatrixModule's InvariantGEMM calls it).
+// Householder QR behind orthogonal initialization (MatrixModule's InvariantGEMM calls it) and for
+// Conv2D's im2col products (MatrixModule's SerialGEMM: wi_sgemm_serial, one thread, no allocation).
 //
 // Why not cblas_sgemm: OpenBLAS 0.3.21's results change with its thread count even for a small
 // inner dimension (measured on Zen: 1 vs 2 threads differ in ~3-6% of the elements of a
@@ -44,6 +45,13 @@ void wi_sgeqr2(long rows, long columns, float *p, long ld, float *tau);
 void wi_dgeqr2(long rows, long columns, double *p, long ld, double *tau);
 
 /// 1 when the AVX2+FMA path runs, 0 for the portable one (same bytes either way).
+/// Column-major C = alpha*op(A)*op(B) + beta*C on the calling thread, the same per-element
+/// arithmetic as InvariantGEMM (fma chains over k in chunks of 256, each chunk added into C).
+/// work: wi_sgemm_serial_workspace(m, n, k) floats.
+long wi_sgemm_serial_workspace(long m, long n, long k);
+void wi_sgemm_serial(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc, float *work);
+
 int wi_gemm_uses_avx2(void);
 /// Test hook: on != 0 forces the portable path (process-wide; the bytes do not change).
 void wi_gemm_force_portable(int on);

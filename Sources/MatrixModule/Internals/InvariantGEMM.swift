@@ -163,6 +163,18 @@ enum InvariantGEMM {
         }
     }
 
+    /// Floats of workspace `serialFloat` needs for a column-major `m × n × k` product.
+    static func serialWorkspace(m: Int, n: Int, k: Int) -> Int { Int(wi_sgemm_serial_workspace(m, n, k)) }
+
+    /// Column-major Float `C ← α·op(A)·op(B) + β·C` on the calling thread, no allocation (the
+    /// caller's `work`, `serialWorkspace(m:n:k:)` floats): per element the same arithmetic as
+    /// `gemm` (fma chains over `k` in chunks of `kc`, each added into C). No checks.
+    static func serialFloat(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, work: UnsafeMutablePointer<Float>) {
+        wi_sgemm_serial(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, work)
+    }
+
     /// Whether the AVX2+FMA kernel runs (same bytes as the portable one).
     static var usesAVX2: Bool { wi_gemm_uses_avx2() != 0 }
 

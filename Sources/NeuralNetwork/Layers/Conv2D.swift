@@ -115,8 +115,9 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
     /// `Conv2D.directReductionLimit` (32: a first layer on grey or RGB images, depthwise layers),
     /// `.im2col` otherwise.
     case automatic
-    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block, so it stays in cache)
-    /// and one `cblas_sgemm` per group, block and product.
+    /// im2col/col2im in blocks of samples (about 2 MiB of `col` per block), the blocks run side
+    /// by side on the layer's threads, each with one single-threaded `SerialGEMM` product per
+    /// group, block and product (no BLAS call).
     case im2col
     /// SIMD loops over zero-padded planes, one sample per task, no BLAS: for small reductions,
     /// where a `[O/G, K] · [K, N·OH·OW]` product with tiny `K` is memory-bound in BLAS.
@@ -134,22 +135,26 @@ public enum ConvolutionAlgorithm: String, Sendable, Hashable, Codable, CaseItera
 /// - Both algorithms first copy each input plane into a zero-padded plane `(H + top + bottom) ×
 ///   (W + left + right)` (the borders are written once, at allocation).
 /// - im2col, in blocks of `B` samples (`K·B·P` Floats of `col` about 2 MiB, `K = (C/G)·kh·kw`,
-///   `P = OH·OW`; `B` depends only on the shapes), forward per block and group `g`: `col_g`
-///   `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`), then the block is moved to
-///   NCHW with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)`
-///   written channel-major `[O][N·P]` with each (sample, channel)'s sum for `db`, the block's
-///   `col_g` again (im2col is recomputed rather than kept: 2 MiB instead of `N·K·P` Floats),
-///   `dW_g += dZ_g · col_gᵀ` (β = 0 on the first block, then 1: blocks summed in order),
-///   `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`.
+///   `P = OH·OW`; `B` depends only on the shapes). Each block is one task for the layer's
+///   threads (handed out in order to whichever is free), computed entirely by that thread in its
+///   own buffers with single-threaded products (`SerialGEMM`, the package's packed AVX2 kernel:
+///   its bytes depend only on its inputs). Forward per block and group `g`: the block's planes
+///   padded, `col_g` `[K, B·P]` and `Z_g = W_g · col_g` `[O/G, B·P]`, then the block moved to NCHW
+///   with the bias and the activation in one pass. Backward per block: `dZ = dY ⊙ f′(Z)` written
+///   channel-major within the block `[O][B·P]` with each (sample, channel)'s sum for `db`, the
+///   block's `col_g` again (recomputed rather than kept: `B·K·P` instead of `N·K·P` Floats), the
+///   block's own `dW_g = dZ_g · col_gᵀ`, `dcol_g = W_gᵀ · dZ_g` and col2im into `dX`; the blocks'
+///   `dW` are added in block order, `((dW₀ + dW₁) + dW₂) + …` per element.
 /// - direct, per sample: each output is `Σ_q W[o, q]·P[q-th tap]` in tap order `q = (c·kh + ki)·kw
 ///   + kj` (8 outputs per SIMD step), then `+ b`; `dW[o, q]` is the sum over samples (in sample
 ///   order, in Double) of each sample's dot product of `dZ` with the shifted padded plane;
 ///   `dX` accumulates `W[o, q]·dZ` into a padded plane per input channel (output channels, then
 ///   taps, in order) and is cropped.
-/// - The non-BLAS passes run on `min(BLASBackend.threads, cores)` threads over independent
-///   samples, channels or rows, so the bytes do not depend on the thread count; the two
-///   algorithms round differently (sum orders differ), each deterministically.
-/// - Buffers (padded input, `col` and product blocks, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
+/// - Both algorithms run on `min(BLASBackend.threads, cores)` threads over independent blocks,
+///   samples, channels or rows, so the bytes do not depend on the thread count (nor on
+///   OpenBLAS's: the im2col path calls no BLAS); the two algorithms round differently (sum
+///   orders differ), each deterministically.
+/// - Buffers (padded input, per-thread `col`, product and packing blocks, per-block `dW`, `Z`, `Y`, `dZ`, `dX`, per-thread scratch) are reallocated
 ///   only when the batch size, the algorithm or the thread count changes: steady-state training
 ///   allocates nothing per step.
 /// - Fans (`Fans(shape: [O, C/G, kh, kw], groups: G)`): fan_in `(C/G)·kh·kw`,
@@ -194,23 +199,30 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// Threads for the non-BLAS passes (padding, im2col, col2im, direct loops, layout changes);
-    /// nil (default) uses `min(BLASBackend.threads, active processors)`. Values below 1 count as 1.
-    /// The bytes of every result are the same for any value (work is split over independent
+    /// Threads for the layer's work (the im2col path's blocks with their products, padding,
+    /// im2col, col2im, layout changes; the direct loops); nil (default) uses
+    /// `min(BLASBackend.threads, active processors)`. Values below 1 count as 1. The bytes of
+    /// every result are the same for any value (work is split over independent blocks,
     /// samples, channels or rows). OpenBLAS's own thread count is never changed.
     public var threads: Int?
 
     private var batch = -1
-    private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int) = (-1, .automatic, 0)
+    private var allocated: (batch: Int, algorithm: ConvolutionAlgorithm, workers: Int, blockBytes: Int, partialLimit: Int) = (-1, .automatic, 0, 0, 0)
     private var lastAlgorithm: ConvolutionAlgorithm = .im2col
     private var padded: [Float] = []         // [N][C][planeStride], zero borders
-    private var colBlock: [Float] = []       // im2col: [K][B·P], one group and block of B samples; dcol in backward
-    private var productBlock: [Float] = []   // im2col: [O][B·P], Z of a block before the move to NCHW
-    private var channelMajorGradient: [Float] = []   // im2col: dZ [O][N·P] (channel-major)
+    private var colBlock: [Float] = []       // im2col: [slots][colStride]: [K][B·P] of one group and block; dcol in backward
+    private var productBlock: [Float] = []   // im2col: [slots][O·B·P], Z of a block before the move to NCHW
+    private var gemmWorkspace: [Float] = []  // im2col: [slots][workspaceStride], SerialGEMM's packed panels
+    private var weightPartials: [Float] = [] // im2col: [wave][O·K], dW of each block of a wave
+    private var channelMajorGradient: [Float] = []   // im2col: dZ per block, [block][O][B·P] (channel-major within a block)
     private var biasPartials: [Float] = []   // im2col: Σ_i dZ per (sample, channel), [N][O]
     private var directGradient: [Float] = [] // direct: dZ [N][O][OH·accW] (columns ≥ OW stay 0)
     private var partials: [Float] = []       // direct: per-sample dW, db [N][O·K + O]
     private var scratch: [Float] = []        // [workers][scratchStride]: direct; im2col with stride 1 (col2im accumulator)
+    /// im2col: per-slot strides of `colBlock`, `productBlock`, `gemmWorkspace`; blocks per wave of `weightPartials`.
+    private var colStride = 0, productStride = 0, workspaceStride = 0, partialWave = 0
+    /// Hands the im2col blocks to the layer threads (reused: nothing allocated per step).
+    private let blockQueue = LayerThreads.ItemQueue()
     private var inputGradient = Matrix<Float>(rows: 0, columns: 0)
     /// Padded plane `Hp × Wp` plus slack so a shifted flat run of `OH·Wp` elements stays inside.
     private let paddedHeight: Int, paddedWidth: Int, planeStride: Int
@@ -338,8 +350,9 @@ public final class Conv2D: Layer {
     private var scratchStride: Int { max(geometry.outputHeight * accumulatorWidth, planeStride, geometry.outputPlane) }
 
     private func ensureBuffers(_ n: Int, _ alg: ConvolutionAlgorithm, _ workers: Int) {
-        guard allocated.batch != n || allocated.algorithm != alg || allocated.workers != workers else { return }
-        allocated = (n, alg, workers)
+        guard allocated.batch != n || allocated.algorithm != alg || allocated.workers != workers
+                || allocated.blockBytes != im2colBlockBytes || allocated.partialLimit != weightPartialLimit else { return }
+        allocated = (n, alg, workers, im2colBlockBytes, weightPartialLimit)
         batch = n
         let g = geometry, np = n * g.outputPlane, k = weight.columns, o = outputChannels
         padded = [Float](repeating: 0, count: n * inputChannels * planeStride)
@@ -347,15 +360,20 @@ public final class Conv2D: Layer {
         output = Matrix(rows: n, columns: o * g.outputPlane)
         inputGradient = Matrix(rows: n, columns: inputChannels * g.inputPlane)
         if alg == .im2col {
-            let b = im2colBlock(n)
-            colBlock = [Float](repeating: 0, count: k * b * g.outputPlane + 8)   // + 8: masked tail loads of col2imStride1
-            productBlock = [Float](repeating: 0, count: o * b * g.outputPlane)
+            let plan = Conv2D.im2colPlan(batch: n, outputChannels: o, reduction: k, groups: groups, outputPlane: g.outputPlane, workers: workers,
+                                         blockBytes: im2colBlockBytes, partialLimit: weightPartialLimit)
+            colStride = plan.colStride; productStride = plan.productStride; workspaceStride = plan.workspaceStride
+            partialWave = plan.wave
+            colBlock = [Float](repeating: 0, count: plan.slots * colStride)
+            productBlock = [Float](repeating: 0, count: plan.slots * productStride)
+            gemmWorkspace = [Float](repeating: 0, count: plan.slots * workspaceStride)
+            weightPartials = [Float](repeating: 0, count: plan.wave * o * k)
             channelMajorGradient = [Float](repeating: 0, count: o * np)
             biasPartials = [Float](repeating: 0, count: n * o)
             directGradient = []; partials = []
             scratch = g.strideHeight == 1 && g.strideWidth == 1 ? [Float](repeating: 0, count: workers * scratchStride) : []
         } else {
-            colBlock = []; productBlock = []; channelMajorGradient = []; biasPartials = []
+            colBlock = []; productBlock = []; gemmWorkspace = []; weightPartials = []; channelMajorGradient = []; biasPartials = []
             directGradient = [Float](repeating: 0, count: n * o * g.outputHeight * accumulatorWidth)
             partials = [Float](repeating: 0, count: n * (o * k + o))
             scratch = [Float](repeating: 0, count: workers * scratchStride)
@@ -378,14 +396,18 @@ public final class Conv2D: Layer {
         lastAlgorithm = alg
         gradientValid = false
         if n == 0 { return output }
-        let ps = planeStride, wp = paddedWidth
-        x.withUnsafeBufferPointer { xp in
-            padded.withUnsafeMutableBufferPointer { pp in
-                Conv2D.pad(SharedBuffer(xp.baseAddress!), SharedBuffer(pp.baseAddress!), g, planes: n * inputChannels,
-                           planeStride: ps, paddedWidth: wp, workers: workers)
+        if alg == .direct {
+            let ps = planeStride, wp = paddedWidth
+            x.withUnsafeBufferPointer { xp in
+                padded.withUnsafeMutableBufferPointer { pp in
+                    Conv2D.pad(SharedBuffer(xp.baseAddress!), SharedBuffer(pp.baseAddress!), g, planes: n * inputChannels,
+                               planeStride: ps, paddedWidth: wp, workers: workers)
+                }
             }
+            directForward(n, workers)
+        } else {
+            try im2colForward(x, n, workers)
         }
-        if alg == .direct { directForward(n, workers) } else { try im2colForward(n, workers) }
         return output
     }
 
@@ -416,15 +438,17 @@ public final class Conv2D: Layer {
         let n = max(batch, 0), o = outputChannels, p = geometry.outputPlane, oh = geometry.outputHeight, ow = geometry.outputWidth
         var m = Matrix<Float>(rows: n, columns: o * p)
         guard n > 0, gradientValid else { return m }
-        let accW = accumulatorWidth, direct = lastAlgorithm == .direct
+        let accW = accumulatorWidth, direct = lastAlgorithm == .direct, block = direct ? 1 : im2colBlock(n)
         let source = direct ? directGradient : channelMajorGradient
         source.withUnsafeBufferPointer { src in
             m.withUnsafeMutableBufferPointer { dst in
                 for s in 0..<n {
+                    let s0 = s / block * block, ld = min(block, n - s0) * p
                     for c in 0..<o {
                         for i in 0..<oh {
                             for j in 0..<ow {
-                                dst[(s * o + c) * p + i * ow + j] = direct ? src[(s * o + c) * oh * accW + i * accW + j] : src[(c * n + s) * p + i * ow + j]
+                                dst[(s * o + c) * p + i * ow + j] = direct ? src[(s * o + c) * oh * accW + i * accW + j]
+                                    : src[s0 * o * p + c * ld + (s - s0) * p + i * ow + j]
                             }
                         }
                     }
@@ -436,65 +460,77 @@ public final class Conv2D: Layer {
 
     // MARK: im2col path
 
-    /// Forward, one block of `B` samples at a time (`im2colBlock`), so the block's `col` and
-    /// product stay in cache: per group, `col_g` `[K, B·P]` of the block (im2col from the padded
-    /// planes) and `Z_g = W_g · col_g` `[O/G, B·P]` (`cblas_sgemm`); then the block is moved to
-    /// NCHW with the bias and the activation.
-    private func im2colForward(_ n: Int, _ workers: Int) throws(MatrixError) {
+    /// Forward, one block of `B` samples (`im2colBlock`) per task, blocks handed to the layer's
+    /// threads as they become free; each block is computed by one thread with its own buffers
+    /// (so the block's padded planes, `col` and product stay in that core's cache): the block's
+    /// planes are padded, then per group `col_g` `[K, B·P]` (im2col) and `Z_g = W_g · col_g`
+    /// `[O/G, B·P]` (`SerialGEMM`, single-threaded, bytes independent of the thread), then the
+    /// block is moved to NCHW with the bias and the activation.
+    private func im2colForward(_ x: Matrix<Float>, _ n: Int, _ workers: Int) throws(MatrixError) {
         let g = geometry, p = g.outputPlane, k = weight.columns, cg = inputChannels / groups, og = outputChannels / groups
-        let o = outputChannels, ps = planeStride, wpad = paddedWidth, act = activation
-        let block = im2colBlock(n), groups = self.groups
-        try padded.withUnsafeBufferPointer { (pb) throws(MatrixError) in
+        let o = outputChannels, cin = inputChannels, ps = planeStride, wpad = paddedWidth, act = activation
+        let block = im2colBlock(n), groups = self.groups, blocks = (n + block - 1) / block
+        let cs = colStride, zs = productStride, wss = workspaceStride, hw = g.inputPlane
+        try x.withUnsafeBufferPointer { (xb) throws(MatrixError) in
+        try padded.withUnsafeMutableBufferPointer { (pb) throws(MatrixError) in
         try tapOffsets.withUnsafeBufferPointer { (tb) throws(MatrixError) in
         try colBlock.withUnsafeMutableBufferPointer { (cb) throws(MatrixError) in
         try productBlock.withUnsafeMutableBufferPointer { (zbk) throws(MatrixError) in
+        try gemmWorkspace.withUnsafeMutableBufferPointer { (wsb) throws(MatrixError) in
         try weight.withUnsafeBufferPointer { (wb) throws(MatrixError) in
         try bias.withUnsafeBufferPointer { (bb) throws(MatrixError) in
         try preactivation.withUnsafeMutableBufferPointer { (zb) throws(MatrixError) in
         try output.withUnsafeMutableBufferPointer { (yb) throws(MatrixError) in
-            let P = SharedBuffer(pb.baseAddress!), T = SharedBuffer(tb.baseAddress!), C = SharedBuffer(cb.baseAddress!)
-            let ZB = SharedBuffer(zbk.baseAddress!), B = SharedBuffer(bb.baseAddress!)
+            let X = SharedBuffer(xb.baseAddress!), P = SharedBuffer(pb.baseAddress!), T = SharedBuffer(tb.baseAddress!)
+            let C = SharedBuffer(cb.baseAddress!), ZB = SharedBuffer(zbk.baseAddress!), WS = SharedBuffer(wsb.baseAddress!)
+            let W = SharedBuffer(wb.baseAddress!), B = SharedBuffer(bb.baseAddress!)
             let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!)
-            for s0 in stride(from: 0, to: n, by: block) {
-                let count = min(block, n - s0), ld = count * p
+            try LayerThreads.forEachItem(blocks, workers: workers, queue: blockQueue) { (slot, bi) throws(MatrixError) in
+                let s0 = bi * block, count = min(block, n - s0), ld = count * p
+                let col = C + slot * cs, prod = ZB + slot * zs, ws = UnsafeMutableBufferPointer(start: WS + slot * wss, count: wss)
+                Conv2D.pad(SharedBuffer(X + s0 * cin * hw), SharedBuffer(P + s0 * cin * ps), g, planes: count * cin,
+                           planeStride: ps, paddedWidth: wpad, workers: 1)
                 for grp in 0..<groups {
-                    Conv2D.im2col(P, C, T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
-                                  planeStride: ps, paddedWidth: wpad, workers: workers)
+                    Conv2D.im2col(P, SharedBuffer(col), T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
+                                  planeStride: ps, paddedWidth: wpad, workers: 1)
                     // Z_g [og, count·P] = W_g [og, K] · col_g [K, count·P]
-                    try BLAS.gemm(m: og, n: ld, k: k,
-                                  a: UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)]), lda: max(k, 1),
-                                  b: UnsafeBufferPointer(start: C.base, count: k * ld), ldb: ld,
-                                  c: UnsafeMutableBufferPointer(start: ZB + grp * og * ld, count: og * ld), ldc: ld)
+                    try SerialGEMM.sgemm(m: og, n: ld, k: k, a: UnsafeBufferPointer(start: W + grp * og * k, count: og * k), lda: max(k, 1),
+                                         b: UnsafeBufferPointer(start: col, count: k * ld), ldb: ld,
+                                         c: UnsafeMutableBufferPointer(start: prod + grp * og * ld, count: og * ld), ldc: ld, workspace: ws)
                 }
-                // [O][count·P] → NCHW with the bias, then the activation; one (sample, channel) per item.
-                LayerThreads.forEach(count * o, workers: workers) { _, items in
-                    for item in items {
-                        let ls = item / o, c = item % o, s = s0 + ls
-                        let from = ZB + c * ld + ls * p, to = Z + (s * o + c) * p, bc = B[c]
+                // [O][count·P] → NCHW with the bias, then the activation.
+                for ls in 0..<count {
+                    for c in 0..<o {
+                        let s = s0 + ls, from = prod + c * ld + ls * p, to = Z + (s * o + c) * p, bc = B[c]
                         for i in 0..<p { to[i] = from[i] + bc }
                         act.forward(to, Y + (s * o + c) * p, count: p)
                     }
                 }
             }
-        }}}}}}}}
+        }}}}}}}}}}
     }
 
-    /// Backward, one block of `B` samples at a time: `dZ = dY ⊙ f′(Z)` of the block, written
-    /// channel-major `[O][N·P]` with each (sample, channel)'s Float sum for `db`; then per group
-    /// im2col of the block again (from the padded planes kept by forward),
-    /// `dW_g += dZ_g · col_gᵀ` over the block's columns (`cblas_sgemm`, β = 0 for the first block,
-    /// then 1), `dcol_g = W_gᵀ · dZ_g` written over `col`, and col2im of the block into `dX`.
-    /// `db[c] = Σ_s Double(Σ_i dZ[s, c, i])` in sample order.
+    /// Backward, one block of `B` samples per task as in forward: `dZ = dY ⊙ f′(Z)` of the block
+    /// written channel-major within the block (`[O][B·P]`) with each (sample, channel)'s Float
+    /// sum for `db`; then per group im2col of the block again (from the padded planes kept by
+    /// forward), the block's own `dW_g = dZ_g · col_gᵀ` (`SerialGEMM`, β = 0), `dcol_g = W_gᵀ · dZ_g`
+    /// written over `col`, and col2im of the block into `dX`. The blocks' `dW` are then added in
+    /// block order, `((dW₀ + dW₁) + dW₂) + …` per element (in waves of `partialWave` blocks when
+    /// they do not all fit), and `db[c] = Σ_s Double(Σ_i dZ[s, c, i])` in sample order: no sum
+    /// depends on the thread count or on which thread ran a block.
     private func im2colBackward(_ outputGradient: Matrix<Float>, _ n: Int, _ workers: Int) throws(MatrixError) {
         let g = geometry, p = g.outputPlane, k = weight.columns, o = outputChannels
         let cg = inputChannels / groups, og = o / groups, act = activation
         let ps = planeStride, wpad = paddedWidth, block = im2colBlock(n), groups = self.groups, computesDX = computesInputGradient
-        let np = n * p, stride1 = g.strideHeight == 1 && g.strideWidth == 1, sstride = scratchStride
-        let parea = paddedHeight * paddedWidth
+        let stride1 = g.strideHeight == 1 && g.strideWidth == 1, sstride = scratchStride
+        let parea = paddedHeight * paddedWidth, blocks = (n + block - 1) / block, wave = partialWave, ok = o * k
+        let cs = colStride, wss = workspaceStride
         try scratch.withUnsafeMutableBufferPointer { (sb) throws(MatrixError) in
         try padded.withUnsafeBufferPointer { (pb) throws(MatrixError) in
         try tapOffsets.withUnsafeBufferPointer { (tb) throws(MatrixError) in
         try colBlock.withUnsafeMutableBufferPointer { (cb) throws(MatrixError) in
+        try gemmWorkspace.withUnsafeMutableBufferPointer { (wsb) throws(MatrixError) in
+        try weightPartials.withUnsafeMutableBufferPointer { (wpb) throws(MatrixError) in
         try channelMajorGradient.withUnsafeMutableBufferPointer { (gb) throws(MatrixError) in
         try biasPartials.withUnsafeMutableBufferPointer { (qb) throws(MatrixError) in
         try preactivation.withUnsafeBufferPointer { (zb) throws(MatrixError) in
@@ -504,43 +540,56 @@ public final class Conv2D: Layer {
         try weightGradient.withUnsafeMutableBufferPointer { (dwb) throws(MatrixError) in
         try inputGradient.withUnsafeMutableBufferPointer { (xb) throws(MatrixError) in
             let P = SharedBuffer(pb.baseAddress!), T = SharedBuffer(tb.baseAddress!), C = SharedBuffer(cb.baseAddress!)
-            let DZ = SharedBuffer(gb.baseAddress!), Q = SharedBuffer(qb.baseAddress!)
+            let WS = SharedBuffer(wsb.baseAddress!), WP = SharedBuffer(wpb.baseAddress!), S = SharedBuffer(sb.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!)
+            let DZ = SharedBuffer(gb.baseAddress!), Q = SharedBuffer(qb.baseAddress!), W = SharedBuffer(wb.baseAddress!)
             let Z = SharedBuffer(zb.baseAddress!), Y = SharedBuffer(yb.baseAddress!), DY = SharedBuffer(dyb.baseAddress!)
-            for s0 in stride(from: 0, to: n, by: block) {
-                let count = min(block, n - s0), ld = count * p
-                LayerThreads.forEach(count * o, workers: workers) { _, items in
-                    for item in items {
-                        let s = s0 + item / o, c = item % o, at = (s * o + c) * p, dst = DZ + (c * n + s) * p
-                        act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
-                        Q[s * o + c] = LayerKernels.sum(p, dst)
+            let DX = SharedBuffer(xb.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!), DW = SharedBuffer(dwb.baseAddress!)
+            for first in stride(from: 0, to: blocks, by: wave) {
+                let inWave = min(wave, blocks - first)
+                try LayerThreads.forEachItem(inWave, workers: workers, queue: blockQueue) { (slot, item) throws(MatrixError) in
+                    let bi = first + item, s0 = bi * block, count = min(block, n - s0), ld = count * p
+                    let col = C + slot * cs, ws = UnsafeMutableBufferPointer(start: WS + slot * wss, count: wss)
+                    let dzBlock = DZ + s0 * o * p, partial = WP + item * ok
+                    for ls in 0..<count {
+                        for c in 0..<o {
+                            let s = s0 + ls, at = (s * o + c) * p, dst = dzBlock + c * ld + ls * p
+                            act.backward(z: Z + at, y: Y + at, dy: DY + at, dz: dst, count: p)
+                            Q[s * o + c] = LayerKernels.sum(p, dst)
+                        }
                     }
-                }
-                for grp in 0..<groups {
-                    Conv2D.im2col(P, C, T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
-                                  planeStride: ps, paddedWidth: wpad, workers: workers)
-                    let wg = UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)])
-                    let dwg = UnsafeMutableBufferPointer(rebasing: dwb[(grp * og * k)..<((grp + 1) * og * k)])
-                    // dZ_g of the block: rows g·og ..< (g + 1)·og, columns s0·P ..< (s0 + count)·P of [O][N·P].
-                    let dz = UnsafeBufferPointer(start: DZ + grp * og * np + s0 * p, count: (og - 1) * np + ld)
-                    let col = UnsafeMutableBufferPointer(start: C.base, count: k * ld)
-                    // dW_g [og, K] (+)= dZ_g [og, count·P] · col_gᵀ
-                    try BLAS.gemm(transposeB: true, m: og, n: k, k: ld, a: dz, lda: np, b: UnsafeBufferPointer(col), ldb: ld,
-                                  beta: s0 == 0 ? 0 : 1, c: dwg, ldc: max(k, 1))
-                    if computesDX {
+                    for grp in 0..<groups {
+                        Conv2D.im2col(P, SharedBuffer(col), T, g, samples: s0..<(s0 + count), firstChannel: grp * cg, rows: k,
+                                      planeStride: ps, paddedWidth: wpad, workers: 1)
+                        let wg = UnsafeBufferPointer(start: W + grp * og * k, count: og * k)
+                        let dz = UnsafeBufferPointer(start: dzBlock + grp * og * ld, count: og * ld)
+                        let colBuffer = UnsafeMutableBufferPointer(start: col, count: k * ld)
+                        // dW_g of the block [og, K] = dZ_g [og, count·P] · col_gᵀ
+                        try SerialGEMM.sgemm(transposeB: true, m: og, n: k, k: ld, a: dz, lda: ld, b: UnsafeBufferPointer(colBuffer), ldb: ld,
+                                             c: UnsafeMutableBufferPointer(start: partial + grp * og * k, count: og * k), ldc: max(k, 1), workspace: ws)
+                        guard computesDX else { continue }
                         // dcol_g [K, count·P] = W_gᵀ [K, og] · dZ_g, over col
-                        try BLAS.gemm(transposeA: true, m: k, n: ld, k: og, a: wg, lda: max(k, 1), b: dz, ldb: np, c: col, ldc: ld)
+                        try SerialGEMM.sgemm(transposeA: true, m: k, n: ld, k: og, a: wg, lda: max(k, 1), b: dz, ldb: ld,
+                                             c: colBuffer, ldc: ld, workspace: ws)
                         if stride1 {
-                            Conv2D.col2imStride1(C, SharedBuffer(xb.baseAddress!), SharedBuffer(sb.baseAddress!), scratchStride: sstride, g,
+                            Conv2D.col2imStride1(SharedBuffer(col), DX, SharedBuffer(S + slot * sstride), scratchStride: sstride, g,
                                                  samples: s0..<(s0 + count), firstChannel: grp * cg, channels: cg,
-                                                 paddedWidth: wpad, paddedArea: parea, workers: workers)
+                                                 paddedWidth: wpad, paddedArea: parea, workers: 1)
                         } else {
-                            Conv2D.col2im(C, SharedBuffer(xb.baseAddress!), g, samples: s0..<(s0 + count), firstChannel: grp * cg,
-                                          channels: cg, workers: workers)
+                            Conv2D.col2im(SharedBuffer(col), DX, g, samples: s0..<(s0 + count), firstChannel: grp * cg,
+                                          channels: cg, workers: 1)
                         }
                     }
                 }
+                // dW = ((dW₀ + dW₁) + …) in block order, one add per element; elements split over the threads.
+                LayerThreads.forEach(ok, workers: workers, minimumPerWorker: 4096) { _, range in
+                    let len = range.count, dst = DW + range.lowerBound
+                    for item in 0..<inWave {
+                        let src = WP + item * ok + range.lowerBound
+                        if first == 0 && item == 0 { dst.update(from: src, count: len) } else { LayerKernels.add(len, src, dst) }
+                    }
+                }
             }
-        }}}}}}}}}}}}
+        }}}}}}}}}}}}}}
         // db[c] = Σ_s Double(Σ_i dZ[s, c, i]), samples in order.
         biasPartials.withUnsafeBufferPointer { qb in
             biasGradient.withUnsafeMutableBufferPointer { bg in
@@ -553,17 +602,45 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// Samples per im2col block: `col` of one group for the block about 2 MiB (`K·B·P` Floats),
-    /// at least 1 and at most the batch; a multiple of 4 when ≥ 4. Depends only on the shapes
-    /// (never on the thread count), so the bytes do not either.
+    /// Samples per im2col block: `col` of one group for the block about `im2colBlockBytes`
+    /// (`K·B·P` Floats), at least 1 and at most the batch; a multiple of 4 when ≥ 4. Depends only
+    /// on the shapes (never on the thread count), so the bytes do not either.
     private func im2colBlock(_ n: Int) -> Int {
-        let perSample = max(1, weight.columns * geometry.outputPlane * MemoryLayout<Float>.size)
-        var b = max(1, Conv2D.im2colBlockBytes / perSample)
+        Conv2D.im2colBlock(batch: n, reduction: weight.columns, outputPlane: geometry.outputPlane, blockBytes: allocated.blockBytes)
+    }
+    static func im2colBlock(batch n: Int, reduction k: Int, outputPlane p: Int, blockBytes: Int) -> Int {
+        let perSample = max(1, k * p * MemoryLayout<Float>.size)
+        var b = max(1, blockBytes / perSample)
         if b >= 4 { b -= b % 4 }
         return max(1, min(n, b))
     }
-    /// Target size of one group's im2col block in bytes.
-    static let im2colBlockBytes = 2 << 20
+    /// Target size of one group's im2col block in bytes (default of `im2colBlockBytes`).
+    static let defaultIm2colBlockBytes = 2 << 20
+    /// Upper bound on the Floats of the per-block `dW` kept at once (default of `weightPartialLimit`).
+    static let weightPartialFloats = 1 << 22
+    /// Target bytes of one group's im2col block (changes the block size `B`, hence the bytes of
+    /// `dW`); tests set it to get several blocks from small shapes. Read at the next forward.
+    var im2colBlockBytes = Conv2D.defaultIm2colBlockBytes
+    /// Floats of per-block `dW` kept at once (changes only memory, never the bytes); tests set
+    /// it to get several waves. Read at the next forward.
+    var weightPartialLimit = Conv2D.weightPartialFloats
+
+    /// The im2col path's buffers for a batch of `n` on `workers` threads: one slot (col, product,
+    /// gemm workspace) per thread that can hold a block at once, and `wave` per-block `dW`
+    /// (`wave ≥ min(blocks, workers)`, at most `partialLimit` Floats unless that is less than
+    /// one per thread).
+    static func im2colPlan(batch n: Int, outputChannels o: Int, reduction k: Int, groups: Int, outputPlane p: Int, workers: Int,
+                           blockBytes: Int, partialLimit: Int)
+        -> (slots: Int, colStride: Int, productStride: Int, workspaceStride: Int, wave: Int) {
+        let block = im2colBlock(batch: n, reduction: k, outputPlane: p, blockBytes: blockBytes), blocks = max(1, (n + block - 1) / block)
+        let slots = max(1, min(workers, blocks)), ld = block * p, og = o / max(groups, 1)
+        let ws = max(SerialGEMM.workspaceCount(m: og, n: ld, k: k), SerialGEMM.workspaceCount(m: og, n: k, k: ld),
+                     SerialGEMM.workspaceCount(m: k, n: ld, k: og))
+        let wave = min(blocks, max(slots, partialLimit / max(1, o * k)))
+        // + 8: masked tail loads of col2imStride1; strides rounded to 16 Floats (64 bytes).
+        func round(_ v: Int) -> Int { (v + 15) / 16 * 16 }
+        return (slots, round(k * ld + 8), round(o * ld), round(ws), wave)
+    }
 
     /// im2col of one group for a block of samples: `col[r][(s − first sample)·P + i·OW + j]` =
     /// padded plane `(s, firstChannel + c)` at `(i·sh + ki·dh, j·sw + kj·dw)` for row

@@ -16,13 +16,14 @@ struct SharedBuffer<T>: @unchecked Sendable {
     @inline(__always) static func + (lhs: SharedBuffer, rhs: Int) -> UnsafeMutablePointer<T> { lhs.base + rhs }
 }
 
-/// How the non-BLAS passes of the layers (im2col, col2im, direct convolution, pooling, the
-/// layout changes with bias and activation) are split over threads.
+/// How the layers' own work (Conv2D's im2col blocks with their single-threaded products, im2col,
+/// col2im, direct convolution, pooling, the layout changes with bias and activation) is split
+/// over threads.
 ///
 /// The worker count is OpenBLAS's thread count (`BLASBackend.threads`, which `--threads` sets),
-/// capped by the active processors; it is only read, never changed. Work is cut into contiguous
-/// ranges of independent items (samples, channels, planes, rows), so results are bitwise the
-/// same for any worker count.
+/// capped by the active processors; it is only read, never changed. Work is cut into
+/// independent items (blocks, samples, channels, planes, rows), each computed the same way
+/// whichever thread runs it, so results are bitwise the same for any worker count.
 enum LayerThreads {
     /// Workers for the layer passes: `min(BLASBackend.threads, active processors)`, at least 1.
     static var workers: Int { max(1, min(BLASBackend.threads, ProcessInfo.processInfo.activeProcessorCount)) }
@@ -37,6 +38,50 @@ enum LayerThreads {
         DispatchQueue.concurrentPerform(iterations: t) { i in
             let s = count * i / t, e = count * (i + 1) / t
             if s < e { body(i, s..<e) }
+        }
+    }
+
+    /// Runs `body(slot, item)` once for every item of `0..<count` on at most `workers` threads
+    /// (`slot` in `0..<min(workers, count)` names the thread's private buffers): items are
+    /// handed out in increasing order by `queue` to whichever thread is free, so a slow core
+    /// does not hold up the others. The caller's results must not depend on which slot runs an
+    /// item. After the first error no further items start; that error is rethrown. Runs inline
+    /// with one worker. `queue` is reset here (callers keep one per layer: nothing is allocated).
+    static func forEachItem(_ count: Int, workers: Int, queue: ItemQueue,
+                            _ body: @Sendable (_ slot: Int, _ item: Int) throws(MatrixError) -> Void) throws(MatrixError) {
+        guard count > 0 else { return }
+        let t = max(1, min(workers, count))
+        if t == 1 {
+            for item in 0..<count { try body(0, item) }
+            return
+        }
+        queue.reset(count)
+        DispatchQueue.concurrentPerform(iterations: t) { slot in
+            while let item = queue.next() {
+                do throws(MatrixError) { try body(slot, item) } catch { queue.fail(error) }
+            }
+        }
+        if let error = queue.error { throw error }
+    }
+
+    /// The next item to hand out and the first error, behind a lock (see `forEachItem`).
+    final class ItemQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var nextItem = 0, count = 0
+        private(set) var error: MatrixError?
+        func reset(_ count: Int) {
+            lock.lock(); defer { lock.unlock() }
+            nextItem = 0; self.count = count; error = nil
+        }
+        func next() -> Int? {
+            lock.lock(); defer { lock.unlock() }
+            guard error == nil, nextItem < count else { return nil }
+            nextItem += 1
+            return nextItem - 1
+        }
+        func fail(_ e: MatrixError) {
+            lock.lock(); defer { lock.unlock() }
+            if error == nil { error = e }
         }
     }
 }

@@ -60,9 +60,12 @@ public enum MemoryEstimate {
     /// - `conv` `C→O`, kernel `kh×kw`, groups `G`, output `OH×OW = P`, reduction `K = (C/G)·kh·kw`:
     ///   weight, gradient and optimizer state `(O·K + O)·(2 + optimizerSlots)`; per row the padded
     ///   input `C·(H+pt+pb)·(W+pl+pr)`, pre-activation and output `2·O·P`, input gradient `C·H·W`,
-    ///   and for the im2col path (`K > Conv2D.directReductionLimit`) the column block `C·kh·kw·P`
-    ///   and the product block `O·P` (upper bounds: the layer allocates them for a block of at
-    ///   most all rows), the channel-major gradient `O·P` and the bias partials `O`; for the
+    ///   and for the im2col path (`K > Conv2D.directReductionLimit`) the column and product
+    ///   blocks `2·(C·kh·kw·P + O·P)` (the layer holds one block of `B` rows per thread, at most
+    ///   `min(threads, blocks)·B < N + B ≤ 2N` rows), the per-block weight gradients `O·K` (at most
+    ///   one block per row), the channel-major gradient `O·P` and the bias partials `O` (the
+    ///   packed-panel workspace of its products, `≤ (128 + max(O/G, K) + 6)·256` Floats per
+    ///   thread, is left out like BLAS's own buffers); for the
     ///   direct path (`K ≤ 32`) the accumulator `O·OH·(W+pl+pr)` and the per-sample partial
     ///   gradients `O·K + O`;
     /// - max/avg pooling: output and spare output `2·C·P`, argmax indices `C·P` (4-byte), input
@@ -101,7 +104,7 @@ public enum MemoryEstimate {
                 parameters.append(try CheckedSize.sum([try p(o, k), o], what: "conv parameters"))
                 var row = [try p(c, paddedH, paddedW + kernel * dilation + 8), try p(2, o, plane), try p(c, h, w)]
                 if k > Conv2D.directReductionLimit {
-                    row += [try p(c, kernel, kernel, plane), try p(2, o, plane), o]
+                    row += [try p(2, c, kernel, kernel, plane), try p(2, o, plane), try p(o, k), try p(o, plane), o]
                 } else {
                     row += [try p(o, g.outputHeight, paddedW), try CheckedSize.sum([try p(o, k), o], what: "conv partials")]
                 }

@@ -15,7 +15,7 @@ import Foundation
 import Testing
 import Initializers
 import MatrixModule
-import NeuralNetwork
+@testable import NeuralNetwork
 
 struct ConvCase: CustomStringConvertible, Sendable {
     var n = 2, c = 2, h = 5, w = 6, o = 2
@@ -333,6 +333,55 @@ struct Conv2DTests {
         #expect(first.resolvedAlgorithm == .direct && second.resolvedAlgorithm == .im2col)
         second.algorithm = .direct
         #expect(second.resolvedAlgorithm == .direct)
+    }
+
+    @Test("im2col in several blocks (a partial last one) and several dW waves: equals the Double loops, and bitwise the same for 1, 2 and 3 threads and any wave size")
+    func im2colBlocks() throws {
+        // Block bytes of two samples' col: blocks of 2 rows, the last one partial (N odd).
+        let shapes = [ConvCase(n: 7, c: 4, h: 6, w: 5, o: 6, padding: .same),
+                      ConvCase(n: 5, c: 8, h: 7, w: 6, o: 4, groups: 2, padding: .symmetric(1)),
+                      ConvCase(n: 5, c: 6, h: 9, w: 8, o: 5, sh: 2, sw: 2, dh: 1, dw: 2, padding: .same)]
+        for (ci, cs) in shapes.enumerated() {
+            let k = cs.cg * cs.kh * cs.kw, p = cs.outH * cs.outW
+            let x = seeded(cs.n * cs.c * cs.h * cs.w, UInt64(ci) + 80), wt = seeded(cs.weightCount, UInt64(ci) + 81)
+            let b = seeded(cs.o, UInt64(ci) + 82), dy = seeded(cs.n * cs.o * p, UInt64(ci) + 83)
+            let (ref, a) = cs.naive(x: x, wt: wt, b: b)
+            let back = cs.naiveBackward(x: x, wt: wt, dz: dy)
+            var reference: (y: [Float], dx: [Float], dw: [Float], db: [Float], dz: [Float])?
+            for threads in [1, 2, 3] {
+                for partialLimit in [Conv2D.weightPartialFloats, 1] {     // all blocks in one wave; one wave per thread
+                    let layer = try cs.layer()
+                    layer.algorithm = .im2col
+                    layer.threads = threads
+                    layer.im2colBlockBytes = 2 * k * p * 4
+                    layer.weightPartialLimit = partialLimit
+                    layer.weight = floatMatrix(cs.o, cs.weightCount / cs.o, wt)
+                    layer.bias = b.map { Float($0) }
+                    let y = try layer.forward(floatMatrix(cs.n, cs.c * cs.h * cs.w, x))
+                    let dx = try layer.backward(floatMatrix(cs.n, cs.o * p, dy))
+                    let got = (y.elements, dx.elements, layer.weightGradient.elements, layer.biasGradient, layer.preactivationGradient.elements)
+                    if let r = reference {
+                        #expect(r.y == got.0 && r.dx == got.1 && r.dw == got.2 && r.db == got.3 && r.dz == got.4,
+                                "\(cs) threads \(threads) partial limit \(partialLimit)")
+                        continue
+                    }
+                    reference = got
+                    let kk = Double(k + 1)
+                    for (i, v) in got.0.enumerated() {
+                        #expect(abs(Double(v) - ref[i]) <= 4 * kk * u * a[i] + 1e-30, "\(cs) y[\(i)]")
+                    }
+                    #expect(got.4 == dy.map { Float($0) }, "\(cs): identity activation, dZ = dY in NCHW order")
+                    func check(_ g: [Float], _ want: [Double], _ abs: [Double], _ terms: Int, _ what: String) {
+                        for i in g.indices {
+                            #expect(Swift.abs(Double(g[i]) - want[i]) <= 4 * Double(terms) * u * abs[i] + 1e-30, "\(cs) \(what)[\(i)]")
+                        }
+                    }
+                    check(got.1, back.dx, back.dxA, cs.og * cs.kh * cs.kw, "dX")
+                    check(got.2, back.dw, back.dwA, cs.n * p, "dW")
+                    check(got.3, back.db, back.dbA, cs.n * p, "db")
+                }
+            }
+        }
     }
 
     @Test("fans are group-aware: OIHW [O, C/G, kh, kw] with groups (C02/C04)")
