@@ -377,72 +377,9 @@ void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA,
 
 // ---- single-threaded driver (no allocation; the caller's workspace) ----------------------------
 
-#if WG_X86
-// wi_spack_a with 256-bit moves and, for transA, 8x8 register transposes (exact copies: the same
-// packed bytes as wi_spack_a).
-WG_AVX2 static void pack_a_s_avx2(int transA, long m, long kc, const float *a, long lda, float *packed) {
-    long panels = (m + MR_S - 1) / MR_S;
-    for (long ip = 0; ip < panels; ip++) {
-        float *dst = packed + ip * MR_S * kc;
-        long i0 = ip * MR_S, mv = m - i0 < MR_S ? m - i0 : MR_S;
-        if (!transA) {
-            if (mv == MR_S) {
-                for (long p = 0; p < kc; p++) {
-                    const float *src = a + i0 + p * lda;
-                    _mm256_storeu_ps(dst + p * MR_S, _mm256_loadu_ps(src));
-                    _mm256_storeu_ps(dst + p * MR_S + 8, _mm256_loadu_ps(src + 8));
-                }
-            } else {
-                for (long p = 0; p < kc; p++) {
-                    const float *src = a + i0 + p * lda;
-                    float *d = dst + p * MR_S;
-                    long i = 0;
-                    for (; i < mv; i++) d[i] = src[i];
-                    for (; i < MR_S; i++) d[i] = 0;
-                }
-            }
-            continue;
-        }
-        if (mv < MR_S) {
-            for (long i = 0; i < MR_S; i++) {
-                if (i < mv) { const float *src = a + (i0 + i) * lda; for (long p = 0; p < kc; p++) dst[p * MR_S + i] = src[p]; }
-                else { for (long p = 0; p < kc; p++) dst[p * MR_S + i] = 0; }
-            }
-            continue;
-        }
-        long p = 0;
-        for (; p + 8 <= kc; p += 8) {
-            for (int h = 0; h < 2; h++) {
-                const float *s0 = a + (i0 + 8 * h) * lda + p;
-                __m256 r0 = _mm256_loadu_ps(s0), r1 = _mm256_loadu_ps(s0 + lda), r2 = _mm256_loadu_ps(s0 + 2 * lda),
-                       r3 = _mm256_loadu_ps(s0 + 3 * lda), r4 = _mm256_loadu_ps(s0 + 4 * lda), r5 = _mm256_loadu_ps(s0 + 5 * lda),
-                       r6 = _mm256_loadu_ps(s0 + 6 * lda), r7 = _mm256_loadu_ps(s0 + 7 * lda);
-                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-                       t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-                       t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
-                       u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-                       u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-                float *d = dst + p * MR_S + 8 * h;
-                _mm256_storeu_ps(d + 0 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x20));
-                _mm256_storeu_ps(d + 1 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x20));
-                _mm256_storeu_ps(d + 2 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x20));
-                _mm256_storeu_ps(d + 3 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x20));
-                _mm256_storeu_ps(d + 4 * MR_S, _mm256_permute2f128_ps(u0, u4, 0x31));
-                _mm256_storeu_ps(d + 5 * MR_S, _mm256_permute2f128_ps(u1, u5, 0x31));
-                _mm256_storeu_ps(d + 6 * MR_S, _mm256_permute2f128_ps(u2, u6, 0x31));
-                _mm256_storeu_ps(d + 7 * MR_S, _mm256_permute2f128_ps(u3, u7, 0x31));
-            }
-        }
-        for (; p < kc; p++) for (long i = 0; i < MR_S; i++) dst[p * MR_S + i] = a[(i0 + i) * lda + p];
-    }
-}
-#endif
-
+// The serial driver packs A with wi_spack_a (AVX2 transposes for transA, fixed-size copies of
+// full untransposed panels): the packed bytes do not depend on the path.
 static void pack_a_s_serial(int avx2, int transA, long m, long kc, const float *a, long lda, float *packed) {
-#if WG_X86
-    if (avx2) { pack_a_s_avx2(transA, m, kc, a, lda, packed); return; }
-#endif
     (void)avx2;
     wi_spack_a(transA, m, kc, a, lda, packed);
 }
