@@ -311,6 +311,24 @@ WG_AVX2 static void kernel_d_avx2(long kc, const double *A, const double *B, dou
 
 // ---- drivers ----------------------------------------------------------------------------------
 
+// One mv × nv tile of C (mv ≤ MR_S, nv ≤ NR) from a packed A panel and a packed B panel: the AVX2
+// kernel writes full tiles itself; partial tiles and the portable kernel go through write_back_s.
+// Shared by the parallel (wi_sgemm_packed) and the serial (wi_sgemm_serial) drivers.
+static inline void tile_s(int avx2, long kc, const float *ap, const float *bp, float *acc, long mv, long nv,
+                          float *ct, long ldc, float alpha, float beta, int first) {
+    int full = mv == MR_S && nv == NR;
+#if WG_X86
+    if (avx2) {
+        kernel_s_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
+        if (!full) write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+        return;
+    }
+#endif
+    (void)avx2; (void)full;
+    kernel_s_portable(kc, ap, bp, acc);
+    write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+}
+
 void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, const float *b, long ldb,
                      float alpha, float beta, int first, float *c, long ldc, float *work) {
     if (m <= 0 || n <= 0 || kc <= 0) return;
@@ -327,17 +345,7 @@ void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, 
                 const float *ap = packedA + ip * MR_S * kc;
                 long mv = m - ip * MR_S < MR_S ? m - ip * MR_S : MR_S;
                 float *ct = c + ip * MR_S + jp * NR * ldc;
-                int full = mv == MR_S && nv == NR;
-#if WG_X86
-                if (avx2) {
-                    kernel_s_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
-                    if (!full) write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
-                    continue;
-                }
-#endif
-                (void)avx2; (void)full;
-                kernel_s_portable(kc, ap, bp, acc);
-                write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+                tile_s(avx2, kc, ap, bp, acc, mv, nv, ct, ldc, alpha, beta, first);
             }
         }
     }
@@ -399,9 +407,7 @@ void wi_sgemm_serial(int transA, int transB, long m, long n, long k, float alpha
         return;
     }
     long kcMax = k < WI_SERIAL_KC ? k : WI_SERIAL_KC;
-    long mbMax = m < MR_S * MC_PANELS_S ? m : MR_S * MC_PANELS_S;
     float *packedB = work, *packedA = work + (n + NR - 1) / NR * NR * kcMax;
-    (void)mbMax;
     long np = (n + NR - 1) / NR;
     int avx2 = wi_gemm_uses_avx2();
     float acc[MR_S * NR];
@@ -420,17 +426,7 @@ void wi_sgemm_serial(int transA, int transB, long m, long n, long k, float alpha
                     const float *ap = packedA + ip * MR_S * kc;
                     long mv = mb - ip * MR_S < MR_S ? mb - ip * MR_S : MR_S;
                     float *ct = c + i0 + ip * MR_S + jp * NR * ldc;
-                    int full = mv == MR_S && nv == NR;
-#if WG_X86
-                    if (avx2) {
-                        kernel_s_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
-                        if (!full) write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
-                        continue;
-                    }
-#endif
-                    (void)avx2; (void)full;
-                    kernel_s_portable(kc, ap, bp, acc);
-                    write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
+                    tile_s(avx2, kc, ap, bp, acc, mv, nv, ct, ldc, alpha, beta, first);
                 }
             }
         }
