@@ -135,6 +135,22 @@ static T NAME(const T *x, long n, T ss) {                                       
 NORM(norm_s, float, S, FLT_MIN)
 NORM(norm_d, double, D, DBL_MIN)
 
+// The reflector of one column (LAPACK ?larfg with xnorm ≠ 0): beta = −sign(alpha)·‖(alpha, x)‖
+// (hypot without overflow), tau = (beta − alpha)/beta, and the scale 1/(alpha − beta) of x.
+#define REFLECTOR(NAME, T, SQRT)                                                                    \
+static T NAME(T alpha, T xnorm, T *betaOut, T *scaleOut) {                                          \
+    T aa = alpha < 0 ? -alpha : alpha;                                                              \
+    T big = xnorm >= aa ? xnorm : aa, small = aa <= xnorm ? aa : xnorm;                             \
+    T r = small / big, rr = r * r;                                                                  \
+    T norm = big * SQRT((T)1 + rr);                                                                 \
+    T beta = alpha >= 0 ? -norm : norm;                                                             \
+    *betaOut = beta;                                                                                \
+    *scaleOut = (T)1 / (alpha - beta);                                                              \
+    return (beta - alpha) / beta;                                                                   \
+}
+REFLECTOR(reflector_s, float, sqrtf)
+REFLECTOR(reflector_d, double, sqrt)
+
 void wi_sgeqr2(long rows, long columns, float *p, long ld, float *tau) {
 #if HL_X86
     int avx2 = wi_gemm_uses_avx2();
@@ -155,13 +171,8 @@ void wi_sgeqr2(long rows, long columns, float *p, long ld, float *tau) {
             xnorm = norm_s(col + 1, len - 1, ss);
         }
         if (xnorm != 0) {
-            float aa = alpha < 0 ? -alpha : alpha;
-            float big = xnorm >= aa ? xnorm : aa, small = aa <= xnorm ? aa : xnorm;
-            float r = small / big, rr = r * r;
-            float norm = big * sqrtf(1.0f + rr);
-            float beta = alpha >= 0 ? -norm : norm;
-            tk = (beta - alpha) / beta;
-            float scale = 1.0f / (alpha - beta);
+            float beta, scale;
+            tk = reflector_s(alpha, xnorm, &beta, &scale);
 #if HL_X86
             if (avx2) scale_s_avx2(scale, col + 1, len - 1); else
 #endif
@@ -216,13 +227,8 @@ void wi_dgeqr2(long rows, long columns, double *p, long ld, double *tau) {
         double xnorm = 0;
         if (len > 1) xnorm = norm_d(col + 1, len - 1, dot_d(col + 1, col + 1, len - 1));
         if (xnorm != 0) {
-            double aa = alpha < 0 ? -alpha : alpha;
-            double big = xnorm >= aa ? xnorm : aa, small = aa <= xnorm ? aa : xnorm;
-            double r = small / big, rr = r * r;
-            double norm = big * sqrt(1.0 + rr);
-            double beta = alpha >= 0 ? -norm : norm;
-            tk = (beta - alpha) / beta;
-            double scale = 1.0 / (alpha - beta);
+            double beta, scale;
+            tk = reflector_d(alpha, xnorm, &beta, &scale);
             for (long i = 1; i < len; i++) col[i] = col[i] * scale;
             col[0] = beta;
         }
