@@ -223,6 +223,21 @@ final class BatchSplit: @unchecked Sendable {
         return (lossSum, correct)
     }
 
+    /// Elements `range` of parameter `parameter`'s gradient in worker 0 become the sum over the
+    /// workers with rows, in thread order (`g₀ + g₁ + …`; a worker without rows adds nothing, and
+    /// worker 0's own slice counts as 0 when it had none). Returns worker 0's pointer at `range`.
+    @discardableResult
+    private static func sumGradients(_ buffers: [[(value: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>)]],
+                                     parameter i: Int, range r: Range<Int>, rows: [Int]) -> UnsafeMutablePointer<Float> {
+        let d = buffers[0][i].gradient.baseAddress! + r.lowerBound
+        if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
+        for k in 1..<buffers.count where rows[k] > 0 {
+            let s = buffers[k][i].gradient.baseAddress! + r.lowerBound
+            for j in 0..<r.count { d[j] += s[j] }
+        }
+        return d
+    }
+
     /// Step 3: the model's gradients become `g₀ + g₁ + …` in thread order.
     func reduce() {
         let t = threads
@@ -234,12 +249,7 @@ final class BatchSplit: @unchecked Sendable {
                 for i in b.value[0].indices {
                     let r = batchSlice(b.value[0][i].gradient.count, thread: c, of: t)
                     guard !r.isEmpty else { continue }
-                    let d = b.value[0][i].gradient.baseAddress! + r.lowerBound
-                    if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
-                    for k in 1..<t where rows[k] > 0 {
-                        let s = b.value[k][i].gradient.baseAddress! + r.lowerBound
-                        for j in 0..<r.count { d[j] += s[j] }
-                    }
+                    Self.sumGradients(b.value, parameter: i, range: r, rows: rows)
                 }
             }
         }
@@ -263,12 +273,7 @@ final class BatchSplit: @unchecked Sendable {
                     for i in b.value[0].indices {
                         let r = batchSlice(b.value[0][i].gradient.count, thread: c, of: t)
                         guard !r.isEmpty else { continue }
-                        let d = b.value[0][i].gradient.baseAddress! + r.lowerBound
-                        if rows[0] == 0 { d.update(repeating: 0, count: r.count) }
-                        for k in 1..<t where rows[k] > 0 {
-                            let s = b.value[k][i].gradient.baseAddress! + r.lowerBound
-                            for j in 0..<r.count { d[j] += s[j] }
-                        }
+                        let d = Self.sumGradients(b.value, parameter: i, range: r, rows: rows)
                         opt.value.update(b.value[0][i].value.baseAddress! + r.lowerBound, UnsafePointer(d),
                                          moments.value.0[i]! + r.lowerBound, moments.value.1[i]! + r.lowerBound,
                                          count: r.count, decay: decays[i], lr: rates[i])
