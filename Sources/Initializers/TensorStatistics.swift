@@ -91,6 +91,104 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
     }
 }
 
+extension TensorStatistics {
+    /// `max |G − I|` of the Gram matrix of a `rows × columns` row-major matrix `W` divided by
+    /// `scale`: `G = W·Wᵀ / scale²` (`rows × rows`) when `rows ≤ columns` (orthonormal rows) and
+    /// `G = Wᵀ·W / scale²` (`columns × columns`) otherwise (orthonormal columns) — the deviation
+    /// from orthogonality of an `orthogonal(gain: scale)` fill (Saxe et al. 2014; PyTorch's
+    /// `orthogonal_` promises the same rows-or-columns property).
+    ///
+    /// Computed in `Double` with a fixed order: every entry `G[i][j]` (`j ≥ i`) is the plain
+    /// left-to-right sum `Σ_k Double(w[i,k])·Double(w[j,k])` (`k` ascending; the products of two
+    /// Floats are exact in Double), then divided by `scale²`; entries are split over `threads`
+    /// by rows of `G`, and the maximum of absolute values is exact, so the result is identical
+    /// for any `threads` and equals a naive Double loop. No BLAS call (OpenBLAS's sgemm rounds
+    /// differently for 1 and more threads). 0 for an empty matrix.
+    /// - Complexity: `n²·m/2` multiply-adds (`n` the smaller side, `m` the larger), no allocation
+    ///   proportional to the matrix.
+    /// - Precondition: `buffer.count == rows·columns`, `rows, columns ≥ 0`, `scale` finite and ≠ 0.
+    public static func orthogonalityError(_ buffer: UnsafeBufferPointer<Float>, rows: Int, columns: Int, scale: Double = 1,
+                                          threads: Int? = nil) -> Double {
+        gramDeviation(buffer, rows: rows, columns: columns, scale: scale, threads: threads)
+    }
+
+    /// `orthogonalityError` of a Double matrix (the same order of operations).
+    public static func orthogonalityError(_ buffer: UnsafeBufferPointer<Double>, rows: Int, columns: Int, scale: Double = 1,
+                                          threads: Int? = nil) -> Double {
+        gramDeviation(buffer, rows: rows, columns: columns, scale: scale, threads: threads)
+    }
+
+    static func gramDeviation<S: StatisticsScalar>(_ buffer: UnsafeBufferPointer<S>, rows: Int, columns: Int, scale: Double,
+                                                   threads: Int?) -> Double {
+        precondition(rows >= 0 && columns >= 0 && buffer.count == rows * columns, "orthogonalityError: \(buffer.count) elements for \(rows)×\(columns)")
+        precondition(scale.isFinite && scale != 0, "orthogonalityError: scale must be finite and ≠ 0, got \(scale)")
+        guard rows > 0, columns > 0, let base = buffer.baseAddress else { return 0 }
+        // Vectors v of length m: row v (stride along k 1) or column v (stride along k `columns`).
+        let wide = rows <= columns
+        let n = wide ? rows : columns, m = wide ? columns : rows
+        let sv = wide ? columns : 1, sk = wide ? 1 : columns
+        let s2 = scale * scale
+        let p = UnsafeSendable(base)
+        let workers = Swift.max(1, Swift.min(threads ?? FillThreads.defaultCount, (n + 3) / 4))
+        // Row blocks of 4 handed out round-robin (block b to worker b % workers): balances the triangle.
+        let blocks = (n + 3) / 4
+        var partial = [Double](repeating: 0, count: workers)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = UnsafeSendable(out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let x = p.value
+                var worst = 0.0
+                var b = w
+                while b < blocks {
+                    let i0 = b * 4, ni = Swift.min(4, n - i0)
+                    var j0 = i0
+                    while j0 < n {
+                        let nj = Swift.min(4, n - j0)
+                        // 4×4 accumulators, each summed over k in ascending order (naive order per entry).
+                        func note(_ di: Int, _ dj: Int, _ a: Double) {
+                            guard j0 + dj >= i0 + di else { return }
+                            worst = Swift.max(worst, abs(a / s2 - (i0 + di == j0 + dj ? 1 : 0)))
+                        }
+                        if ni == 4 && nj == 4 {
+                            var a00 = 0.0, a01 = 0.0, a02 = 0.0, a03 = 0.0, a10 = 0.0, a11 = 0.0, a12 = 0.0, a13 = 0.0
+                            var a20 = 0.0, a21 = 0.0, a22 = 0.0, a23 = 0.0, a30 = 0.0, a31 = 0.0, a32 = 0.0, a33 = 0.0
+                            let r0 = x + i0 * sv, r1 = r0 + sv, r2 = r1 + sv, r3 = r2 + sv
+                            let c0 = x + j0 * sv, c1 = c0 + sv, c2 = c1 + sv, c3 = c2 + sv
+                            var off = 0
+                            for _ in 0..<m {
+                                let u0 = Double(r0[off]), u1 = Double(r1[off]), u2 = Double(r2[off]), u3 = Double(r3[off])
+                                let v0 = Double(c0[off]), v1 = Double(c1[off]), v2 = Double(c2[off]), v3 = Double(c3[off])
+                                a00 += u0 * v0; a01 += u0 * v1; a02 += u0 * v2; a03 += u0 * v3
+                                a10 += u1 * v0; a11 += u1 * v1; a12 += u1 * v2; a13 += u1 * v3
+                                a20 += u2 * v0; a21 += u2 * v1; a22 += u2 * v2; a23 += u2 * v3
+                                a30 += u3 * v0; a31 += u3 * v1; a32 += u3 * v2; a33 += u3 * v3
+                                off += sk
+                            }
+                            note(0, 0, a00); note(0, 1, a01); note(0, 2, a02); note(0, 3, a03)
+                            note(1, 0, a10); note(1, 1, a11); note(1, 2, a12); note(1, 3, a13)
+                            note(2, 0, a20); note(2, 1, a21); note(2, 2, a22); note(2, 3, a23)
+                            note(3, 0, a30); note(3, 1, a31); note(3, 2, a32); note(3, 3, a33)
+                        } else {
+                            for di in 0..<ni {
+                                for dj in 0..<nj {
+                                    let r = x + (i0 + di) * sv, c = x + (j0 + dj) * sv
+                                    var a = 0.0, off = 0
+                                    for _ in 0..<m { a += Double(r[off]) * Double(c[off]); off += sk }
+                                    note(di, dj, a)
+                                }
+                            }
+                        }
+                        j0 += 4
+                    }
+                    b += workers
+                }
+                o.value[w] = worst
+            }
+        }
+        return partial.max() ?? 0
+    }
+}
+
 /// The element types `TensorStatistics` reads in parallel: their metatypes may cross threads.
 protocol StatisticsScalar: BinaryFloatingPoint, SendableMetatype {}
 extension Float: StatisticsScalar {}

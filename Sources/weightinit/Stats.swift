@@ -16,7 +16,7 @@ struct Stats: ToolCommand {
 
         JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, \
         bound (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, \
-        orthogonality_error (orthogonal), dtype, threads, kernel.
+        orthogonality_error (orthogonal: max |QQᵀ − I| for wide shapes, max |QᵀQ − I| for tall ones, of the weights divided by the gain, computed in Double in a fixed order, so it does not depend on --threads), dtype, threads, kernel.
 
         Examples:
           weightinit stats --scheme he-normal --shape 256x784
@@ -263,10 +263,17 @@ struct Stats: ToolCommand {
         let checksum = buffer.withUnsafeBufferPointer { TensorStatistics.checksum($0) }
         var orthError: Double?
         if case let .orthogonal(gain) = initializer, count > 0, gain != 0 {
+            // In Double, in a fixed order, without BLAS: the same value for any --threads.
             let rows = dims[0], cols = count / rows
-            let w = try Matrix<S>(rows: rows, columns: cols, elements: buffer.map { $0 / S(gain) })
-            let gram = rows <= cols ? try w.multiplied(by: w, transposeOther: true) : try w.multiplied(by: w, transposeSelf: true)
-            orthError = try gram.subtracting(try .identity(gram.rows)).elements.map { Double(abs($0)) }.max() ?? 0
+            orthError = buffer.withUnsafeBufferPointer { b in
+                let raw = UnsafeRawPointer(b.baseAddress)
+                if S.self == Float.self {
+                    return TensorStatistics.orthogonalityError(UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Float.self), count: b.count),
+                                                               rows: rows, columns: cols, scale: gain, threads: threads)
+                }
+                return TensorStatistics.orthogonalityError(UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Double.self), count: b.count),
+                                                           rows: rows, columns: cols, scale: gain, threads: threads)
+            }
         }
         let report = Report(scheme: initializer.name == "variance-scaling" ? scheme : (try? Initializer.canonicalName(scheme)) ?? initializer.name,
                             shape: dims, fanIn: fans?.fanIn, fanOut: fans?.fanOut, count: count, mean: stats.mean, std: stats.std,
