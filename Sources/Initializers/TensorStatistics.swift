@@ -213,6 +213,7 @@ extension Initializer {
         try validateGroups(groups, shape: shape, layout: layout)
         let count: Int
         do { count = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
+        try validateMinimumRank(shape, layout: layout, groups: groups)    // as fill: before the empty-tensor shortcut
         if count == 0 { return (0, 0, nil) }
         switch try plan(shape: shape, layout: layout, groups: groups) {
         case let .constant(v): return (v, 0, abs(v))

@@ -67,7 +67,7 @@ struct Compare: ToolCommand {
         }
         c.optimizer = choice
         c.depth = depth; c.width = width; c.steps = steps; c.batchSize = batchSize; c.learningRate = learningRate
-        c.schemes = inits.split(separator: ",").map(String.init)
+        c.schemes = try parseList(inits, option: "--inits")
         c.seed = common.seed; c.threads = common.threads
         do { return try InitializationComparison(c) } catch {
             switch error {

@@ -11,6 +11,11 @@ struct Stats: ToolCommand {
 
         Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes. \
         The tensor is at most 2³¹ elements and must fit in the memory available. \
+        Every scheme except the element-wise ones (zeros, ones, constant, uniform, normal, truncated-normal, \
+        truncated-normal-matched) needs at least 2 dimensions and refuses a 1-D shape whether or not it is empty \
+        (--shape 5 and --shape 0 both exit 64, as PyTorch's orthogonal_ and xavier_*_ raise for a 1-D tensor); \
+        a shape of 2 or more dimensions with a zero dimension (3x0, 0x4x3x3) is an empty tensor, a no-op for \
+        every scheme (exit 0, count 0, as PyTorch's orthogonal_ returns early on an empty tensor). \
         Tensors of 2²⁴ elements or more show fill progress on stderr when it is a terminal (WEIGHTINIT_PROGRESS=1 shows it always); \
         the bytes are the same with and without it.
 

@@ -33,7 +33,7 @@ struct DataOptions: ParsableArguments {
 /// Parses `--hidden 256,128`.
 func parseHidden(_ text: String) throws -> [Int] {
     if text.trimmingCharacters(in: .whitespaces).isEmpty || text == "none" { return [] }   // no hidden layer: softmax regression
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = try parseList(text, option: "--hidden").map { Int($0) }
     guard parts.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 65_536 }) else {
         throw ValidationError("--hidden must be layer widths in 1…65536 separated by commas, e.g. 256,128; got '\(text)'")
     }

@@ -1,0 +1,44 @@
+// Regression tests for the break-it defects D3 and D4 (see the commit messages): options that do
+// not apply to an architecture, empty list items, and zero-sized dimensions on the command line.
+import Foundation
+import Testing
+
+@Suite("break-it defects: command line")
+struct DefectsCLITests {
+    static let tiny = (try? makeTinyDataset()) ?? "/nonexistent"
+
+    @Test("D4: an empty item in any comma-separated option is exit 64 naming the option and the item")
+    func emptyListItems() throws {
+        let cases: [([String], String)] = [
+            (["compare", "--data", Self.tiny, "--depth", "1", "--width", "4", "--steps", "1", "--inits", "he-normal,,normal"], "--inits"),
+            (["compare", "--data", Self.tiny, "--depth", "1", "--width", "4", "--steps", "1", "--inits", "he-normal,"], "--inits"),
+            (["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "3,,4"], "--hidden"),
+            (["train", "--data", Self.tiny, "--epochs", "1", "--hidden", ",4"], "--hidden"),
+            (["bench", "--only", "gemm,,dense"], "--only"),
+            (["init", "--preset", "gpt2:layers=1,,dim=8,heads=2,vocab=16,positions=8", "--out", NSTemporaryDirectory() + "wi-d4-never.safetensors"], "item 2"),
+        ]
+        for (args, name) in cases {
+            let (status, _, err) = try runTool(args)
+            #expect(status == 64, "\(args.joined(separator: " ")): exit \(status) \(err.suffix(300))")
+            #expect(err.contains(name) && err.contains("empty"), "\(args.joined(separator: " ")): \(err.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "wi-d4-never.safetensors"))
+    }
+
+    @Test("D4: stats --shape 0 and --shape 5 are both exit 64 for orthogonal and xavier; 3x0 and 0x4x3x3 are empty no-ops (exit 0, count 0); normal accepts --shape 0")
+    func zeroDimensions() throws {
+        for scheme in ["orthogonal", "xavier-uniform", "he-normal"] {
+            for shape in ["0", "5"] {
+                let (status, _, err) = try runTool(["stats", "--scheme", scheme, "--shape", shape])
+                #expect(status == 64 && err.contains("2"), "\(scheme) --shape \(shape): exit \(status) \(err.suffix(200))")
+            }
+            for shape in ["3x0", "0x4x3x3"] {
+                let (status, out, err) = try runTool(["stats", "--scheme", scheme, "--shape", shape, "--json"])
+                #expect(status == 0, "\(scheme) --shape \(shape): exit \(status) \(err.suffix(200))")
+                if status == 0 { #expect(try json(out)["count"] as? Int == 0) }
+            }
+        }
+        let (status, out, _) = try runTool(["stats", "--scheme", "normal", "--shape", "0", "--json"])
+        #expect(status == 0 && (try? json(out))?["count"] as? Int == 0)
+    }
+}
