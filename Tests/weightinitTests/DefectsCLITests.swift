@@ -41,4 +41,30 @@ struct DefectsCLITests {
         let (status, out, _) = try runTool(["stats", "--scheme", "normal", "--shape", "0", "--json"])
         #expect(status == 0 && (try? json(out))?["count"] as? Int == 0)
     }
+
+    @Test("D3: train --architecture cnn refuses --hidden, --width and --depth (exit 64 naming the option); its JSON lists the CNN's real layers and has no hidden")
+    func cnnLayerOptions() throws {
+        let base = ["train", "--data", Self.tiny, "--epochs", "1", "--architecture", "cnn", "--json"]
+        for (option, value) in [("--hidden", "3"), ("--width", "8"), ("--depth", "2"), ("--hidden", "256,128")] {
+            let (status, out, err) = try runTool(base + [option, value])
+            #expect(status == 64, "\(option) \(value): exit \(status) \(err.suffix(300))")
+            let message = ((try? json(out))?["error"] as? String) ?? err
+            #expect(message.contains(option) && message.contains("cnn"), "\(option): \(message.suffix(300))")
+        }
+        let (status, out, err) = try runTool(base)
+        #expect(status == 0, "exit \(status) \(err.suffix(300))")
+        let j = try json(out)
+        #expect(j["hidden"] == nil, "hidden is meaningless for the CNN: \(j["hidden"] ?? "")")
+        #expect(j["architecture"] as? String == "cnn")
+        let layers = try #require(j["layers"] as? [[String: Any]])
+        // By hand for 4×4 grey images: conv 1→32 3×3 (32·9 + 32), conv 32→64 3×3 (64·32·9 + 64),
+        // two 2×2 max-pools take 4×4 to 1×1, so dense 64→128 (64·128 + 128) and 128→10 (128·10 + 10).
+        let counts = layers.compactMap { $0["parameters"] as? Int }.filter { $0 > 0 }
+        #expect(counts == [320, 18_496, 8_320, 1_290], "\(layers)")
+        #expect(j["parameters"] as? Int == 320 + 18_496 + 8_320 + 1_290)
+        // The MLP keeps its hidden widths; the residual MLP lists layers instead.
+        let (s2, o2, e2) = try runTool(["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4", "--json"])
+        #expect(s2 == 0, "\(e2.suffix(200))")
+        #expect((try json(o2))["hidden"] as? [Int] == [4])
+    }
 }
