@@ -68,3 +68,39 @@ struct DefectsCLITests {
         #expect((try json(o2))["hidden"] as? [Int] == [4])
     }
 }
+
+/// D5 on the command line: one flipped bit (a finite value) in a checkpoint's tensor data makes
+/// `train --resume` exit 1 naming the tensor; the unmodified checkpoint resumes to the same saved
+/// weights as an uninterrupted run.
+@Suite("break-it defects: checkpoint tensor checksums (D5)")
+struct CheckpointChecksumCLITests {
+    @Test("train --resume: flipped bit refused naming the tensor (exit 1); unmodified resumes bitwise")
+    func flippedBit() throws {
+        let data = try makeTinyDataset()
+        let dir = NSTemporaryDirectory() + "wi-d5-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["train", "--data", data, "--epochs", "2", "--hidden", "8", "--batch-size", "16", "--threads", "1"]
+        var (status, _, err) = try runTool(base + ["--save", dir + "/full.safetensors"])
+        #expect(status == 0, "\(err.suffix(300))")
+        (status, _, err) = try runTool(base + ["--checkpoint", dir + "/run", "--max-steps", "3"])
+        #expect(status == 0, "\(err.suffix(300))")
+        let checkpoint = dir + "/run/checkpoint.safetensors"
+        try FileManager.default.copyItem(atPath: dir + "/run", toPath: dir + "/bad")
+        // Flip the lowest bit of the first byte of tensor 0.weight's data (a finite change).
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: checkpoint)))
+        var n = 0
+        for i in 0..<8 { n |= Int(bytes[i]) << (8 * i) }
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        let offsets = try #require((header["0.weight"] as? [String: Any])?["data_offsets"] as? [Int])
+        bytes[8 + n + offsets[0]] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/bad/checkpoint.safetensors"))
+        (status, _, err) = try runTool(base + ["--checkpoint", dir + "/bad", "--resume", "--save", dir + "/bad.safetensors"])
+        #expect(status == 1 && err.contains("'0.weight'") && err.contains("CRC-32"), "exit \(status): \(err.suffix(400))")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad.safetensors"))
+        (status, _, err) = try runTool(base + ["--checkpoint", dir + "/run", "--resume", "--save", dir + "/resumed.safetensors"])
+        #expect(status == 0, "\(err.suffix(300))")
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/full.safetensors")), b = try Data(contentsOf: URL(fileURLWithPath: dir + "/resumed.safetensors"))
+        #expect(a == b, "the resumed run's weights differ from the uninterrupted run's")
+    }
+}
