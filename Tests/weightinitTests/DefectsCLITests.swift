@@ -42,6 +42,21 @@ struct DefectsCLITests {
         #expect(status == 0 && (try? json(out))?["count"] as? Int == 0)
     }
 
+    @Test("D1: compare --architecture cnn without --depth/--width builds the 16 × 16 CNN (not the MLP's 30 × 256) and runs; MLP defaults unchanged")
+    func compareCNNDefaults() throws {
+        let (status, out, err) = try runTool(["compare", "--data", Self.tiny, "--architecture", "cnn", "--steps", "1", "--inits", "he-normal", "--json"])
+        #expect(status == 0, "exit \(status) \(err.suffix(300))")
+        let j = try json(out)
+        #expect(j["depth"] as? Int == 16 && j["width"] as? Int == 16, "\(j["depth"] ?? "") × \(j["width"] ?? "")")
+        // 16 conv layers and the dense layer: 17 per-layer statistics.
+        let runs = try #require(j["runs"] as? [[String: Any]])
+        #expect((runs.first?["activation_std"] as? [Double])?.count == 17)
+        let (s2, o2, e2) = try runTool(["compare", "--data", Self.tiny, "--steps", "0", "--inits", "he-normal", "--json"])
+        #expect(s2 == 0, "\(e2.suffix(200))")
+        let m = try json(o2)
+        #expect(m["depth"] as? Int == 30 && m["width"] as? Int == 256)
+    }
+
     @Test("D3: train --architecture cnn refuses --hidden, --width and --depth (exit 64 naming the option); its JSON lists the CNN's real layers and has no hidden")
     func cnnLayerOptions() throws {
         let base = ["train", "--data", Self.tiny, "--epochs", "1", "--architecture", "cnn", "--json"]

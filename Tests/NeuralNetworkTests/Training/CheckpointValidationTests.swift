@@ -181,10 +181,11 @@ struct CheckpointValidationTests {
         let zero = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 0, optimizerSlots: 1)
         #expect(zero == 421_642 * 4 * 3 + 806_144 * 4)
         #expect(try ConvolutionalNetwork(inputShape: [1, 28, 28], spec: spec).parameterCount == 421_642)
-        // Per row grows the estimate linearly in the batch.
+        // The estimate grows with the batch (per-row buffers; the per-thread im2col blocks are
+        // bounded, see MemoryEstimateTests for the exact count).
         let one = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 1, optimizerSlots: 1)
         let hundred = try MemoryEstimate.cnn(inputShape: [1, 28, 28], spec: spec, batch: 100, optimizerSlots: 1)
-        #expect(hundred - zero == 100 * (one - zero))
+        #expect(zero < one && one < hundred && hundred - zero < 100 * (one - zero))
         let t0 = Date()
         let deep = try ConvolutionalNetwork.deepVanillaSpec(depth: 64, width: 4096, classes: 10, activation: .relu)
         let huge = try MemoryEstimate.cnn(inputShape: [1, 1, 1], spec: deep, batch: 1, optimizerSlots: 1)
