@@ -101,15 +101,23 @@ extension TensorStatistics {
     /// Computed in `Double` with a fixed order: every entry `G[i][j]` (`j ≥ i`) is the plain
     /// left-to-right sum `Σ_k Double(w[i,k])·Double(w[j,k])` (`k` ascending; the products of two
     /// Floats are exact in Double), then divided by `scale²`; entries are split over `threads`
-    /// by rows of `G`, and the maximum of absolute values is exact, so the result is identical
-    /// for any `threads` and equals a naive Double loop. No BLAS call (OpenBLAS's sgemm rounds
-    /// differently for 1 and more threads). 0 for an empty matrix.
-    /// - Complexity: `n²·m/2` multiply-adds (`n` the smaller side, `m` the larger), no allocation
-    ///   proportional to the matrix.
+    /// in blocks of 8 × 4 (SIMD lanes, each lane one entry summed in that order), and the maximum
+    /// of absolute values is exact, so the result is identical for any `threads` and equals a
+    /// naive Double loop bit for bit. No BLAS call (OpenBLAS's sgemm rounds differently for 1 and
+    /// more threads). 0 for an empty matrix.
+    /// - Complexity: about `n²·m/2` multiply-adds (`n` the smaller side, `m` the larger); one
+    ///   Double copy of the matrix, `8·⌈n/4⌉·4·m` bytes (`gramScratchBytes`).
     /// - Precondition: `buffer.count == rows·columns`, `rows, columns ≥ 0`, `scale` finite and ≠ 0.
     public static func orthogonalityError(_ buffer: UnsafeBufferPointer<Float>, rows: Int, columns: Int, scale: Double = 1,
                                           threads: Int? = nil) -> Double {
         gramDeviation(buffer, rows: rows, columns: columns, scale: scale, threads: threads)
+    }
+
+    /// Bytes `orthogonalityError` allocates for a `rows × columns` matrix (its Double copy in
+    /// panels of 4 vectors). - Throws: `SizeError.overflow`.
+    public static func gramScratchBytes(rows: Int, columns: Int) throws(SizeError) -> Int {
+        let n = Swift.min(rows, columns), m = Swift.max(rows, columns)
+        return try CheckedSize.elementCount([(Swift.max(n, 0) + 3) / 4, 4, Swift.max(m, 0), MemoryLayout<Double>.stride], what: "orthogonality check of \(rows)×\(columns)")
     }
 
     /// `orthogonalityError` of a Double matrix (the same order of operations).
@@ -128,61 +136,65 @@ extension TensorStatistics {
         let n = wide ? rows : columns, m = wide ? columns : rows
         let sv = wide ? columns : 1, sk = wide ? 1 : columns
         let s2 = scale * scale
-        let p = UnsafeSendable(base)
-        let workers = Swift.max(1, Swift.min(threads ?? FillThreads.defaultCount, (n + 3) / 4))
-        // Row blocks of 4 handed out round-robin (block b to worker b % workers): balances the triangle.
-        let blocks = (n + 3) / 4
-        var partial = [Double](repeating: 0, count: workers)
-        partial.withUnsafeMutableBufferPointer { out in
-            let o = UnsafeSendable(out.baseAddress!)
+        // The vectors converted to Double once, in panels of 4: panel q holds vectors 4q…4q+3 as
+        // [k][4] (lanes past n are 0), so the products below read whole SIMD4 rows.
+        let panels = (n + 3) / 4
+        let workers = Swift.max(1, Swift.min(threads ?? FillThreads.defaultCount, panels))
+        var packed = [SIMD4<Double>](repeating: .zero, count: panels * m)
+        packed.withUnsafeMutableBufferPointer { pk in
+            let P = UnsafeSendable(pk.baseAddress!), x = UnsafeSendable(base)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let x = p.value
-                var worst = 0.0
-                var b = w
-                while b < blocks {
-                    let i0 = b * 4, ni = Swift.min(4, n - i0)
-                    var j0 = i0
-                    while j0 < n {
-                        let nj = Swift.min(4, n - j0)
-                        // 4×4 accumulators, each summed over k in ascending order (naive order per entry).
-                        func note(_ di: Int, _ dj: Int, _ a: Double) {
-                            guard j0 + dj >= i0 + di else { return }
-                            worst = Swift.max(worst, abs(a / s2 - (i0 + di == j0 + dj ? 1 : 0)))
-                        }
-                        if ni == 4 && nj == 4 {
-                            var a00 = 0.0, a01 = 0.0, a02 = 0.0, a03 = 0.0, a10 = 0.0, a11 = 0.0, a12 = 0.0, a13 = 0.0
-                            var a20 = 0.0, a21 = 0.0, a22 = 0.0, a23 = 0.0, a30 = 0.0, a31 = 0.0, a32 = 0.0, a33 = 0.0
-                            let r0 = x + i0 * sv, r1 = r0 + sv, r2 = r1 + sv, r3 = r2 + sv
-                            let c0 = x + j0 * sv, c1 = c0 + sv, c2 = c1 + sv, c3 = c2 + sv
-                            var off = 0
-                            for _ in 0..<m {
-                                let u0 = Double(r0[off]), u1 = Double(r1[off]), u2 = Double(r2[off]), u3 = Double(r3[off])
-                                let v0 = Double(c0[off]), v1 = Double(c1[off]), v2 = Double(c2[off]), v3 = Double(c3[off])
-                                a00 += u0 * v0; a01 += u0 * v1; a02 += u0 * v2; a03 += u0 * v3
-                                a10 += u1 * v0; a11 += u1 * v1; a12 += u1 * v2; a13 += u1 * v3
-                                a20 += u2 * v0; a21 += u2 * v1; a22 += u2 * v2; a23 += u2 * v3
-                                a30 += u3 * v0; a31 += u3 * v1; a32 += u3 * v2; a33 += u3 * v3
-                                off += sk
+                var q = w
+                while q < panels {
+                    let dst = P.value + q * m, lanes = Swift.min(4, n - 4 * q)
+                    for k in 0..<m {
+                        var v = SIMD4<Double>.zero
+                        for lane in 0..<lanes { v[lane] = Double(x.value[(4 * q + lane) * sv + k * sk]) }
+                        dst[k] = v
+                    }
+                    q += workers
+                }
+            }
+        }
+        // Blocks of 8 vectors i (two panels) against panels of 4 vectors j ≥ the block's first
+        // panel; every lane of every accumulator is one entry G[i][j] summed over k in ascending
+        // order (the naive order), so the result does not depend on the blocking or the threads.
+        // Blocks are handed out round-robin (block b to worker b % workers) to balance the triangle.
+        let blocks = (panels + 1) / 2
+        let pairWorkers = Swift.max(1, Swift.min(workers, blocks))
+        var partial = [Double](repeating: 0, count: pairWorkers)
+        packed.withUnsafeBufferPointer { pk in
+            partial.withUnsafeMutableBufferPointer { out in
+                let P = UnsafeSendable(pk.baseAddress!), o = UnsafeSendable(out.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: pairWorkers) { w in
+                    var worst = 0.0
+                    var b = w
+                    while b < blocks {
+                        let u0 = P.value + 2 * b * m, u1 = 2 * b + 1 < panels ? u0 + m : u0
+                        for q in (2 * b)..<panels {
+                            let v = P.value + q * m
+                            var a0 = SIMD4<Double>.zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+                            for k in 0..<m {
+                                let vk = v[k], x0 = u0[k], x1 = u1[k]
+                                a0 += SIMD4(repeating: x0[0]) * vk; a1 += SIMD4(repeating: x0[1]) * vk
+                                a2 += SIMD4(repeating: x0[2]) * vk; a3 += SIMD4(repeating: x0[3]) * vk
+                                a4 += SIMD4(repeating: x1[0]) * vk; a5 += SIMD4(repeating: x1[1]) * vk
+                                a6 += SIMD4(repeating: x1[2]) * vk; a7 += SIMD4(repeating: x1[3]) * vk
                             }
-                            note(0, 0, a00); note(0, 1, a01); note(0, 2, a02); note(0, 3, a03)
-                            note(1, 0, a10); note(1, 1, a11); note(1, 2, a12); note(1, 3, a13)
-                            note(2, 0, a20); note(2, 1, a21); note(2, 2, a22); note(2, 3, a23)
-                            note(3, 0, a30); note(3, 1, a31); note(3, 2, a32); note(3, 3, a33)
-                        } else {
-                            for di in 0..<ni {
-                                for dj in 0..<nj {
-                                    let r = x + (i0 + di) * sv, c = x + (j0 + dj) * sv
-                                    var a = 0.0, off = 0
-                                    for _ in 0..<m { a += Double(r[off]) * Double(c[off]); off += sk }
-                                    note(di, dj, a)
+                            for (r, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() {
+                                let i = 8 * b + r
+                                guard i < n else { break }
+                                for lane in 0..<4 {
+                                    let j = 4 * q + lane
+                                    guard j < n, j >= i else { continue }
+                                    worst = Swift.max(worst, abs(a[lane] / s2 - (i == j ? 1 : 0)))
                                 }
                             }
                         }
-                        j0 += 4
+                        b += pairWorkers
                     }
-                    b += workers
+                    o.value[w] = worst
                 }
-                o.value[w] = worst
             }
         }
         return partial.max() ?? 0

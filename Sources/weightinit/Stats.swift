@@ -249,8 +249,14 @@ struct Stats: ToolCommand {
     func run<S: InitializerScalar>(_ initializer: Initializer, _ dims: [Int], _ lay: KernelLayout, _ type: S.Type) throws {
         let count = try CheckedSize.elementCount(dims, what: "--shape \(shape)")
         try initializer.validate(shape: dims, as: S.self, layout: lay, groups: groups)    // before allocating
-        try CheckedSize.requireMemory(try CheckedSize.byteCount(dims, elementBytes: MemoryLayout<S>.stride, what: "--shape \(shape)"),
-                                      what: "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)")
+        var bytes = try CheckedSize.byteCount(dims, elementBytes: MemoryLayout<S>.stride, what: "--shape \(shape)")
+        var what = "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)"
+        if case let .orthogonal(gain) = initializer, count > 0, gain != 0 {
+            // The orthogonality check's Double copy of the tensor.
+            bytes = try CheckedSize.sum([bytes, try TensorStatistics.gramScratchBytes(rows: dims[0], columns: count / dims[0])], what: "--shape \(shape)")
+            what += " and its Double copy for the orthogonality check"
+        }
+        try CheckedSize.requireMemory(bytes, what: what)
         let threads = common.threads ?? FillThreads.defaultCount
         var buffer = [S](repeating: 0, count: count)
         // Progress on stderr whenever it is a terminal (also with --json: stdout stays clean).
