@@ -95,8 +95,9 @@ struct Train: ToolCommand {
         only), layers (the model's layers as --summary prints them: name, kind, input_shape, output_shape, \
         activation, parameters, initialization), parameters, seed (plus diagnostics with --diagnostics).
 
-        --hidden applies to mlp, --width and --depth to residual; the CNN's layers are fixed, and giving any of \
-        the three with --architecture cnn is refused (exit 64) rather than ignored.
+        --hidden applies to mlp, --width and --depth to residual; the CNN's layers are fixed. A layer option \
+        given with an architecture that does not read it (--width with mlp, --hidden with residual, any of the \
+        three with cnn) is refused (exit 64) rather than ignored.
 
         --save FILE writes the trained model as safetensors (PyTorch names and layouts); --checkpoint DIR \
         writes a checkpoint every --checkpoint-every steps, and --resume continues that run; --max-steps N \
@@ -131,9 +132,9 @@ struct Train: ToolCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding, the hidden activation from --activation; 421,642 parameters).") var architecture: String = "mlp"
-    @Option(name: .customLong("hidden"), help: "Hidden layer widths, comma-separated (mlp only; default 256,128; none or an empty value: no hidden layer). Refused with --architecture cnn, whose layers are fixed.") var hiddenOption: String?
-    @Option(name: .customLong("width"), parsing: .unconditional, help: "Residual stream width (residual only; default 256). Refused with --architecture cnn, whose layers are fixed.") var widthOption: Int?
-    @Option(name: .customLong("depth"), parsing: .unconditional, help: "Residual blocks (residual only; default 8). Refused with --architecture cnn, whose layers are fixed.") var depthOption: Int?
+    @Option(name: .customLong("hidden"), help: "Hidden layer widths, comma-separated (mlp only; default 256,128; none or an empty value: no hidden layer). Refused with --architecture residual or cnn, which do not read it.") var hiddenOption: String?
+    @Option(name: .customLong("width"), parsing: .unconditional, help: "Residual stream width (residual only; default 256). Refused with --architecture mlp or cnn, which do not read it.") var widthOption: Int?
+    @Option(name: .customLong("depth"), parsing: .unconditional, help: "Residual blocks (residual only; default 8). Refused with --architecture mlp or cnn, which do not read it.") var depthOption: Int?
     /// `--hidden` with its default (the option is optional so that giving it with the CNN can be refused).
     var hidden: String { hiddenOption ?? "256,128" }
     /// `--width` with its default.
@@ -270,14 +271,18 @@ struct Train: ToolCommand {
         do { arch = try NetworkArchitecture(name: architecture) } catch {
             throw ValidationError("--architecture must be \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: " or ")), got '\(architecture)'")
         }
-        if arch == .cnn {
-            // The CNN's layers are fixed (conv 32 → pool → conv 64 → pool → dense 128 → 10): a layer
-            // option would be silently ignored, so it is refused (exit 64) naming the option.
-            for (option, given) in [("--hidden", hiddenOption), ("--width", widthOption.map(String.init)), ("--depth", depthOption.map(String.init))] {
-                if let given {
-                    throw ValidationError("\(option) \(given) does not apply to --architecture cnn: its layers are fixed (conv 32 3×3 → max-pool 2 → conv 64 3×3 → max-pool 2 → dense 128 → dense 10); \(option) sets the \(option == "--hidden" ? "MLP's hidden layers" : "residual MLP's \(option == "--width" ? "width" : "blocks")"). Omit it, or use weightinit compare --architecture cnn --depth D --width W for a deep CNN of your size")
-                }
+        // A layer option that the chosen architecture does not read would be silently ignored, so
+        // it is refused (exit 64) naming the option: --hidden is the MLP's, --width and --depth the
+        // residual MLP's; the CNN's layers are fixed (conv 32 → pool → conv 64 → pool → dense 128 → 10).
+        for (option, given) in [("--hidden", hiddenOption), ("--width", widthOption.map(String.init)), ("--depth", depthOption.map(String.init))] {
+            guard let given else { continue }
+            let reader: NetworkArchitecture = option == "--hidden" ? .mlp : .residual
+            guard arch != reader else { continue }
+            let sets = option == "--hidden" ? "the MLP's hidden layers (--architecture mlp)" : "the residual MLP's \(option == "--width" ? "width" : "number of blocks") (--architecture residual)"
+            if arch == .cnn {
+                throw ValidationError("\(option) \(given) does not apply to --architecture cnn: its layers are fixed (conv 32 3×3 → max-pool 2 → conv 64 3×3 → max-pool 2 → dense 128 → dense 10); \(option) sets \(sets). Omit it, or use weightinit compare --architecture cnn --depth D --width W for a deep CNN of your size")
             }
+            throw ValidationError("\(option) \(given) does not apply to --architecture \(arch.rawValue): it sets \(sets)\(arch == .mlp ? "; the MLP's layers come from --hidden" : "; the residual MLP's layers come from --width and --depth"). Omit it, or choose the architecture it belongs to")
         }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }

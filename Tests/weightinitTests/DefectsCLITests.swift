@@ -77,6 +77,14 @@ struct DefectsCLITests {
         let counts = layers.compactMap { $0["parameters"] as? Int }.filter { $0 > 0 }
         #expect(counts == [320, 18_496, 8_320, 1_290], "\(layers)")
         #expect(j["parameters"] as? Int == 320 + 18_496 + 8_320 + 1_290)
+        // The same rule for the MLPs: an option the architecture does not read is refused, naming it.
+        for (arch, option, value) in [("mlp", "--width", "8"), ("mlp", "--depth", "2"), ("residual", "--hidden", "4")] {
+            let (s1, o1, e1) = try runTool(["train", "--data", Self.tiny, "--epochs", "1", "--architecture", arch, option, value, "--json"])
+            let message = ((try? json(o1))?["error"] as? String) ?? e1
+            #expect(s1 == 64 && message.contains(option) && message.contains(arch), "\(arch) \(option): exit \(s1) \(message.suffix(300))")
+        }
+        let (s3, _, e3) = try runTool(["train", "--data", Self.tiny, "--epochs", "1", "--architecture", "residual", "--width", "4", "--depth", "1", "--json"])
+        #expect(s3 == 0, "residual with its own options: \(e3.suffix(200))")
         // The MLP keeps its hidden widths; the residual MLP lists layers instead.
         let (s2, o2, e2) = try runTool(["train", "--data", Self.tiny, "--epochs", "1", "--hidden", "4", "--json"])
         #expect(s2 == 0, "\(e2.suffix(200))")

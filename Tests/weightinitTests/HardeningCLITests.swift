@@ -341,7 +341,9 @@ struct CLIPropertyTests {
             for v in numbers { out.append(Case(args: train + [option, v])) }
         }
         for v in numbers { out.append(Case(args: train + ["--activation", "leaky-relu", "--slope", v])) }
-        for option in ["--width", "--depth"] { for v in numbers { out.append(Case(args: train + ["--architecture", "residual", option, v])) } }
+        let residual = ["train", "--data", data, "--epochs", "1", "--architecture", "residual"]
+        for v in numbers { out.append(Case(args: residual + ["--depth", "1", "--width", v])) }
+        for v in numbers { out.append(Case(args: residual + ["--width", "4", "--depth", v])) }
         for v in ["0", "-1", "9223372036854775807", "", "4,,4", "1e308"] { out.append(Case(args: ["train", "--data", data, "--epochs", "1", "--hidden", v])) }
         for p in paths { out.append(Case(args: ["train", "--epochs", "1", "--hidden", "4", "--data", p])) }
         // compare on the tiny data set
