@@ -73,6 +73,22 @@ enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_
 void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const float *b, long bsp, long bsj,
                     float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate);
 
+// ---- a team of threads with a barrier (team.c) --------------------------------------------------
+// wi_team_create(n) starts n-1 threads (member 0 is whoever calls wi_team_run); NULL when n < 1 or a
+// thread cannot be started. wi_team_run(t, fn, ctx) calls fn(ctx, i) on member i for every i in
+// 0..n-1 at the same time and returns when all calls have returned (one wi_team_run at a time per
+// team). Inside fn, wi_team_barrier(t) returns on each member once all n members have reached it
+// (every member must call it the same number of times); memory written before the barrier is
+// visible to every member after it. Waiting members spin, then yield (barrier) or sleep (between
+// tasks). wi_team_destroy stops and joins the threads (no task may be running).
+typedef struct wi_team wi_team;
+typedef void (*wi_team_fn)(void *ctx, long member);
+wi_team *wi_team_create(long n);
+void wi_team_destroy(wi_team *t);
+long wi_team_size(const wi_team *t);
+void wi_team_run(wi_team *t, wi_team_fn fn, void *ctx);
+void wi_team_barrier(wi_team *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,6 +147,9 @@ public final class Optimizer {
         steps += 1
     }
 
+    /// Undoes the step count of the last `prepare` (a step abandoned before any update).
+    func cancelPreparedStep() { if steps > 0 { steps -= 1 } }
+
     /// Runs `body` with pointers to every parameter's first and second moment buffers (in
     /// `prepare`'s order; a pointer of an empty buffer is never read). The buffers stay valid and
     /// in place while `body` runs, so threads can update disjoint element ranges of them.

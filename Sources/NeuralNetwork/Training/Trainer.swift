@@ -216,6 +216,9 @@ public final class Trainer {
     /// The replicas and per-thread buffers of batch-split training (`batchThreads > 1`), built
     /// by the first `fit`.
     var batchSplit: BatchSplit?
+    /// The thread team and buffers of layer-synchronous training (`batchThreads > 1` with a
+    /// `Sequential` model), built by the first `fit`.
+    var layerSync: LayerSync?
 
 
     /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer,
@@ -348,7 +351,11 @@ public final class Trainer {
             lastWritten = position.globalStep
         }
         if cfg.diagnostics && position.globalStep == 0 && position.epoch == 1 { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
-        if cfg.batchThreads > 1 && batchSplit == nil { batchSplit = try BatchSplit(model: model, threads: cfg.batchThreads, features: train.features) }
+        if cfg.batchThreads > 1, let sequential = model as? Sequential {
+            if layerSync == nil { layerSync = try LayerSync(model: sequential, threads: cfg.batchThreads, batch: cfg.batchSize, features: train.features) }
+        } else if cfg.batchThreads > 1 && batchSplit == nil {
+            batchSplit = try BatchSplit(model: model, threads: cfg.batchThreads, features: train.features)
+        }
         let parameters = model.parameters
         let weights = parameters.filter { $0.slot.decays }
         if ratioSums.count != weights.count { ratioSums = [Double](repeating: 0, count: weights.count) }
@@ -357,12 +364,41 @@ public final class Trainer {
             let t0 = Date()
             let startSeen = accumulators.seen
             let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
+            func finishStep(lossValue l: Float, rows: Int, correct: Int) {
+                position.step += 1; position.globalStep += 1; stepsThisCall += 1
+                accumulators.lossSum += Double(l) * Double(rows); accumulators.correct += correct; accumulators.seen += rows
+            }
+            func reportProgress() {
+                guard let progress else { return }
+                let dt = Date().timeIntervalSince(t0)
+                progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                                          runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
+                                          samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
+            }
             while position.step < stepsPerEpoch {
                 if let maxSteps, stepsThisCall >= maxSteps { return reports }
                 let step = position.step
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 let l: Float, correct: Int
-                if let split = batchSplit {
+                if let sync = layerSync {
+                    // Forward, backward and the update in one team task (bytes of the 1-thread path).
+                    let before = cfg.diagnostics ? weights.map(\.values) : []
+                    let rate = cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps)
+                    let r = try sync.step(train, order[s..<e], optimizer: optimizer, parameters: parameters, learningRate: rate)
+                    l = Float(r.lossSum / Double(e - s))
+                    guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                    accumulators.lastFiniteLoss = l
+                    if cfg.diagnostics {
+                        for (i, w) in weights.enumerated() {
+                            let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }
+                            ratioSums[i] += norm > 0 ? change / norm : 0
+                        }
+                    }
+                    finishStep(lossValue: l, rows: e - s, correct: r.correct)
+                    if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
+                    reportProgress()
+                    continue
+                } else if let split = batchSplit {
                     let r = try split.step(train, order[s..<e], sum: cfg.diagnostics)
                     l = Float(r.lossSum / Double(e - s)); correct = r.correct
                     guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
@@ -389,15 +425,9 @@ public final class Trainer {
                         ratioSums[i] += norm > 0 ? change / norm : 0
                     }
                 }
-                position.step += 1; position.globalStep += 1; stepsThisCall += 1
-                accumulators.lossSum += Double(l) * Double(e - s); accumulators.correct += correct; accumulators.seen += e - s
+                finishStep(lossValue: l, rows: e - s, correct: correct)
                 if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
-                if let progress {
-                    let dt = Date().timeIntervalSince(t0)
-                    progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
-                                              runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
-                                              samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
-                }
+                reportProgress()
             }
             let seconds = Date().timeIntervalSince(t0)
             let (testLoss, testAccuracy) = try evaluate(test)
