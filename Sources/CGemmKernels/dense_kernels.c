@@ -29,6 +29,7 @@ static inline void epilogue1(float acc, long i, float *cij, float *yij, int mode
     case WI_DENSE_STORE: v = acc; break;
     case WI_DENSE_BIAS: v = acc + bias[i]; break;
     case WI_DENSE_ACCUMULATE: v = *cij + acc; break;
+    case WI_DENSE_BIAS_RELU: v = acc + bias[i]; v = v > 0 ? v : 0; break;
     default: v = *gij > 0 ? acc : 0; break;   // WI_DENSE_RELU_GATE
     }
     *cij = v;
@@ -123,7 +124,7 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
     if (mv == MR) {
         __m256 zero = _mm256_setzero_ps();
         __m256 bl = zero, bh = zero;
-        if (mode == WI_DENSE_BIAS) { bl = _mm256_loadu_ps(bias + i0); bh = _mm256_loadu_ps(bias + i0 + 8); }
+        if (mode == WI_DENSE_BIAS || mode == WI_DENSE_BIAS_RELU) { bl = _mm256_loadu_ps(bias + i0); bh = _mm256_loadu_ps(bias + i0 + 8); }
         for (long j = 0; j < nv; j++) {
             float *cj = c + j * ldc;
             __m256 vl = lo[j], vh = hi[j];
@@ -131,6 +132,8 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
             case WI_DENSE_STORE: break;
             case WI_DENSE_BIAS: vl = _mm256_add_ps(vl, bl); vh = _mm256_add_ps(vh, bh); break;
             case WI_DENSE_ACCUMULATE: vl = _mm256_add_ps(_mm256_loadu_ps(cj), vl); vh = _mm256_add_ps(_mm256_loadu_ps(cj + 8), vh); break;
+            case WI_DENSE_BIAS_RELU:   // v > 0 ? v : +0 (NaN and -0 give +0): max_ps returns its second operand unless v > 0
+                vl = _mm256_max_ps(_mm256_add_ps(vl, bl), zero); vh = _mm256_max_ps(_mm256_add_ps(vh, bh), zero); break;
             default: {
                 const float *gj = g + j * ldc;
                 vl = _mm256_and_ps(vl, _mm256_cmp_ps(_mm256_loadu_ps(gj), zero, _CMP_GT_OQ));

@@ -53,8 +53,9 @@ public enum DenseKernels {
     public static var panelRows: Int { DenseGEMM.panelRows }
 
     /// What a product writes: `store` `C = acc`; `bias` `C = acc + bias[i]` (one rounding, and with
-    /// `y` also `y = C > 0 ? C : +0`); `reluGate` `C = gate > 0 ? acc : +0` (`gate` laid out like C).
-    public enum Epilogue: Sendable { case store, bias, reluGate }
+    /// `y` also `y = C > 0 ? C : +0`); `biasReLU` only `C = v > 0 ? v : +0` with `v = acc + bias[i]`
+    /// (NaN and −0 give +0); `reluGate` `C = gate > 0 ? acc : +0` (`gate` laid out like C).
+    public enum Epilogue: Sendable { case store, bias, biasReLU, reluGate }
 
     /// Elements of a packed `m × k` operand: `⌈m/16⌉·16·k`.
     public static func packedCount(m: Int, k: Int) -> Int { DenseGEMM.packedCount(m: m, k: k) }
@@ -85,7 +86,13 @@ public enum DenseKernels {
                                c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, bias: UnsafePointer<Float>? = nil,
                                y: UnsafeMutablePointer<Float>? = nil, ldy: Int = 0, gate: UnsafePointer<Float>? = nil) {
         guard m > 0, n > 0 else { return }
-        let mode: DenseGEMM.Mode = epilogue == .store ? .store : epilogue == .bias ? .bias : .reluGate
-        wi_dense_sgemm(m, n, k, packedA, 0, b, bsp, bsj, c, ldc, mode.rawValue, bias, y, ldy, gate)
+        let mode: Int32
+        switch epilogue {
+        case .store: mode = DenseGEMM.Mode.store.rawValue
+        case .bias: mode = DenseGEMM.Mode.bias.rawValue
+        case .biasReLU: mode = DenseGEMM.Mode.biasReLU.rawValue
+        case .reluGate: mode = DenseGEMM.Mode.reluGate.rawValue
+        }
+        wi_dense_sgemm(m, n, k, packedA, 0, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate)
     }
 }

@@ -66,10 +66,11 @@ void wi_gemm_force_portable(int on);
 //   mode WI_DENSE_BIAS:       C = acc + bias[i] (one rounding)
 //   mode WI_DENSE_ACCUMULATE: C = C + acc
 //   mode WI_DENSE_RELU_GATE:  C = gate(j, i) > 0 ? acc : +0, gate laid out like C (ldc)
+//   mode WI_DENSE_BIAS_RELU:  C = v > 0 ? v : +0 with v = acc + bias[i] (the ReLU output alone)
 // and, when y is not NULL, y[j*ldy + i] = C > 0 ? C : +0 (ReLU; NaN gives +0).
 // Every element is that sequence whatever m, n and the tile it falls in, on the AVX2+FMA and the
 // portable (fmaf) path alike: the bytes depend only on the inputs.
-enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3 };
+enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3, WI_DENSE_BIAS_RELU = 4 };
 void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const float *b, long bsp, long bsj,
                     float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate);
 

@@ -249,8 +249,9 @@ final class LayerSync: @unchecked Sendable {
             let act = activations[l], inn = ins[l], out = outs[l]
             if nr > 0 && out > 0 {
                 let relu = act == .relu
+                // ReLU layers keep only Y: the backward gate Z > 0 is Y > 0 (Y = Z > 0 ? Z : +0).
                 DenseKernels.product(m: out, n: nr, k: inn, packedA: forwardPacked[l], b: input + r0 * inn, bsp: 1, bsj: inn,
-                                     c: z[l] + r0 * out, ldc: out, epilogue: .bias, bias: s.b[l], y: relu ? y[l] + r0 * out : nil, ldy: out)
+                                     c: (relu ? y[l] : z[l]) + r0 * out, ldc: out, epilogue: relu ? .biasReLU : .bias, bias: s.b[l])
                 if !relu && !(l == L - 1 && act == .identity) {
                     act.forward(z[l] + r0 * out, y[l] + r0 * out, count: nr * out)
                 }
@@ -273,7 +274,7 @@ final class LayerSync: @unchecked Sendable {
                 s.rowHit[r] = arg == Int(s.labels[r]) ? 1 : 0
             }
             if !identity && nr > 0 {
-                topActivation.backward(z: z[L - 1] + r0 * c, y: y[L - 1] + r0 * c, dy: g + r0 * c, dz: dz[L - 1] + r0 * c, count: nr * c)
+                topActivation.backward(z: (topActivation == .relu ? y[L - 1] : z[L - 1]) + r0 * c, y: y[L - 1] + r0 * c, dy: g + r0 * c, dz: dz[L - 1] + r0 * c, count: nr * c)
             }
         }
         team.barrier()
@@ -295,7 +296,7 @@ final class LayerSync: @unchecked Sendable {
                 let below = activations[l - 1]
                 if below == .relu {
                     DenseKernels.product(m: inn, n: nr, k: out, packedA: backwardPacked[l], b: dz[l] + r0 * out, bsp: 1, bsj: out,
-                                         c: dz[l - 1] + r0 * inn, ldc: inn, epilogue: .reluGate, gate: z[l - 1] + r0 * inn)
+                                         c: dz[l - 1] + r0 * inn, ldc: inn, epilogue: .reluGate, gate: y[l - 1] + r0 * inn)
                 } else {
                     let scratch = dx[l]!
                     DenseKernels.product(m: inn, n: nr, k: out, packedA: backwardPacked[l], b: dz[l] + r0 * out, bsp: 1, bsj: out,
