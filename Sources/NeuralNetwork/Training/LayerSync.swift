@@ -11,13 +11,13 @@ import MatrixModule
 ///    (gradient divided by `n`), and in the backward pass `dX = dZ·W` (gated by the ReLU below)
 ///    for its rows. Each thread also copies its rows of every layer input into the packed layout
 ///    the weight-gradient product reads.
-/// 2. **Weight gradients over the whole batch, split by input features.** After the barrier that
-///    completes layer `l`'s `dZ` (all `n` rows), thread `t` computes the columns
-///    `[16·p0, 16·p1)` (panels `batchSlice(⌈in/16⌉, t, T)`) of `dW = dZᵀ·X` over all `n` rows and the
-///    bias gradient `db = Σ_rows dZ` for outputs `batchSlice(out, t, T)`, applies the optimizer's
-///    update to exactly those weight and bias elements right away, and packs its updated columns
-///    for the next step's forward product (the packed copy for `dX` is refreshed after the next
-///    barrier, once every thread has finished reading it).
+/// 2. **Weight gradients over the whole batch, split by output features.** After the barrier that
+///    completes layer `l`'s `dZ` (all `n` rows), thread `t` computes the rows `[16·p0, 16·p1)`
+///    (panels `batchSlice(⌈out/16⌉, t, T)`) of `dW = dZᵀ·X` over all `n` rows and the same outputs'
+///    bias gradient `db = Σ_rows dZ`, applies the optimizer's update to exactly those weight and
+///    bias elements right away (one contiguous block of `W`), and packs its updated rows for the
+///    next step's forward product (the packed copy for `dX` is refreshed after the next barrier,
+///    once every thread has finished reading it).
 ///
 /// **Bytes.** Every element of `Z`, `dX`, `dW` is one fused-multiply-add chain over its whole inner
 /// dimension in index order (`DenseKernels`), `db` is the row-order sum from 0, each row's loss
@@ -232,6 +232,13 @@ final class LayerSync: @unchecked Sendable {
         return (total, correct)
     }
 
+    /// The outputs (rows of `W`) whose weight gradient, bias gradient and update member `t` owns:
+    /// whole 16-row panels, `batchSlice(⌈out/16⌉, t, T)`, so each packed forward panel has one writer.
+    private func ownedOutputs(_ out: Int, _ t: Int) -> Range<Int> {
+        let mr = DenseKernels.panelRows, p = batchSlice((out + mr - 1) / mr, thread: t, of: threads)
+        return min(out, p.lowerBound * mr)..<min(out, p.upperBound * mr)
+    }
+
     /// Member `t`'s part of a step (see the type's documentation).
     private func work(_ t: Int, _ s: Step, _ optimizer: Optimizer) {
         let n = s.n, T = threads, L = layers.count, mr = DenseKernels.panelRows
@@ -284,11 +291,12 @@ final class LayerSync: @unchecked Sendable {
         for l in stride(from: L - 1, through: 0, by: -1) {
             if l < L - 1 { team.barrier() }
             let inn = ins[l], out = outs[l]
-            if l + 1 < L {   // every member has finished dX of layer l+1: refresh its packed Wᵀ (my panels)
+            if l + 1 < L {   // every member has finished dX of layer l+1: refresh its packed Wᵀ at my outputs
                 let upIn = ins[l + 1], upOut = outs[l + 1]
-                let panels = batchSlice((upIn + mr - 1) / mr, thread: t, of: T)
-                if upOut > 0 {
-                    DenseKernels.pack(transposed: false, m: upIn, panels: panels, positions: 0..<upOut, total: upOut, a: s.w[l + 1], lda: upIn, into: backwardPacked[l + 1])
+                let o = ownedOutputs(upOut, t)
+                if !o.isEmpty && upIn > 0 {
+                    DenseKernels.pack(transposed: false, m: upIn, panels: 0..<((upIn + mr - 1) / mr), positions: o, total: upOut,
+                                      a: s.w[l + 1], lda: upIn, into: backwardPacked[l + 1])
                 }
             }
             // dX for my rows (the lower layer's dZ).
@@ -304,28 +312,24 @@ final class LayerSync: @unchecked Sendable {
                     below.backward(z: z[l - 1] + r0 * inn, y: y[l - 1] + r0 * inn, dy: scratch + r0 * inn, dz: dz[l - 1] + r0 * inn, count: nr * inn)
                 }
             }
-            // dW for my input columns over the whole batch, then their update and forward packing.
-            let panels = batchSlice((inn + mr - 1) / mr, thread: t, of: T)
-            let i0 = panels.lowerBound * mr, i1 = min(inn, panels.upperBound * mr)
+            // dW for my output rows over the whole batch, then their update and forward packing, and db.
+            let owned = ownedOutputs(out, t)
             let wi = 2 * l, bi = 2 * l + 1
-            if i1 > i0 && out > 0 {
-                DenseKernels.product(m: i1 - i0, n: out, k: n, packedA: packedInput[l] + panels.lowerBound * mr * n, b: dz[l], bsp: out, bsj: 1,
-                                     c: s.gw[l] + i0, ldc: inn, epilogue: .store)
-                let w = s.w[l], g = s.gw[l], m = s.m[wi]!, v = s.v[wi]!
-                for o in 0..<out {
-                    let off = o * inn + i0
-                    optimizer.update(w + off, UnsafePointer(g + off), m + off, v + off, count: i1 - i0, decay: s.decays[wi], lr: s.rates[wi])
+            if !owned.isEmpty {
+                let o0 = owned.lowerBound, w = s.w[l], g = s.gw[l]
+                if inn > 0 {
+                    DenseKernels.product(m: inn, n: owned.count, k: n, packedA: packedInput[l], b: dz[l] + o0, bsp: out, bsj: 1,
+                                         c: g + o0 * inn, ldc: inn, epilogue: .store)
+                    optimizer.update(w + o0 * inn, UnsafePointer(g + o0 * inn), s.m[wi]! + o0 * inn, s.v[wi]! + o0 * inn,
+                                     count: owned.count * inn, decay: s.decays[wi], lr: s.rates[wi])
+                    DenseKernels.pack(transposed: true, m: out, panels: (o0 / mr)..<((owned.upperBound + mr - 1) / mr), positions: 0..<inn, total: inn,
+                                      a: w, lda: inn, into: forwardPacked[l])
                 }
-                DenseKernels.pack(transposed: true, m: out, panels: 0..<((out + mr - 1) / mr), positions: i0..<i1, total: inn, a: w, lda: inn, into: forwardPacked[l])
-            }
-            // db for my outputs: Σ over the rows in order from 0 (Matrix.columnSums's order).
-            let outs = batchSlice(out, thread: t, of: T)
-            if !outs.isEmpty {
+                // db: Σ over the rows in order from 0 (Matrix.columnSums's order).
                 let gb = s.gb[l], src = UnsafePointer(dz[l])
-                for o in outs { gb[o] = 0 }
-                for r in 0..<n { let row = src + r * out; for o in outs { gb[o] += row[o] } }
-                let o0 = outs.lowerBound
-                optimizer.update(s.b[l] + o0, UnsafePointer(gb + o0), s.m[bi]! + o0, s.v[bi]! + o0, count: outs.count, decay: s.decays[bi], lr: s.rates[bi])
+                for o in owned { gb[o] = 0 }
+                for r in 0..<n { let row = src + r * out; for o in owned { gb[o] += row[o] } }
+                optimizer.update(s.b[l] + o0, UnsafePointer(gb + o0), s.m[bi]! + o0, s.v[bi]! + o0, count: owned.count, decay: s.decays[bi], lr: s.rates[bi])
             }
         }
     }
