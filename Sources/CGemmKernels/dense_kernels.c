@@ -110,6 +110,13 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
     const float *g = gate ? gate + j0 * ldc : 0;
     const float *b0 = b + j0 * bsj;
     float accs[NR * MR];
+    // The tile's C (and Y, gate) lines are fetched while the micro-kernel runs: the epilogue's
+    // loads and stores would otherwise wait for L2/L3 (a layer's activations rarely stay in L1).
+    for (long j = 0; j < nv; j++) {
+        __builtin_prefetch(cj0 + j * ldc, 1, 3); __builtin_prefetch(cj0 + j * ldc + MR - 1, 1, 3);
+        if (yj0) { __builtin_prefetch(yj0 + j * ldy, 1, 3); __builtin_prefetch(yj0 + j * ldy + MR - 1, 1, 3); }
+        if (g) { __builtin_prefetch(g + j * ldc, 0, 3); __builtin_prefetch(g + j * ldc + MR - 1, 0, 3); }
+    }
     if (nv == NR) micro_avx2(k, A, lda, b0, b0 + 3 * bsj, bsp, bsj, accs);
     else {
         const float *bj[NR];

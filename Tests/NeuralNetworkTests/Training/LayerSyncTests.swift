@@ -121,6 +121,60 @@ struct LayerSyncTests {
         }
     }
 
+    @Test("DenseKernels: range packing equals whole packing; the biasReLU epilogue is max(X·Wᵀ + b, 0) within γ_k·Σ|x||w| of Double, and bitwise the bias epilogue's Y")
+    func kernelsAgainstOracle() throws {
+        let (out, inn, rows) = (37, 29, 11)     // partial panels (37 = 2·16 + 5) and a partial tile (11 = 6 + 5)
+        var g = SplitMix64(seed: 77)
+        let w = (0..<(out * inn)).map { _ in Float(g.uniform()) }, x = (0..<(rows * inn)).map { _ in Float(g.uniform()) }
+        let bias = (0..<out).map { _ in Float(g.uniform(-0.5, 0.5)) }
+        let count = DenseKernels.packedCount(m: out, k: inn)
+        var whole = [Float](repeating: -1, count: count), pieces = [Float](repeating: -1, count: count)
+        w.withUnsafeBufferPointer { wp in
+            whole.withUnsafeMutableBufferPointer { d in
+                DenseKernels.pack(transposed: true, m: out, panels: 0..<3, positions: 0..<inn, total: inn, a: wp.baseAddress!, lda: inn, into: d.baseAddress!)
+            }
+            pieces.withUnsafeMutableBufferPointer { d in   // two panel ranges × two position ranges
+                for (panels, positions) in [(0..<1, 0..<10), (1..<3, 0..<10), (0..<1, 10..<inn), (1..<3, 10..<inn)] {
+                    DenseKernels.pack(transposed: true, m: out, panels: panels, positions: positions, total: inn, a: wp.baseAddress!, lda: inn, into: d.baseAddress!)
+                }
+            }
+        }
+        #expect(whole == pieces)
+        // Element (o, p) of the packed W at panel o/16, position p, lane o mod 16; rows ≥ out zero.
+        #expect((0..<48).allSatisfy { o in (0..<inn).allSatisfy { p in whole[(o / 16) * 16 * inn + p * 16 + o % 16] == (o < out ? w[o * inn + p] : 0) } })
+        var yRelu = [Float](repeating: .nan, count: rows * out), z = yRelu, y = yRelu
+        whole.withUnsafeBufferPointer { a in
+            x.withUnsafeBufferPointer { xb in
+                bias.withUnsafeBufferPointer { bb in
+                    yRelu.withUnsafeMutableBufferPointer { c in
+                        DenseKernels.product(m: out, n: rows, k: inn, packedA: a.baseAddress!, b: xb.baseAddress!, bsp: 1, bsj: inn,
+                                             c: c.baseAddress!, ldc: out, epilogue: .biasReLU, bias: bb.baseAddress!)
+                    }
+                    z.withUnsafeMutableBufferPointer { c in
+                        y.withUnsafeMutableBufferPointer { yb in
+                            DenseKernels.product(m: out, n: rows, k: inn, packedA: a.baseAddress!, b: xb.baseAddress!, bsp: 1, bsj: inn,
+                                                 c: c.baseAddress!, ldc: out, epilogue: .bias, bias: bb.baseAddress!, y: yb.baseAddress!, ldy: out)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(zip(yRelu, y).allSatisfy { $0.bitPattern == $1.bitPattern })
+        let gammaK = Double(inn + 1) * 0x1p-24 / (1 - Double(inn + 1) * 0x1p-24)
+        var worst = 0.0
+        for r in 0..<rows {
+            for o in 0..<out {
+                var exact = Double(bias[o]), magnitude = abs(Double(bias[o]))
+                for i in 0..<inn { exact += Double(x[r * inn + i]) * Double(w[o * inn + i]); magnitude += abs(Double(x[r * inn + i]) * Double(w[o * inn + i])) }
+                let got = Double(yRelu[r * out + o]), expected = max(exact, 0)
+                #expect(abs(got - expected) <= gammaK * magnitude, "row \(r), output \(o): \(got) vs \(expected)")
+                #expect(got >= 0 && (got > 0 || yRelu[r * out + o].sign == .plus))
+                worst = max(worst, abs(got - expected) / (gammaK * magnitude))
+            }
+        }
+        print("DenseKernels biasReLU \(rows)×\(out)×\(inn): max |Δ|/(γ_k·Σ|x||w|) vs Double = \(worst)")
+    }
+
     @Test("the thread team runs every member at once and its barrier orders memory (sizes 1…4, 2000 rounds)")
     func teamBarrier() throws {
         for size in 1...4 {
