@@ -57,22 +57,28 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var evaluationBatchSize = 1000
     /// Threads that split every training batch (batch-split training, `T`; default 1).
     ///
-    /// With `T > 1` the trainer keeps `T − 1` replicas of the model (`ReplicableModel`:
-    /// `Sequential`, `ResidualMLP`); thread `t` runs forward and backward on rows
-    /// `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each batch of `B` rows, the gradients are summed in thread order
+    /// With `T > 1` and a `Sequential` model, the trainer runs the **layer-synchronous** step
+    /// (`LayerSync` in the source): a team of `T` threads shares the one model; thread `t` runs the
+    /// forward pass, the loss and the input gradients `dX` on rows `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each
+    /// batch of `B` rows, and after one barrier per layer it computes that layer's weight and bias
+    /// gradients over the whole batch for its share of the output features (whole 16-row panels),
+    /// applies the optimizer's update to exactly those elements and repacks them. Every element's
+    /// arithmetic is that of the 1-thread path (one FMA chain per product element over the whole
+    /// batch in row order, the same elementwise update), so the weights are **bitwise equal for
+    /// every `T`**, `T = 1` included, and no memory is added beyond per-layer activation buffers.
+    ///
+    /// With another replicable model (`ResidualMLP`) the trainer keeps `T − 1` replicas: thread `t`
+    /// runs forward and backward on its rows, the gradients are summed in thread order
     /// `0, 1, …, T−1`, and one optimizer step updates the model (see `BatchSplit` in the source;
     /// without diagnostics the sum and the update run as one parallel pass, with the same bytes).
-    /// The replicas' dense layers read the model's packed weights (`PackedWeight`) and biases, and
-    /// every thread runs its `DenseProducts` on 1 thread; nothing here calls OpenBLAS, so its
-    /// thread count (`BLASBackend.threads`, the application's setting) does not change the results.
+    /// Those results are bitwise reproducible for a given `T` and differ from `T = 1` by rounding
+    /// only (the batch sums of the weight and bias gradients are formed as `T` partial sums);
+    /// memory: `T − 1` more copies of the parameters and gradients.
     ///
-    /// Results are bitwise reproducible for a given `T` (independent of scheduling). `T = 1` is
-    /// the single-threaded path byte for byte; `T > 1` differs from it by rounding only (each
-    /// row's forward and loss gradient are unchanged; the batch sums of the weight and bias
-    /// gradients are formed as `T` partial sums). Memory: `T − 1` more copies of the parameters
-    /// and gradients. Not stored in checkpoints (like the BLAS thread count): a run resumed with
-    /// another `T` continues correctly but is not bitwise equal to an uninterrupted one.
-    /// Valid: `1…1024`; with a model that cannot be replicated, only 1.
+    /// Either way every product runs on the package's own kernels (`DenseProducts`), never
+    /// OpenBLAS, so its thread count (`BLASBackend.threads`) does not change the results. Not
+    /// stored in checkpoints (like the BLAS thread count). Valid: `1…1024`; with a model that
+    /// cannot be replicated, only 1.
     public var batchThreads = 1
     public init() {}
 
@@ -183,9 +189,10 @@ public struct EpochAccumulators: Sendable, Codable, Equatable {
 /// checkpoint files as it goes; `fit(…, maxSteps:)` stops early and a later `fit` continues.
 ///
 /// **Batch-split threads.** With `configuration.batchThreads = T > 1` each batch is split over
-/// `T` threads, each with its own replica of the model, and their gradients are summed in
-/// thread order before the one optimizer step (see `TrainingConfiguration.batchThreads`): the
-/// same arithmetic as data-parallel training over `T` ranks, bitwise reproducible for a given `T`.
+/// `T` threads (see `TrainingConfiguration.batchThreads`): for a `Sequential` model one shared
+/// model and one barrier per layer, with weights bitwise equal to `T = 1`; for a `ResidualMLP`
+/// one replica per thread and the gradients summed in thread order (the arithmetic of
+/// data-parallel training over `T` ranks, bitwise reproducible for a given `T`).
 public final class Trainer {
     /// The model being trained.
     public let model: any NetworkModel
