@@ -10,6 +10,7 @@
 
 #include "CGemmKernels.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define WD_X86 1
@@ -242,4 +243,22 @@ void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const floa
     if (wi_gemm_uses_avx2()) { driver_avx2(m, n, k, a, lda, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate); return; }
 #endif
     driver_portable(m, n, k, a, lda, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate);
+}
+
+// wi_dense_sgemm with A packed (lda = 0), panel by panel, each panel's result rows (Y when y is
+// given, else C) copied into the packed layout while they are still in L1 (see the header).
+void wi_dense_sgemm_pack(long m, long n, long k, const float *a, const float *b, long bsp, long bsj,
+                         float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate,
+                         float *packed, long panelStride) {
+    if (m <= 0 || n <= 0) return;
+    long mp = (m + MR - 1) / MR;
+    for (long ip = 0; ip < mp; ip++) {
+        long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;
+        wi_dense_sgemm(mv, n, k, a + ip * MR * k, 0, b, bsp, bsj, c + i0, ldc, mode, bias ? bias + i0 : 0,
+                       y ? y + i0 : 0, ldy, gate ? gate + i0 : 0);
+        const float *src = y ? y + i0 : c + i0;
+        long lds = y ? ldy : ldc;
+        float *dst = packed + ip * panelStride;
+        for (long j = 0; j < n; j++) memcpy(dst + j * MR, src + j * lds, (size_t)mv * sizeof(float));
+    }
 }

@@ -73,6 +73,12 @@ void wi_gemm_force_portable(int on);
 enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3, WI_DENSE_BIAS_RELU = 4 };
 void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const float *b, long bsp, long bsj,
                     float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate);
+// The same with A packed (lda = 0), and each result row j's elements i (Y when y is given, else C)
+// also copied to packed[(i/16)*panelStride + 16*j + i%16] (the packed-A layout of the result read as
+// an m x n operand, positions j; lanes i >= m of the last panel are not written).
+void wi_dense_sgemm_pack(long m, long n, long k, const float *a, const float *b, long bsp, long bsj,
+                         float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate,
+                         float *packed, long panelStride);
 
 // ---- a team of threads with a barrier (team.c) --------------------------------------------------
 // wi_team_create(n) starts n-1 threads (member 0 is whoever calls wi_team_run); NULL when n < 1 or a

@@ -256,13 +256,16 @@ final class LayerSync: @unchecked Sendable {
             let act = activations[l], inn = ins[l], out = outs[l]
             if nr > 0 && out > 0 {
                 let relu = act == .relu
-                // ReLU layers keep only Y: the backward gate Z > 0 is Y > 0 (Y = Z > 0 ? Z : +0).
+                // ReLU layers keep only Y: the backward gate Z > 0 is Y > 0 (Y = Z > 0 ? Z : +0); their
+                // rows are packed for the next layer's dW panel by panel inside the product.
+                let fused = relu && l + 1 < L
                 DenseKernels.product(m: out, n: nr, k: inn, packedA: forwardPacked[l], b: input + r0 * inn, bsp: 1, bsj: inn,
-                                     c: (relu ? y[l] : z[l]) + r0 * out, ldc: out, epilogue: relu ? .biasReLU : .bias, bias: s.b[l])
+                                     c: (relu ? y[l] : z[l]) + r0 * out, ldc: out, epilogue: relu ? .biasReLU : .bias, bias: s.b[l],
+                                     packInto: fused ? packedInput[l + 1] + r0 * mr : nil, total: n)
                 if !relu && !(l == L - 1 && act == .identity) {
                     act.forward(z[l] + r0 * out, y[l] + r0 * out, count: nr * out)
                 }
-                if l + 1 < L {
+                if l + 1 < L && !fused {
                     DenseKernels.pack(transposed: false, m: out, panels: 0..<((out + mr - 1) / mr), positions: rows, total: n,
                                       a: y[l], lda: out, into: packedInput[l + 1])
                 }
