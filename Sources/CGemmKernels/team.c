@@ -17,8 +17,8 @@
 #endif
 
 // Spins before a waiting member yields (barrier, completion) or sleeps (between tasks).
-#define WI_SPIN_YIELD 4000
-#define WI_SPIN_SLEEP 50000
+#define WI_SPIN_YIELD 1000
+#define WI_SPIN_SLEEP 10000
 
 struct wi_team {
     long n;
