@@ -129,3 +129,9 @@ void wi_team_barrier(wi_team *t) {
         if (++spins < WI_SPIN_YIELD) WI_RELAX(); else sched_yield();
     }
 }
+
+void wi_prefetch_range(const void *p, long bytes) {
+    const char *c = (const char *)p;
+    for (long o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+    if (bytes > 0) __builtin_prefetch(c + bytes - 1, 0, 2);
+}

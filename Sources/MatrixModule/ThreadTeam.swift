@@ -49,6 +49,9 @@ public final class ThreadTeam: @unchecked Sendable {
 /// depend on which call, tile or thread computes an element. Preconditions are the caller's: no
 /// checks beyond the sizes being non-negative.
 public enum DenseKernels {
+    /// Asks the CPU to bring `count` Floats at `p` into its caches (a hint: no effect on any value).
+    public static func prefetch(_ p: UnsafePointer<Float>, count: Int) { wi_prefetch_range(p, count * MemoryLayout<Float>.stride) }
+
     /// Rows per packed panel (16).
     public static var panelRows: Int { DenseGEMM.panelRows }
 

@@ -95,6 +95,8 @@ void wi_team_destroy(wi_team *t);
 long wi_team_size(const wi_team *t);
 void wi_team_run(wi_team *t, wi_team_fn fn, void *ctx);
 void wi_team_barrier(wi_team *t);
+// Hints the CPU to fetch the cache lines of [p, p + bytes) (no effect on results).
+void wi_prefetch_range(const void *p, long bytes);
 
 #ifdef __cplusplus
 }

@@ -156,6 +156,9 @@ final class LayerSync: @unchecked Sendable {
         var rowLoss: UnsafeMutablePointer<Float>
         var rowHit: UnsafeMutablePointer<UInt8>
         var labels: UnsafePointer<Int32>
+        /// The next step's rows (prefetched during this one), possibly none.
+        var next: UnsafePointer<Int>? = nil
+        var nextCount = 0
     }
 
     /// One training step over rows `indices` of `data`: forward, loss, backward and `optimizer`'s
@@ -166,8 +169,10 @@ final class LayerSync: @unchecked Sendable {
     /// - Throws: `TrainingError.invalidHyperparameter` for an index outside the data, more rows
     ///   than the capacity or no rows; `.invalidLabels` for a label outside `0..<classes`;
     ///   `.shapeMismatch` when `parameters` are not the model's.
+    /// `next` (optional) names the rows the following step will read: each member prefetches its
+    /// share of them into the caches during this step (indices outside the data are ignored).
     func step(_ data: LabeledData, _ indices: ArraySlice<Int>, optimizer: Optimizer, parameters: [ModelParameter],
-              learningRate: Double) throws -> (lossSum: Double, correct: Int) {
+              learningRate: Double, next: ArraySlice<Int> = []) throws -> (lossSum: Double, correct: Int) {
         let n = indices.count, L = layers.count
         guard n >= 1, n <= capacity else {
             throw TrainingError.invalidHyperparameter(name: "batch rows", value: Double(n), rule: "must be in 1…\(capacity)")
@@ -189,14 +194,16 @@ final class LayerSync: @unchecked Sendable {
         for l in 0..<L where packedVersions[l] != layers[l].weightVersion { packAll(l) }
         optimizer.prepare(parameters)
         var finite = true
-        let contiguous = Array(indices)
+        let contiguous = Array(indices), upcoming = next.filter { $0 >= 0 && $0 < data.count }
         data.inputs.withUnsafeBufferPointer { inputs in
+            upcoming.withUnsafeBufferPointer { nx in
             contiguous.withUnsafeBufferPointer { idx in
                 rowLoss.withUnsafeMutableBufferPointer { rl in
                     rowHit.withUnsafeMutableBufferPointer { rh in
                         labels.withUnsafeBufferPointer { lb in
                             var s = Step(n: n, inputs: inputs.baseAddress ?? UnsafePointer(x), indices: idx.baseAddress!,
                                          rowLoss: rl.baseAddress!, rowHit: rh.baseAddress!, labels: lb.baseAddress!)
+                            s.next = nx.baseAddress; s.nextCount = nx.count
                             s.rates = parameters.map { learningRate * $0.slot.learningRateScale }
                             s.decays = parameters.map { $0.slot.decays ? optimizer.weightDecay : 0 }
                             func nest(_ l: Int) {
@@ -223,6 +230,7 @@ final class LayerSync: @unchecked Sendable {
                         }
                     }
                 }
+            }
             }
         }
         for l in 0..<L { packedVersions[l] = layers[l].weightVersion }
@@ -286,6 +294,11 @@ final class LayerSync: @unchecked Sendable {
             if !identity && nr > 0 {
                 topActivation.backward(z: (topActivation == .relu ? y[L - 1] : z[L - 1]) + r0 * c, y: y[L - 1] + r0 * c, dy: g + r0 * c, dz: dz[L - 1] + r0 * c, count: nr * c)
             }
+        }
+        // The next batch's rows (random rows of the data set, mostly not cached) are fetched while
+        // the backward pass computes.
+        if let next = s.next, f > 0 {
+            for r in batchSlice(s.nextCount, thread: t, of: T) { DenseKernels.prefetch(s.inputs + next[r] * f, count: f) }
         }
         team.barrier()
         // Every member sees every row's loss: a non-finite batch stops here, on every member alike.

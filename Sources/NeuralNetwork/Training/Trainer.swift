@@ -391,7 +391,8 @@ public final class Trainer {
                     // Forward, backward and the update in one team task (bytes of the 1-thread path).
                     let before = cfg.diagnostics ? weights.map(\.values) : []
                     let rate = cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps)
-                    let r = try sync.step(train, order[s..<e], optimizer: optimizer, parameters: parameters, learningRate: rate)
+                    let r = try sync.step(train, order[s..<e], optimizer: optimizer, parameters: parameters, learningRate: rate,
+                                          next: order[e..<min(train.count, e + cfg.batchSize)])
                     l = Float(r.lossSum / Double(e - s))
                     guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
                     accumulators.lastFiniteLoss = l
