@@ -206,14 +206,14 @@ struct Stats: ToolCommand {
             let timer = DispatchSource.makeTimerSource(queue: .global())
             timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
             timer.setEventHandler {
-                FileHandle.standardError.write(Data("\r\u{1B}[Kfilling \(megabytes) … \(String(format: "%.1f", now() - t0)) s".utf8))
+                StandardStreams.writeErr(Data("\r\u{1B}[Kfilling \(megabytes) … \(String(format: "%.1f", now() - t0)) s".utf8))
             }
             Interrupt.progressLineOpen = true
-            FileHandle.standardError.write(Data("filling \(megabytes) …".utf8))
+            StandardStreams.writeErr(Data("filling \(megabytes) …".utf8))
             timer.resume()
             defer {
                 timer.cancel()
-                FileHandle.standardError.write(Data("\r\u{1B}[Kfilled \(megabytes) in \(String(format: "%.1f", now() - t0)) s\n".utf8))
+                StandardStreams.writeErr(Data("\r\u{1B}[Kfilled \(megabytes) in \(String(format: "%.1f", now() - t0)) s\n".utf8))
                 Interrupt.progressLineOpen = false
             }
             try initializer.fill(&buffer, shape: shape, layout: layout, groups: groups, key: key, threads: threads)
@@ -236,7 +236,7 @@ struct Stats: ToolCommand {
             }
         }
         if let failure {
-            if Interrupt.progressLineOpen { FileHandle.standardError.write(Data("\n".utf8)); Interrupt.progressLineOpen = false }
+            if Interrupt.progressLineOpen { StandardStreams.writeErr(Data("\n".utf8)); Interrupt.progressLineOpen = false }
             throw failure
         }
     }

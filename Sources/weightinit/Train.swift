@@ -509,9 +509,9 @@ final class ProgressBar {
         last = t
         let width = 30, filled = width * min(done, total) / max(1, total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".data(using: .utf8)!)
+        StandardStreams.writeErr(Data("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".utf8))
         Interrupt.progressLineOpen = true
-        if done == total { FileHandle.standardError.write("\n".data(using: .utf8)!); Interrupt.progressLineOpen = false }
+        if done == total { StandardStreams.writeErr(Data("\n".utf8)); Interrupt.progressLineOpen = false }
     }
     func finish() {}
 }
