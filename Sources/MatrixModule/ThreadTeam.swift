@@ -52,6 +52,15 @@ public enum DenseKernels {
     /// Asks the CPU to bring `count` Floats at `p` into its caches (a hint: no effect on any value).
     public static func prefetch(_ p: UnsafePointer<Float>, count: Int) { wi_prefetch_range(p, count * MemoryLayout<Float>.stride) }
 
+    /// Stochastic gradient descent on `count` elements, each operation rounded separately in this
+    /// order (AVX2 when available, the same bytes either way): `g' = g + λ·w`; with `μ = 0`
+    /// `w = w − η·g'`; otherwise `v = μ·m + g'`, `m = v`, `w = w − η·(nesterov ? g' + μ·v : v)`
+    /// (PyTorch `torch.optim.SGD`'s update with dampening 0). `m` is not touched when `μ = 0`.
+    public static func sgdUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, count: Int,
+                                 learningRate eta: Float, decay lambda: Float, momentum mu: Float, nesterov: Bool) {
+        wi_sgd_update(count, w, g, m, eta, lambda, mu, nesterov ? 1 : 0)
+    }
+
     /// Rows per packed panel (16).
     public static var panelRows: Int { DenseGEMM.panelRows }
 

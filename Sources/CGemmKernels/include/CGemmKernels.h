@@ -95,6 +95,10 @@ void wi_team_destroy(wi_team *t);
 long wi_team_size(const wi_team *t);
 void wi_team_run(wi_team *t, wi_team_fn fn, void *ctx);
 void wi_team_barrier(wi_team *t);
+// SGD on n elements (Optimizer.update's arithmetic, each operation rounded in its order):
+// g' = g + lambda*w; mu == 0: w -= eta*g'; else v = mu*m + g', m = v, w -= eta*(nesterov ? g' + mu*v : v).
+// m is not read when mu == 0. Same bytes on the AVX2 and portable paths.
+void wi_sgd_update(long n, float *w, const float *g, float *m, float eta, float lambda, float mu, int nesterov);
 // Hints the CPU to fetch the cache lines of [p, p + bytes) (no effect on results).
 void wi_prefetch_range(const void *p, long bytes);
 

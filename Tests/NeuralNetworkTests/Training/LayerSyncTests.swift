@@ -175,6 +175,38 @@ struct LayerSyncTests {
         print("DenseKernels biasReLU \(rows)×\(out)×\(inn): max |Δ|/(γ_k·Σ|x||w|) vs Double = \(worst)")
     }
 
+    @Test("DenseKernels.sgdUpdate equals the scalar formula bitwise (plain, momentum, Nesterov; decay 0 and 0.01; counts 1…37)")
+    func sgdUpdateBitwise() {
+        var g0 = SplitMix64(seed: 5)
+        for count in [1, 7, 8, 9, 37] {
+            for (mu, nesterov) in [(Float(0), false), (0.9, false), (0.9, true)] {
+                for lambda in [Float(0), 0.01] {
+                    var w = (0..<count).map { _ in Float(g0.uniform()) }, m = (0..<count).map { _ in Float(g0.uniform()) }
+                    let g = (0..<count).map { _ in Float(g0.uniform()) * 1e-2 }
+                    w[0] = -0.0
+                    var wr = w, mr = m
+                    let eta: Float = 0.05
+                    for j in 0..<count {   // the oracle: each operation rounded in order
+                        let gj = g[j] + lambda * wr[j]
+                        if mu == 0 { wr[j] = wr[j] - eta * gj; continue }
+                        let v = mu * mr[j] + gj
+                        mr[j] = v
+                        wr[j] = wr[j] - eta * (nesterov ? gj + mu * v : v)
+                    }
+                    w.withUnsafeMutableBufferPointer { wp in
+                        m.withUnsafeMutableBufferPointer { mp in
+                            g.withUnsafeBufferPointer { gp in
+                                DenseKernels.sgdUpdate(wp.baseAddress!, gp.baseAddress!, mp.baseAddress!, count: count, learningRate: eta, decay: lambda, momentum: mu, nesterov: nesterov)
+                            }
+                        }
+                    }
+                    #expect(zip(w, wr).allSatisfy { $0.bitPattern == $1.bitPattern }, "count \(count), μ \(mu), nesterov \(nesterov), λ \(lambda)")
+                    #expect(zip(m, mr).allSatisfy { $0.bitPattern == $1.bitPattern })
+                }
+            }
+        }
+    }
+
     @Test("the thread team runs every member at once and its barrier orders memory (sizes 1…4, 2000 rounds)")
     func teamBarrier() throws {
         for size in 1...4 {
