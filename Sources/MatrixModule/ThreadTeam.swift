@@ -91,13 +91,14 @@ public enum DenseKernels {
     }
 
     /// `C[j·ldc + i]` for `i < m`, `j < n`: the fma chain over `p < k` of `A(i, p)·B(p, j)` with `A`
-    /// packed (`pack`, `m × k`: panels of stride `16·k`) and `B(p, j) = b[p·bsp + j·bsj]` read in
+    /// packed (`pack`, `m × k`: panels of stride `16·k`; or, with `lda > 0`, read in place,
+    /// `A(i, p) = packedA[i + p·lda]`, and `packInto` not allowed) and `B(p, j) = b[p·bsp + j·bsj]` read in
     /// place, then `epilogue` (`bias`: `bias[i]`; `y`/`ldy`: ReLU output, `bias` only; `gate`:
     /// `reluGate` only). With `packInto`, each result row `j` (`y`'s when given, else `C`'s) is
     /// also copied, panel by panel while it is in cache, to the packed layout of the result read as
     /// an `m × total` operand at positions `j`: element `i` at `packInto[(i/16)·16·total + 16·j + i mod 16]`
     /// (pass `packed + 16·firstPosition`; lanes `≥ m` of the last panel are left as they are).
-    public static func product(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, b: UnsafePointer<Float>, bsp: Int, bsj: Int,
+    public static func product(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, lda: Int = 0, b: UnsafePointer<Float>, bsp: Int, bsj: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, bias: UnsafePointer<Float>? = nil,
                                y: UnsafeMutablePointer<Float>? = nil, ldy: Int = 0, gate: UnsafePointer<Float>? = nil,
                                packInto: UnsafeMutablePointer<Float>? = nil, total: Int = 0) {
@@ -109,10 +110,11 @@ public enum DenseKernels {
         case .biasReLU: mode = DenseGEMM.Mode.biasReLU.rawValue
         case .reluGate: mode = DenseGEMM.Mode.reluGate.rawValue
         }
+        precondition(packInto == nil || lda == 0, "DenseKernels.product: packInto needs a packed A (lda 0)")
         if let packInto {
             wi_dense_sgemm_pack(m, n, k, packedA, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate, packInto, panelRows * total)
         } else {
-            wi_dense_sgemm(m, n, k, packedA, 0, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate)
+            wi_dense_sgemm(m, n, k, packedA, lda, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate)
         }
     }
 }

@@ -15,9 +15,9 @@ import MatrixModule
 ///    completes layer `l`'s `dZ` (all `n` rows), thread `t` computes the rows `[16·p0, 16·p1)`
 ///    (panels `batchSlice(⌈out/16⌉, t, T)`) of `dW = dZᵀ·X` over all `n` rows and the same outputs'
 ///    bias gradient `db = Σ_rows dZ`, applies the optimizer's update to exactly those weight and
-///    bias elements right away (one contiguous block of `W`), and packs its updated rows for the
-///    next step's forward product (the packed copy for `dX` is refreshed after the next barrier,
-///    once every thread has finished reading it).
+///    bias elements after the next barrier (once every thread has finished `dX = dZ·W`, which reads
+///    `W` in place; the first layer's at once, it has no `dX`), one contiguous block of `W`, and
+///    packs its updated rows for the next step's forward product.
 ///
 /// **Bytes.** Every element of `Z`, `dX`, `dW` is one fused-multiply-add chain over its whole inner
 /// dimension in index order (`DenseKernels`), `db` is the row-order sum from 0, each row's loss
@@ -49,8 +49,8 @@ final class LayerSync: @unchecked Sendable {
     private let z: [UnsafeMutablePointer<Float>], y: [UnsafeMutablePointer<Float>], dz: [UnsafeMutablePointer<Float>]
     /// Per layer: its input `[n, in]` packed as the A operand of `dW` (panels of 16 features, `n` positions).
     private let packedInput: [UnsafeMutablePointer<Float>]
-    /// Per layer: `W` packed for the forward product (op(A) = W) and for `dX` (op(A) = Wᵀ).
-    private let forwardPacked: [UnsafeMutablePointer<Float>], backwardPacked: [UnsafeMutablePointer<Float>]
+    /// Per layer: `W` packed for the forward product (op(A) = W); `dX` reads `W` in place.
+    private let forwardPacked: [UnsafeMutablePointer<Float>]
     /// Per layer `l ≥ 1` whose lower layer's activation is not ReLU: `dX` before that activation's backward.
     private let dx: [UnsafeMutablePointer<Float>?]
     /// The top layer's `∂L/∂Y` when its activation is not the identity.
@@ -86,7 +86,6 @@ final class LayerSync: @unchecked Sendable {
                 counts += [rowsOut, rowsOut, rowsOut]
                 counts.append(try CheckedSize.product(try CheckedSize.product((d.inputSize + mr - 1) / mr, mr, what: "packed input"), batch, what: "a packed layer input"))
                 counts.append(try CheckedSize.product(try CheckedSize.product((d.outputSize + mr - 1) / mr, mr, what: "packed weight"), d.inputSize, what: "a packed weight"))
-                counts.append(try CheckedSize.product(try CheckedSize.product((d.inputSize + mr - 1) / mr, mr, what: "packed weight"), d.outputSize, what: "a packed weight"))
                 counts.append(l > 0 && layers[l - 1].activation != .relu ? try CheckedSize.product(batch, d.inputSize, what: "an input gradient") : 0)
             }
             if let top = layers.last, top.activation != .identity {
@@ -112,11 +111,11 @@ final class LayerSync: @unchecked Sendable {
             return raw.assumingMemoryBound(to: Float.self)
         }
         x = buffer()
-        var z: [UnsafeMutablePointer<Float>] = [], y = z, dz = z, pi = z, fw = z, bw = z
+        var z: [UnsafeMutablePointer<Float>] = [], y = z, dz = z, pi = z, fw = z
         var dx: [UnsafeMutablePointer<Float>?] = []
         for _ in layers {
             z.append(buffer()); y.append(buffer()); dz.append(buffer())
-            pi.append(buffer()); fw.append(buffer()); bw.append(buffer())
+            pi.append(buffer()); fw.append(buffer())
             let needsDX = counts[next] > 0
             let b = buffer()
             dx.append(needsDX ? b : nil)
@@ -124,7 +123,7 @@ final class LayerSync: @unchecked Sendable {
         let top = counts[next] > 0
         let t = buffer()
         dyTop = top ? t : nil
-        self.z = z; self.y = y; self.dz = dz; packedInput = pi; forwardPacked = fw; backwardPacked = bw; self.dx = dx
+        self.z = z; self.y = y; self.dz = dz; packedInput = pi; forwardPacked = fw; self.dx = dx
         self.allocations = allocations
         rowLoss = [Float](repeating: 0, count: batch)
         rowHit = [UInt8](repeating: 0, count: batch)
@@ -134,13 +133,12 @@ final class LayerSync: @unchecked Sendable {
 
     deinit { for a in allocations { a.deallocate() } }
 
-    /// Packs layer `l`'s weight whole (both copies) on the calling thread.
+    /// Packs layer `l`'s weight whole for the forward product on the calling thread.
     private func packAll(_ l: Int) {
         let d = layers[l], inn = d.inputSize, out = d.outputSize, mr = DenseKernels.panelRows
         d.weight.withUnsafeBufferPointer { w in
             guard let wp = w.baseAddress, inn > 0, out > 0 else { return }
             DenseKernels.pack(transposed: true, m: out, panels: 0..<((out + mr - 1) / mr), positions: 0..<inn, total: inn, a: wp, lda: inn, into: forwardPacked[l])
-            DenseKernels.pack(transposed: false, m: inn, panels: 0..<((inn + mr - 1) / mr), positions: 0..<out, total: out, a: wp, lda: inn, into: backwardPacked[l])
         }
     }
 
@@ -247,6 +245,21 @@ final class LayerSync: @unchecked Sendable {
         return min(out, p.lowerBound * mr)..<min(out, p.upperBound * mr)
     }
 
+    /// The optimizer's update of member `t`'s output rows of layer `l` (weights and biases), then
+    /// those rows packed for the next step's forward product.
+    private func update(_ l: Int, _ t: Int, _ s: Step, _ optimizer: Optimizer) {
+        let inn = ins[l], out = outs[l], owned = ownedOutputs(out, t), mr = DenseKernels.panelRows
+        guard !owned.isEmpty else { return }
+        let o0 = owned.lowerBound, wi = 2 * l, bi = 2 * l + 1, w = s.w[l]
+        if inn > 0 {
+            optimizer.update(w + o0 * inn, UnsafePointer(s.gw[l] + o0 * inn), s.m[wi]! + o0 * inn, s.v[wi]! + o0 * inn,
+                             count: owned.count * inn, decay: s.decays[wi], lr: s.rates[wi])
+            DenseKernels.pack(transposed: true, m: out, panels: (o0 / mr)..<((owned.upperBound + mr - 1) / mr), positions: 0..<inn, total: inn,
+                              a: w, lda: inn, into: forwardPacked[l])
+        }
+        optimizer.update(s.b[l] + o0, UnsafePointer(s.gb[l] + o0), s.m[bi]! + o0, s.v[bi]! + o0, count: owned.count, decay: s.decays[bi], lr: s.rates[bi])
+    }
+
     /// Member `t`'s part of a step (see the type's documentation).
     private func work(_ t: Int, _ s: Step, _ optimizer: Optimizer) {
         let n = s.n, T = threads, L = layers.count, mr = DenseKernels.panelRows
@@ -307,46 +320,35 @@ final class LayerSync: @unchecked Sendable {
         for l in stride(from: L - 1, through: 0, by: -1) {
             if l < L - 1 { team.barrier() }
             let inn = ins[l], out = outs[l]
-            if l + 1 < L {   // every member has finished dX of layer l+1: refresh its packed Wᵀ at my outputs
-                let upIn = ins[l + 1], upOut = outs[l + 1]
-                let o = ownedOutputs(upOut, t)
-                if !o.isEmpty && upIn > 0 {
-                    DenseKernels.pack(transposed: false, m: upIn, panels: 0..<((upIn + mr - 1) / mr), positions: o, total: upOut,
-                                      a: s.w[l + 1], lda: upIn, into: backwardPacked[l + 1])
-                }
-            }
-            // dX for my rows (the lower layer's dZ).
+            // Every member has finished layer l+1's dX, which read its W in place: update my rows of it.
+            if l + 1 < L { update(l + 1, t, s, optimizer) }
+            // dX for my rows (the lower layer's dZ), op(A) = Wᵀ read in place: (i, p) at W[p·in + i].
             if l > 0 && nr > 0 && inn > 0 {
                 let below = activations[l - 1]
                 if below == .relu {
-                    DenseKernels.product(m: inn, n: nr, k: out, packedA: backwardPacked[l], b: dz[l] + r0 * out, bsp: 1, bsj: out,
+                    DenseKernels.product(m: inn, n: nr, k: out, packedA: s.w[l], lda: inn, b: dz[l] + r0 * out, bsp: 1, bsj: out,
                                          c: dz[l - 1] + r0 * inn, ldc: inn, epilogue: .reluGate, gate: y[l - 1] + r0 * inn)
                 } else {
                     let scratch = dx[l]!
-                    DenseKernels.product(m: inn, n: nr, k: out, packedA: backwardPacked[l], b: dz[l] + r0 * out, bsp: 1, bsj: out,
+                    DenseKernels.product(m: inn, n: nr, k: out, packedA: s.w[l], lda: inn, b: dz[l] + r0 * out, bsp: 1, bsj: out,
                                          c: scratch + r0 * inn, ldc: inn, epilogue: .store)
                     below.backward(z: z[l - 1] + r0 * inn, y: y[l - 1] + r0 * inn, dy: scratch + r0 * inn, dz: dz[l - 1] + r0 * inn, count: nr * inn)
                 }
             }
-            // dW for my output rows over the whole batch, then their update and forward packing, and db.
+            // dW and db for my output rows over the whole batch.
             let owned = ownedOutputs(out, t)
-            let wi = 2 * l, bi = 2 * l + 1
             if !owned.isEmpty {
-                let o0 = owned.lowerBound, w = s.w[l], g = s.gw[l]
+                let o0 = owned.lowerBound
                 if inn > 0 {
                     DenseKernels.product(m: inn, n: owned.count, k: n, packedA: packedInput[l], b: dz[l] + o0, bsp: out, bsj: 1,
-                                         c: g + o0 * inn, ldc: inn, epilogue: .store)
-                    optimizer.update(w + o0 * inn, UnsafePointer(g + o0 * inn), s.m[wi]! + o0 * inn, s.v[wi]! + o0 * inn,
-                                     count: owned.count * inn, decay: s.decays[wi], lr: s.rates[wi])
-                    DenseKernels.pack(transposed: true, m: out, panels: (o0 / mr)..<((owned.upperBound + mr - 1) / mr), positions: 0..<inn, total: inn,
-                                      a: w, lda: inn, into: forwardPacked[l])
+                                         c: s.gw[l] + o0 * inn, ldc: inn, epilogue: .store)
                 }
                 // db: Σ over the rows in order from 0 (Matrix.columnSums's order).
                 let gb = s.gb[l], src = UnsafePointer(dz[l])
                 for o in owned { gb[o] = 0 }
                 for r in 0..<n { let row = src + r * out; for o in owned { gb[o] += row[o] } }
-                optimizer.update(s.b[l] + o0, UnsafePointer(gb + o0), s.m[bi]! + o0, s.v[bi]! + o0, count: owned.count, decay: s.decays[bi], lr: s.rates[bi])
             }
+            if l == 0 { update(0, t, s, optimizer) }   // the first layer has no dX: nobody reads its W now
         }
     }
 }
