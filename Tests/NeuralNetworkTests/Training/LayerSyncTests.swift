@@ -22,11 +22,12 @@ struct LayerSyncTests {
     func bitwiseAcrossThreads() throws {
         // 97 samples in batches of 16: the last batch has 1 row (members without rows); batch 3 < T = 4.
         let train = try samples(count: 97, features: 19, classes: 5, seed: 7), test = try samples(count: 30, features: 19, classes: 5, seed: 8)
-        func run(_ activation: Activation, _ optimizer: Optimizer.Kind, decay: Double, batch: Int, threads: Int) throws -> (weights: [Float], reports: [EpochReport]) {
+        func run(_ activation: Activation, _ optimizer: Optimizer.Kind, decay: Double, batch: Int, threads: Int,
+                 diagnostics: Bool = false) throws -> (weights: [Float], reports: [EpochReport]) {
             let model = try Sequential(sizes: [19, 40, 24, 5], activation: activation, seed: 3)
             var cfg = TrainingConfiguration()
             cfg.epochs = 2; cfg.batchSize = batch; cfg.learningRate = 0.05; cfg.optimizer = optimizer; cfg.weightDecay = decay
-            cfg.batchThreads = threads
+            cfg.batchThreads = threads; cfg.diagnostics = diagnostics
             let trainer = try Trainer(model: model, configuration: cfg)
             let reports = try trainer.fit(train: train, test: test)
             return (model.flatValues, reports)
@@ -41,7 +42,11 @@ struct LayerSyncTests {
                 #expect(differing == 0, "\(activation.name), batch \(batch), T = \(t): \(differing) of \(one.weights.count) weights differ from T = 1")
                 #expect(zip(one.reports, many.reports).allSatisfy { $0.trainLoss == $1.trainLoss && $0.trainAccuracy == $1.trainAccuracy })
             }
-            print("layer-synchronous \(activation.name), batch \(batch): T = 2, 3, 4 bitwise equal to T = 1 after 2 epochs (\(one.weights.count) parameters)")
+            // Diagnostics (per-layer statistics, update ratios) read the model between steps: same bytes.
+            let diagnosed = try run(activation, optimizer, decay: decay, batch: batch, threads: 2, diagnostics: true)
+            #expect(diagnosed.weights.map(\.bitPattern) == one.weights.map(\.bitPattern), "\(activation.name), batch \(batch): T = 2 with diagnostics differs")
+            #expect(diagnosed.reports.allSatisfy { $0.updateRatio?.allSatisfy { $0.isFinite && $0 > 0 } ?? false })
+            print("layer-synchronous \(activation.name), batch \(batch): T = 2, 3, 4 (and 2 with diagnostics) bitwise equal to T = 1 after 2 epochs (\(one.weights.count) parameters)")
         }
     }
 
