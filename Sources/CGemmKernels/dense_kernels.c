@@ -10,6 +10,7 @@
 
 #include "CGemmKernels.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define WD_X86 1
@@ -29,6 +30,7 @@ static inline void epilogue1(float acc, long i, float *cij, float *yij, int mode
     case WI_DENSE_STORE: v = acc; break;
     case WI_DENSE_BIAS: v = acc + bias[i]; break;
     case WI_DENSE_ACCUMULATE: v = *cij + acc; break;
+    case WI_DENSE_BIAS_RELU: v = acc + bias[i]; v = v > 0 ? v : 0; break;
     default: v = *gij > 0 ? acc : 0; break;   // WI_DENSE_RELU_GATE
     }
     *cij = v;
@@ -97,6 +99,27 @@ WD_AVX2 __attribute__((noinline)) static void micro_edge_avx2(long k, const floa
     _mm256_storeu_ps(acc + 64, c04); _mm256_storeu_ps(acc + 72, c14); _mm256_storeu_ps(acc + 80, c05); _mm256_storeu_ps(acc + 88, c15);
 }
 
+// An edge tile of at most 4 valid columns: 8 accumulators keep both FMA pipes busy, so it costs
+// about 4/6 of a 6-column tile instead of a whole one. Columns 4 and 5 of acc repeat column 0.
+WD_AVX2 __attribute__((noinline)) static void micro4_avx2(long k, const float *A, long lda, const float *const *bj, long bsp, float *acc) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    const float *b0 = bj[0], *b1 = bj[1], *b2 = bj[2], *b3 = bj[3];
+    long off = 0;
+    const float *ap = A;
+    for (long p = 0; p < k; p++, off += bsp, ap += lda) {
+        __m256 a0 = _mm256_loadu_ps(ap), a1 = _mm256_loadu_ps(ap + 8);
+        __m256 b;
+        b = _mm256_broadcast_ss(b0 + off); c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10);
+        b = _mm256_broadcast_ss(b1 + off); c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11);
+        b = _mm256_broadcast_ss(b2 + off); c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12);
+        b = _mm256_broadcast_ss(b3 + off); c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13);
+    }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c10); _mm256_storeu_ps(acc + 16, c01); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c02); _mm256_storeu_ps(acc + 40, c12); _mm256_storeu_ps(acc + 48, c03); _mm256_storeu_ps(acc + 56, c13);
+    _mm256_storeu_ps(acc + 64, c00); _mm256_storeu_ps(acc + 72, c10); _mm256_storeu_ps(acc + 80, c00); _mm256_storeu_ps(acc + 88, c10);
+}
+
 // One 16-row panel of C: every 6-column tile of columns [0, n) (one call per panel: no per-tile
 // call overhead). A(i, p) at A + i + p*lda (lda = 16 when packed).
 WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A, long lda, const float *b, long bsp, long bsj, long n,
@@ -109,11 +132,18 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
     const float *g = gate ? gate + j0 * ldc : 0;
     const float *b0 = b + j0 * bsj;
     float accs[NR * MR];
+    // The tile's C (and Y, gate) lines are fetched while the micro-kernel runs: the epilogue's
+    // loads and stores would otherwise wait for L2/L3 (a layer's activations rarely stay in L1).
+    for (long j = 0; j < nv; j++) {
+        __builtin_prefetch(cj0 + j * ldc, 1, 3); __builtin_prefetch(cj0 + j * ldc + MR - 1, 1, 3);
+        if (yj0) { __builtin_prefetch(yj0 + j * ldy, 1, 3); __builtin_prefetch(yj0 + j * ldy + MR - 1, 1, 3); }
+        if (g) { __builtin_prefetch(g + j * ldc, 0, 3); __builtin_prefetch(g + j * ldc + MR - 1, 0, 3); }
+    }
     if (nv == NR) micro_avx2(k, A, lda, b0, b0 + 3 * bsj, bsp, bsj, accs);
     else {
         const float *bj[NR];
         for (long j = 0; j < NR; j++) bj[j] = b + (j0 + (j < nv ? j : 0)) * bsj;
-        micro_edge_avx2(k, A, lda, bj, bsp, accs);
+        if (nv <= 4) micro4_avx2(k, A, lda, bj, bsp, accs); else micro_edge_avx2(k, A, lda, bj, bsp, accs);
     }
     __m256 c00 = _mm256_loadu_ps(accs + 0), c10 = _mm256_loadu_ps(accs + 8), c01 = _mm256_loadu_ps(accs + 16), c11 = _mm256_loadu_ps(accs + 24);
     __m256 c02 = _mm256_loadu_ps(accs + 32), c12 = _mm256_loadu_ps(accs + 40), c03 = _mm256_loadu_ps(accs + 48), c13 = _mm256_loadu_ps(accs + 56);
@@ -123,7 +153,7 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
     if (mv == MR) {
         __m256 zero = _mm256_setzero_ps();
         __m256 bl = zero, bh = zero;
-        if (mode == WI_DENSE_BIAS) { bl = _mm256_loadu_ps(bias + i0); bh = _mm256_loadu_ps(bias + i0 + 8); }
+        if (mode == WI_DENSE_BIAS || mode == WI_DENSE_BIAS_RELU) { bl = _mm256_loadu_ps(bias + i0); bh = _mm256_loadu_ps(bias + i0 + 8); }
         for (long j = 0; j < nv; j++) {
             float *cj = c + j * ldc;
             __m256 vl = lo[j], vh = hi[j];
@@ -131,6 +161,8 @@ WD_AVX2 __attribute__((noinline)) static void panel_avx2(long k, const float *A,
             case WI_DENSE_STORE: break;
             case WI_DENSE_BIAS: vl = _mm256_add_ps(vl, bl); vh = _mm256_add_ps(vh, bh); break;
             case WI_DENSE_ACCUMULATE: vl = _mm256_add_ps(_mm256_loadu_ps(cj), vl); vh = _mm256_add_ps(_mm256_loadu_ps(cj + 8), vh); break;
+            case WI_DENSE_BIAS_RELU:   // v > 0 ? v : +0 (NaN and -0 give +0): max_ps returns its second operand unless v > 0
+                vl = _mm256_max_ps(_mm256_add_ps(vl, bl), zero); vh = _mm256_max_ps(_mm256_add_ps(vh, bh), zero); break;
             default: {
                 const float *gj = g + j * ldc;
                 vl = _mm256_and_ps(vl, _mm256_cmp_ps(_mm256_loadu_ps(gj), zero, _CMP_GT_OQ));
@@ -211,4 +243,22 @@ void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const floa
     if (wi_gemm_uses_avx2()) { driver_avx2(m, n, k, a, lda, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate); return; }
 #endif
     driver_portable(m, n, k, a, lda, b, bsp, bsj, c, ldc, mode, bias, y, ldy, gate);
+}
+
+// wi_dense_sgemm with A packed (lda = 0), panel by panel, each panel's result rows (Y when y is
+// given, else C) copied into the packed layout while they are still in L1 (see the header).
+void wi_dense_sgemm_pack(long m, long n, long k, const float *a, const float *b, long bsp, long bsj,
+                         float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate,
+                         float *packed, long panelStride) {
+    if (m <= 0 || n <= 0) return;
+    long mp = (m + MR - 1) / MR;
+    for (long ip = 0; ip < mp; ip++) {
+        long i0 = ip * MR, mv = m - i0 < MR ? m - i0 : MR;
+        wi_dense_sgemm(mv, n, k, a + ip * MR * k, 0, b, bsp, bsj, c + i0, ldc, mode, bias ? bias + i0 : 0,
+                       y ? y + i0 : 0, ldy, gate ? gate + i0 : 0);
+        const float *src = y ? y + i0 : c + i0;
+        long lds = y ? ldy : ldc;
+        float *dst = packed + ip * panelStride;
+        for (long j = 0; j < n; j++) memcpy(dst + j * MR, src + j * lds, (size_t)mv * sizeof(float));
+    }
 }

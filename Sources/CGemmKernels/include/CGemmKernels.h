@@ -66,12 +66,41 @@ void wi_gemm_force_portable(int on);
 //   mode WI_DENSE_BIAS:       C = acc + bias[i] (one rounding)
 //   mode WI_DENSE_ACCUMULATE: C = C + acc
 //   mode WI_DENSE_RELU_GATE:  C = gate(j, i) > 0 ? acc : +0, gate laid out like C (ldc)
+//   mode WI_DENSE_BIAS_RELU:  C = v > 0 ? v : +0 with v = acc + bias[i] (the ReLU output alone)
 // and, when y is not NULL, y[j*ldy + i] = C > 0 ? C : +0 (ReLU; NaN gives +0).
 // Every element is that sequence whatever m, n and the tile it falls in, on the AVX2+FMA and the
 // portable (fmaf) path alike: the bytes depend only on the inputs.
-enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3 };
+enum { WI_DENSE_STORE = 0, WI_DENSE_BIAS = 1, WI_DENSE_ACCUMULATE = 2, WI_DENSE_RELU_GATE = 3, WI_DENSE_BIAS_RELU = 4 };
 void wi_dense_sgemm(long m, long n, long k, const float *a, long lda, const float *b, long bsp, long bsj,
                     float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate);
+// The same with A packed (lda = 0), and each result row j's elements i (Y when y is given, else C)
+// also copied to packed[(i/16)*panelStride + 16*j + i%16] (the packed-A layout of the result read as
+// an m x n operand, positions j; lanes i >= m of the last panel are not written).
+void wi_dense_sgemm_pack(long m, long n, long k, const float *a, const float *b, long bsp, long bsj,
+                         float *c, long ldc, int mode, const float *bias, float *y, long ldy, const float *gate,
+                         float *packed, long panelStride);
+
+// ---- a team of threads with a barrier (team.c) --------------------------------------------------
+// wi_team_create(n) starts n-1 threads (member 0 is whoever calls wi_team_run); NULL when n < 1 or a
+// thread cannot be started. wi_team_run(t, fn, ctx) calls fn(ctx, i) on member i for every i in
+// 0..n-1 at the same time and returns when all calls have returned (one wi_team_run at a time per
+// team). Inside fn, wi_team_barrier(t) returns on each member once all n members have reached it
+// (every member must call it the same number of times); memory written before the barrier is
+// visible to every member after it. Waiting members spin, then yield (barrier) or sleep (between
+// tasks). wi_team_destroy stops and joins the threads (no task may be running).
+typedef struct wi_team wi_team;
+typedef void (*wi_team_fn)(void *ctx, long member);
+wi_team *wi_team_create(long n);
+void wi_team_destroy(wi_team *t);
+long wi_team_size(const wi_team *t);
+void wi_team_run(wi_team *t, wi_team_fn fn, void *ctx);
+void wi_team_barrier(wi_team *t);
+// SGD on n elements (Optimizer.update's arithmetic, each operation rounded in its order):
+// g' = g + lambda*w; mu == 0: w -= eta*g'; else v = mu*m + g', m = v, w -= eta*(nesterov ? g' + mu*v : v).
+// m is not read when mu == 0. Same bytes on the AVX2 and portable paths.
+void wi_sgd_update(long n, float *w, const float *g, float *m, float eta, float lambda, float mu, int nesterov);
+// Hints the CPU to fetch the cache lines of [p, p + bytes) (no effect on results).
+void wi_prefetch_range(const void *p, long bytes);
 
 #ifdef __cplusplus
 }

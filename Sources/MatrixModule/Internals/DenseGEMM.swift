@@ -13,7 +13,7 @@ enum DenseGEMM {
     static var panelRows: Int { Int(wi_gemm_mr_f32()) }
 
     /// Epilogue modes (see `CGemmKernels.h`).
-    enum Mode: Int32 { case store = 0, bias = 1, accumulate = 2, reluGate = 3 }
+    enum Mode: Int32 { case store = 0, bias = 1, accumulate = 2, reluGate = 3, biasReLU = 4 }
 
     /// Elements of a packed `m × k` A: `⌈m/16⌉·16·k`.
     static func packedCount(m: Int, k: Int) -> Int { (m + panelRows - 1) / panelRows * panelRows * k }

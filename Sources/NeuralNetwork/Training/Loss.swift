@@ -50,14 +50,8 @@ public struct SoftmaxCrossEntropy {
                     let label = labels[li]; li += 1
                     guard label >= 0, Int(label) < c else { bad = label; return }
                     let row = r * c
-                    var m = -Float.infinity, arg = 0
-                    for j in 0..<c where z[row + j] > m { m = z[row + j]; arg = j }
-                    var s: Float = 0
-                    for j in 0..<c { let e = Foundation.exp(z[row + j] - m); g[row + j] = e; s += e }
-                    let invS = 1 / s
-                    for j in 0..<c { g[row + j] *= invS * inv }
-                    g[row + Int(label)] -= inv
-                    total += Double(Foundation.log(s) + (m - z[row + Int(label)]))
+                    let (l, arg) = SoftmaxCrossEntropy.row(z.baseAddress! + row, classes: c, label: Int(label), scale: inv, gradient: g.baseAddress! + row)
+                    total += Double(l)
                     if arg == Int(label) { hits += 1 }
                 }
             }
@@ -66,6 +60,26 @@ public struct SoftmaxCrossEntropy {
         correct = hits
         lossSum = total
         return Float(total / Double(meanOver))
+    }
+}
+
+extension SoftmaxCrossEntropy {
+    /// One row of the loss: the row's `logsumexp(z) − z[label]` in Float (the maximum subtracted
+    /// first) and its arg-max (the first maximal index), with `gradient[j] = softmax(z)[j]·scale`
+    /// minus `scale` at `label` — every row of `loss(logits:labels:meanOver:)` (`scale = 1/meanOver`)
+    /// and of the layer-synchronous training step, so the two give the same bytes.
+    /// Precondition: `classes ≥ 1`, `0 ≤ label < classes`.
+    @inline(__always)
+    static func row(_ z: UnsafePointer<Float>, classes c: Int, label: Int, scale inv: Float,
+                    gradient g: UnsafeMutablePointer<Float>) -> (loss: Float, argmax: Int) {
+        var m = -Float.infinity, arg = 0
+        for j in 0..<c where z[j] > m { m = z[j]; arg = j }
+        var s: Float = 0
+        for j in 0..<c { let e = Foundation.exp(z[j] - m); g[j] = e; s += e }
+        let invS = 1 / s
+        for j in 0..<c { g[j] *= invS * inv }
+        g[label] -= inv
+        return (Foundation.log(s) + (m - z[label]), arg)
     }
 }
 

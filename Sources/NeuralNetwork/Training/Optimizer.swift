@@ -147,6 +147,9 @@ public final class Optimizer {
         steps += 1
     }
 
+    /// Undoes the step count of the last `prepare` (a step abandoned before any update).
+    func cancelPreparedStep() { if steps > 0 { steps -= 1 } }
+
     /// Runs `body` with pointers to every parameter's first and second moment buffers (in
     /// `prepare`'s order; a pointer of an empty buffer is never read). The buffers stay valid and
     /// in place while `body` runs, so threads can update disjoint element ranges of them.
@@ -177,14 +180,9 @@ public final class Optimizer {
         do {
             switch kind {
             case let .sgd(momentum, nesterov):
-                let mu = Float(momentum)
-                if mu == 0 {
-                    for j in 0..<n { w[j] -= eta * (g[j] + lambda * w[j]) }
-                } else if nesterov {
-                    for j in 0..<n { let gj = g[j] + lambda * w[j]; let v = mu * m[j] + gj; m[j] = v; w[j] -= eta * (gj + mu * v) }
-                } else {
-                    for j in 0..<n { let gj = g[j] + lambda * w[j]; let v = mu * m[j] + gj; m[j] = v; w[j] -= eta * v }
-                }
+                // g' = g + λ·w; w −= η·g' (μ = 0), else v = μ·m + g', m = v, w −= η·(nesterov ? g' + μ·v : v),
+                // each operation rounded in that order (DenseKernels.sgdUpdate, AVX2 when available).
+                DenseKernels.sgdUpdate(w, g, m, count: n, learningRate: eta, decay: lambda, momentum: Float(momentum), nesterov: nesterov)
             case let .adam(b1, b2, eps), let .adamW(b1, b2, eps):
                 let decoupled: Bool
                 if case .adamW = kind { decoupled = true } else { decoupled = false }

@@ -57,22 +57,28 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var evaluationBatchSize = 1000
     /// Threads that split every training batch (batch-split training, `T`; default 1).
     ///
-    /// With `T > 1` the trainer keeps `T − 1` replicas of the model (`ReplicableModel`:
-    /// `Sequential`, `ResidualMLP`); thread `t` runs forward and backward on rows
-    /// `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each batch of `B` rows, the gradients are summed in thread order
+    /// With `T > 1` and a `Sequential` model, the trainer runs the **layer-synchronous** step
+    /// (`LayerSync` in the source): a team of `T` threads shares the one model; thread `t` runs the
+    /// forward pass, the loss and the input gradients `dX` on rows `[⌊t·B/T⌋, ⌊(t+1)·B/T⌋)` of each
+    /// batch of `B` rows, and after one barrier per layer it computes that layer's weight and bias
+    /// gradients over the whole batch for its share of the output features (whole 16-row panels),
+    /// applies the optimizer's update to exactly those elements and repacks them. Every element's
+    /// arithmetic is that of the 1-thread path (one FMA chain per product element over the whole
+    /// batch in row order, the same elementwise update), so the weights are **bitwise equal for
+    /// every `T`**, `T = 1` included, and no memory is added beyond per-layer activation buffers.
+    ///
+    /// With another replicable model (`ResidualMLP`) the trainer keeps `T − 1` replicas: thread `t`
+    /// runs forward and backward on its rows, the gradients are summed in thread order
     /// `0, 1, …, T−1`, and one optimizer step updates the model (see `BatchSplit` in the source;
     /// without diagnostics the sum and the update run as one parallel pass, with the same bytes).
-    /// The replicas' dense layers read the model's packed weights (`PackedWeight`) and biases, and
-    /// every thread runs its `DenseProducts` on 1 thread; nothing here calls OpenBLAS, so its
-    /// thread count (`BLASBackend.threads`, the application's setting) does not change the results.
+    /// Those results are bitwise reproducible for a given `T` and differ from `T = 1` by rounding
+    /// only (the batch sums of the weight and bias gradients are formed as `T` partial sums);
+    /// memory: `T − 1` more copies of the parameters and gradients.
     ///
-    /// Results are bitwise reproducible for a given `T` (independent of scheduling). `T = 1` is
-    /// the single-threaded path byte for byte; `T > 1` differs from it by rounding only (each
-    /// row's forward and loss gradient are unchanged; the batch sums of the weight and bias
-    /// gradients are formed as `T` partial sums). Memory: `T − 1` more copies of the parameters
-    /// and gradients. Not stored in checkpoints (like the BLAS thread count): a run resumed with
-    /// another `T` continues correctly but is not bitwise equal to an uninterrupted one.
-    /// Valid: `1…1024`; with a model that cannot be replicated, only 1.
+    /// Either way every product runs on the package's own kernels (`DenseProducts`), never
+    /// OpenBLAS, so its thread count (`BLASBackend.threads`) does not change the results. Not
+    /// stored in checkpoints (like the BLAS thread count). Valid: `1…1024`; with a model that
+    /// cannot be replicated, only 1.
     public var batchThreads = 1
     public init() {}
 
@@ -183,9 +189,10 @@ public struct EpochAccumulators: Sendable, Codable, Equatable {
 /// checkpoint files as it goes; `fit(…, maxSteps:)` stops early and a later `fit` continues.
 ///
 /// **Batch-split threads.** With `configuration.batchThreads = T > 1` each batch is split over
-/// `T` threads, each with its own replica of the model, and their gradients are summed in
-/// thread order before the one optimizer step (see `TrainingConfiguration.batchThreads`): the
-/// same arithmetic as data-parallel training over `T` ranks, bitwise reproducible for a given `T`.
+/// `T` threads (see `TrainingConfiguration.batchThreads`): for a `Sequential` model one shared
+/// model and one barrier per layer, with weights bitwise equal to `T = 1`; for a `ResidualMLP`
+/// one replica per thread and the gradients summed in thread order (the arithmetic of
+/// data-parallel training over `T` ranks, bitwise reproducible for a given `T`).
 public final class Trainer {
     /// The model being trained.
     public let model: any NetworkModel
@@ -216,6 +223,9 @@ public final class Trainer {
     /// The replicas and per-thread buffers of batch-split training (`batchThreads > 1`), built
     /// by the first `fit`.
     var batchSplit: BatchSplit?
+    /// The thread team and buffers of layer-synchronous training (`batchThreads > 1` with a
+    /// `Sequential` model), built by the first `fit`.
+    var layerSync: LayerSync?
 
 
     /// - Throws: `TrainingError.invalidHyperparameter` from the configuration or the optimizer,
@@ -348,7 +358,11 @@ public final class Trainer {
             lastWritten = position.globalStep
         }
         if cfg.diagnostics && position.globalStep == 0 && position.epoch == 1 { initialDiagnostics = try diagnose(test.count > 0 ? test : train) }
-        if cfg.batchThreads > 1 && batchSplit == nil { batchSplit = try BatchSplit(model: model, threads: cfg.batchThreads, features: train.features) }
+        if cfg.batchThreads > 1, let sequential = model as? Sequential {
+            if layerSync == nil { layerSync = try LayerSync(model: sequential, threads: cfg.batchThreads, batch: cfg.batchSize, features: train.features) }
+        } else if cfg.batchThreads > 1 && batchSplit == nil {
+            batchSplit = try BatchSplit(model: model, threads: cfg.batchThreads, features: train.features)
+        }
         let parameters = model.parameters
         let weights = parameters.filter { $0.slot.decays }
         if ratioSums.count != weights.count { ratioSums = [Double](repeating: 0, count: weights.count) }
@@ -357,12 +371,42 @@ public final class Trainer {
             let t0 = Date()
             let startSeen = accumulators.seen
             let order = try Trainer.order(count: train.count, seed: cfg.seed, epoch: epoch)
+            func finishStep(lossValue l: Float, rows: Int, correct: Int) {
+                position.step += 1; position.globalStep += 1; stepsThisCall += 1
+                accumulators.lossSum += Double(l) * Double(rows); accumulators.correct += correct; accumulators.seen += rows
+            }
+            func reportProgress() {
+                guard let progress else { return }
+                let dt = Date().timeIntervalSince(t0)
+                progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                                          runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
+                                          samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
+            }
             while position.step < stepsPerEpoch {
                 if let maxSteps, stepsThisCall >= maxSteps { return reports }
                 let step = position.step
                 let s = step * cfg.batchSize, e = s + min(train.count - s, cfg.batchSize)
                 let l: Float, correct: Int
-                if let split = batchSplit {
+                if let sync = layerSync {
+                    // Forward, backward and the update in one team task (bytes of the 1-thread path).
+                    let before = cfg.diagnostics ? weights.map(\.values) : []
+                    let rate = cfg.schedule.rate(base: cfg.learningRate, step: position.globalStep, totalSteps: totalSteps)
+                    let r = try sync.step(train, order[s..<e], optimizer: optimizer, parameters: parameters, learningRate: rate,
+                                          next: order[e..<min(train.count, e + cfg.batchSize)])
+                    l = Float(r.lossSum / Double(e - s))
+                    guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
+                    accumulators.lastFiniteLoss = l
+                    if cfg.diagnostics {
+                        for (i, w) in weights.enumerated() {
+                            let (norm, change) = w.withBuffers { v, _ in Trainer.normAndChange(v, before[i]) }
+                            ratioSums[i] += norm > 0 ? change / norm : 0
+                        }
+                    }
+                    finishStep(lossValue: l, rows: e - s, correct: r.correct)
+                    if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
+                    reportProgress()
+                    continue
+                } else if let split = batchSplit {
                     let r = try split.step(train, order[s..<e], sum: cfg.diagnostics)
                     l = Float(r.lossSum / Double(e - s)); correct = r.correct
                     guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, lastFiniteLoss: accumulators.lastFiniteLoss) }
@@ -389,15 +433,9 @@ public final class Trainer {
                         ratioSums[i] += norm > 0 ? change / norm : 0
                     }
                 }
-                position.step += 1; position.globalStep += 1; stepsThisCall += 1
-                accumulators.lossSum += Double(l) * Double(e - s); accumulators.correct += correct; accumulators.seen += e - s
+                finishStep(lossValue: l, rows: e - s, correct: correct)
                 if let checkpoints, position.globalStep % checkpoints.every == 0 { try writeCheckpoint() }
-                if let progress {
-                    let dt = Date().timeIntervalSince(t0)
-                    progress(TrainingProgress(epoch: epoch, step: position.step, stepsPerEpoch: stepsPerEpoch,
-                                              runningLoss: accumulators.lossSum / Double(max(1, accumulators.seen)),
-                                              samplesPerSecond: dt > 0 ? Double(accumulators.seen - startSeen) / dt : 0))
-                }
+                reportProgress()
             }
             let seconds = Date().timeIntervalSince(t0)
             let (testLoss, testAccuracy) = try evaluate(test)
