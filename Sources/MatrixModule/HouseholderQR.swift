@@ -14,9 +14,9 @@ import CGemmKernels
 /// `?larft`) runs on threaded level-2 BLAS whose reductions split with the thread count.
 public enum HouseholderQR {
     /// Columns per block of the compact-WY updates (fixed; never derived from a thread count).
-    public static let blockSize = 128
+    nonisolated(unsafe) public static var blockSize = 128
     /// Columns per unblocked leaf inside a block's panel (fixed).
-    public static let leafSize = 32
+    nonisolated(unsafe) public static var leafSize = 32
 
     /// Replaces the column-major `m × n` matrix `a` (`m ≥ n`, leading dimension `m`) by the
     /// `m × n` factor Q of its thin QR decomposition `A = Q·R` (orthonormal columns) and returns
@@ -68,12 +68,22 @@ public enum HouseholderQR {
 
 /// The factorization and Q formation of `HouseholderQR.thinQ` on a column-major `m × n` buffer
 /// (leading dimension `m`).
-struct BlockedHouseholderQR<T: BLASScalar> {
+@inline(__always) func phase(_ name: String, _ body: () -> Void) {
+    #if QRLAB
+    let t0 = QRProfile.now(); body(); QRProfile.add(name, t0)
+    #else
+    body()
+    #endif
+}
+
+struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
     let a: UnsafeMutablePointer<T>
     let m: Int
     let n: Int
     /// Packed operands and per-task buffers, reused by every product of this factorization.
     let ws = GEMMWorkspace()
+    /// The products of the panel job that runs beside the trailing update (look-ahead).
+    let panelWorkspace = GEMMWorkspace()
 
     func run() -> [T] {
         let nbMax = min(HouseholderQR.blockSize, n)
@@ -81,61 +91,88 @@ struct BlockedHouseholderQR<T: BLASScalar> {
         let tau = UnsafeMutablePointer<T>.allocate(capacity: n)
         let tAll = UnsafeMutablePointer<T>.allocate(capacity: blocks * nbMax * nbMax)   // T of block J at J·nbMax², ld nbMax
         let v = UnsafeMutablePointer<T>.allocate(capacity: m * nbMax)                  // explicit V of one block, ld m
-        let w = UnsafeMutablePointer<T>.allocate(capacity: nbMax * n)
-        let w2 = UnsafeMutablePointer<T>.allocate(capacity: nbMax * n)
-        defer { tau.deallocate(); tAll.deallocate(); v.deallocate(); w.deallocate(); w2.deallocate() }
-        var diagonal = [T](repeating: 0, count: n)
+        let w = UnsafeMutablePointer<T>.allocate(capacity: nbMax * nbMax)              // scratch of the panel's leaf updates
+        let w2 = UnsafeMutablePointer<T>.allocate(capacity: nbMax * nbMax)
+        let diagonal = UnsafeMutablePointer<T>.allocate(capacity: n)
+        defer { tau.deallocate(); tAll.deallocate(); v.deallocate(); w.deallocate(); w2.deallocate(); diagonal.deallocate() }
+        let scratch = PanelScratch(tau: tau, tAll: tAll, v: v, w: w, w2: w2, diagonal: diagonal, nbMax: nbMax)
 
-        // Factorization, block by block.
+        // Factorization. Panel 0 first (its products may use every thread); then for each block the
+        // trailing update, whose job for the next panel's columns goes on to factor that panel while
+        // the other columns are updated beside it (look-ahead). Every element gets the same
+        // operations in the same order as without the overlap.
+        phase("panel0") { factorPanel(block: 0, scratch: scratch, threads: true) }
         for block in 0..<blocks {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
-            let panel = a + j0 + j0 * m
-            let t = tAll + block * nbMax * nbMax
-            var i0 = 0
-            while i0 < nb {
-                let ib = min(HouseholderQR.leafSize, nb - i0)
-                factorLeaf(panel + i0 + i0 * m, rows: mj - i0, columns: ib, tau: tau + j0 + i0)
-                for c in i0..<(i0 + ib) { diagonal[j0 + c] = panel[c + c * m] }
-                copyReflectors(from: panel, rows: mj, columns: i0..<(i0 + ib), to: v)
-                extendT(t, ldt: nbMax, v: v, rows: mj, columns: i0..<(i0 + ib), tau: tau + j0)
-                let rest = nb - i0 - ib
-                if rest > 0 {
-                    // The leaf's reflectors on the rest of the block's panel: C ← (I − V·Tᵀ·Vᵀ)·C.
-                    applyBlockReflector(v: v + i0 + i0 * m, rows: mj - i0, k: ib, t: t + i0 + i0 * nbMax, ldt: nbMax, transposeT: true,
-                                        c: panel + i0 + (i0 + ib) * m, columns: rest, w: w, w2: w2, ws: ws)
-                }
-                i0 += ib
-            }
             let trailing = n - j0 - nb
-            if trailing > 0 {
-                applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: true,
-                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2, ws: ws)
+            if trailing <= 0 { break }
+            let t = tAll + block * nbMax * nbMax
+            phase("trailing+panel \(block)") {
+            InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: true,
+                                         c: a + j0 + (j0 + nb) * m, ldc: m, columns: trailing,
+                                         split: min(nbMax, trailing), innerFirst: 0..<mj, innerSecond: 0..<mj, structured: true,
+                                         workspace: ws, lead: { self.factorPanel(block: block + 1, scratch: scratch, threads: false) })
             }
         }
 
-        // Q = H₁⋯H_n·[I; 0], accumulated backward over the blocks.
+        // Q = H₁⋯H_n·[I; 0], accumulated backward over the blocks: the block's own columns are set to
+        // the identity columns E and updated together with the columns formed so far,
+        // C ← (I − V·T·Vᵀ)·C. The formed columns are zero in the block's top nb rows, E below them.
         for block in (0..<blocks).reversed() {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
             let t = tAll + block * nbMax * nbMax
+            phase("Q copyV") {
             copyReflectors(from: a + j0 + j0 * m, rows: mj, columns: 0..<nb, to: v)
-            let trailing = n - j0 - nb
-            if trailing > 0 {
-                // Columns j0+nb… hold Q's columns so far (zero in rows < j0 + nb).
-                applyBlockReflector(v: v, rows: mj, k: nb, t: t, ldt: nbMax, transposeT: false,
-                                    c: a + j0 + (j0 + nb) * m, columns: trailing, w: w, w2: w2, ws: ws)
-            }
-            // The block's own columns: (I − V·T·Vᵀ)·E = E − V·(T·V_topᵀ), E = identity columns j0…j0+nb.
-            InvariantGEMM.gemm(transA: false, transB: true, m: nb, n: nb, k: nb, alpha: 1, a: t, lda: nbMax, b: v, ldb: m,
-                               beta: 0, c: w2, ldc: nb, workspace: ws)
             for c in 0..<nb {
                 let col = a + (j0 + c) * m
                 col.update(repeating: 0, count: m)
                 col[j0 + c] = 1
             }
-            InvariantGEMM.gemm(transA: false, transB: false, m: mj, n: nb, k: nb, alpha: -1, a: v, lda: m, b: w2, ldb: nb,
-                               beta: 1, c: a + j0 + j0 * m, ldc: m, workspace: ws)
+            }
+            phase("Q apply \(block)") {
+            InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: false,
+                                         c: a + j0 + j0 * m, ldc: m, columns: n - j0,
+                                         split: nb, innerFirst: 0..<nb, innerSecond: nb..<mj, structured: true, workspace: ws, lead: nil)
+            }
         }
-        return diagonal
+        return Array(UnsafeBufferPointer(start: diagonal, count: n))
+    }
+
+    /// Buffers of the factorization shared by the panel jobs.
+    struct PanelScratch: @unchecked Sendable {
+        let tau: UnsafeMutablePointer<T>, tAll: UnsafeMutablePointer<T>, v: UnsafeMutablePointer<T>
+        let w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>, diagonal: UnsafeMutablePointer<T>
+        let nbMax: Int
+    }
+
+    /// Factors block `block`'s panel (its trailing updates by earlier blocks done): leaves of
+    /// `leafSize` columns by unblocked Householder, each leaf's reflectors applied to the rest of
+    /// the panel; the block's T built leaf by leaf; R's diagonal recorded; the explicit V left in
+    /// `scratch.v`. `threads: false` keeps its products on the calling thread (look-ahead job).
+    func factorPanel(block: Int, scratch: PanelScratch, threads: Bool) {
+        let nbMax = scratch.nbMax
+        let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
+        let panel = a + j0 + j0 * m
+        let t = scratch.tAll + block * nbMax * nbMax, v = scratch.v, tau = scratch.tau
+        let wsp = threads ? ws : panelWorkspace
+        var i0 = 0
+        while i0 < nb {
+            let ib = min(HouseholderQR.leafSize, nb - i0)
+            phase("leaf") { factorLeaf(panel + i0 + i0 * m, rows: mj - i0, columns: ib, tau: tau + j0 + i0) }
+            for c in i0..<(i0 + ib) { scratch.diagonal[j0 + c] = panel[c + c * m] }
+            phase("copyV") { copyReflectors(from: panel, rows: mj, columns: i0..<(i0 + ib), to: v) }
+            phase("extendT") { extendT(t, ldt: nbMax, v: v, rows: mj, columns: i0..<(i0 + ib), tau: tau + j0, workspace: wsp, threads: threads) }
+            let rest = nb - i0 - ib
+            if rest > 0 {
+                // The leaf's reflectors on the rest of the block's panel: C ← (I − V·Tᵀ·Vᵀ)·C.
+                phase("inPanel") {
+                InvariantGEMM.applyBlockReflector(rows: mj - i0, k: ib, v: v + i0 + i0 * m, ldv: m, t: t + i0 + i0 * nbMax, ldt: nbMax,
+                                                  transposeT: true, c: panel + i0 + (i0 + ib) * m, ldc: m, columns: rest,
+                                                  w: scratch.w, w2: scratch.w2, workspace: wsp, threads: threads)
+                }
+            }
+            i0 += ib
+        }
     }
 
     /// Unblocked Householder QR of the `rows × columns` panel at `p` (leading dimension `m`), as
@@ -165,11 +202,12 @@ struct BlockedHouseholderQR<T: BLASScalar> {
 
     /// Extends the block's triangular factor T (ld `ldt`) by `columns` (LAPACK `?larft`, forward,
     /// columnwise): `T[0:i, i] = −τᵢ·T[0:i, 0:i]·(V[:, 0:i]ᵀ·vᵢ)`, `T[i, i] = τᵢ`, 0 below.
-    func extendT(_ t: UnsafeMutablePointer<T>, ldt: Int, v: UnsafeMutablePointer<T>, rows: Int, columns: Range<Int>, tau: UnsafeMutablePointer<T>) {
+    func extendT(_ t: UnsafeMutablePointer<T>, ldt: Int, v: UnsafeMutablePointer<T>, rows: Int, columns: Range<Int>, tau: UnsafeMutablePointer<T>,
+                 workspace: GEMMWorkspace, threads: Bool) {
         let i0 = columns.lowerBound, ib = columns.count, top = columns.upperBound
         // S = V[:, 0:top]ᵀ·V[:, i0:top] over rows i0… (the leaf's columns are zero above row i0), into T's columns i0…
         InvariantGEMM.gemm(transA: true, transB: false, m: top, n: ib, k: rows - i0, alpha: 1, a: v + i0, lda: m,
-                           b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt, workspace: ws)
+                           b: v + i0 + i0 * m, ldb: m, beta: 0, c: t + i0 * ldt, ldc: ldt, workspace: workspace, threads: threads)
         let sums = UnsafeMutablePointer<T>.allocate(capacity: max(top, 1))
         defer { sums.deallocate() }
         for i in columns {
@@ -186,14 +224,5 @@ struct BlockedHouseholderQR<T: BLASScalar> {
             col[i] = ti
             if i + 1 < ldt { (col + i + 1).update(repeating: 0, count: ldt - i - 1) }
         }
-    }
-
-    /// `C ← (I − V·op(T)·Vᵀ)·C` for the `rows × columns` C at `c` (leading dimension `m`), V
-    /// `rows × k` explicit (leading dimension `m`), T `k × k` upper triangular with zeros below
-    /// (leading dimension `ldt`), op = transpose when `transposeT`. Three products (`InvariantGEMM.applyBlockReflector`).
-    func applyBlockReflector(v: UnsafeMutablePointer<T>, rows: Int, k: Int, t: UnsafeMutablePointer<T>, ldt: Int, transposeT: Bool,
-                             c: UnsafeMutablePointer<T>, columns: Int, w: UnsafeMutablePointer<T>, w2: UnsafeMutablePointer<T>, ws: GEMMWorkspace) {
-        InvariantGEMM.applyBlockReflector(rows: rows, k: k, v: v, ldv: m, t: t, ldt: ldt, transposeT: transposeT,
-                                          c: c, ldc: m, columns: columns, w: w, w2: w2, workspace: ws)
     }
 }
