@@ -1,3 +1,4 @@
+import Dispatch
 import CGemmKernels
 
 /// The Q factor of a thin QR decomposition, computed so that its bytes do not depend on any thread
@@ -28,10 +29,13 @@ public enum HouseholderQR {
     /// `wi_sgeqr2`/`wi_dgeqr2` in CGemmKernels, AVX2 or portable C with identical bytes); the
     /// block's triangular factor T (`H₁⋯H_b = I − V·T·Vᵀ`, LAPACK `?larft` forward columnwise) is
     /// built from `VᵀV` (gemm) and τ; the trailing columns get `C ← (I − V·Tᵀ·Vᵀ)·C` as three
-    /// products, fused per 96-column block when C is wide (`InvariantGEMM.applyBlockReflector`).
-    /// Q is then accumulated backward over the blocks
-    /// (`?orgqr`): `C ← (I − V·T·Vᵀ)·C` on the columns already formed, and the block's own columns
-    /// `E − V·(T·V_topᵀ)`. About `4mn² − 4n³/3` flops, like `?geqrf` + `?orgqr`.
+    /// products per task of at most 96 columns (`InvariantGEMM.reflectorTasks`). Look-ahead: the
+    /// task for the next block's columns goes on to factor that block's panel while the other
+    /// tasks update the rest. Q is then accumulated backward over the blocks (`?orgqr`): the
+    /// block's own columns are set to the identity columns E and updated with the columns already
+    /// formed, `C ← (I − V·T·Vᵀ)·C`, while a job beside the update prepares the next block. The
+    /// products leave out exact-zero terms only (V's and T's zero triangles, the formed columns'
+    /// zero rows), which changes no bit. About `4mn² − 4n³/3` flops, like `?geqrf` + `?orgqr`.
     ///
     /// Thread invariance: the sequential parts run in one thread in a fixed order; every product
     /// goes through `InvariantGEMM` (the split over threads never changes an element's
@@ -45,6 +49,23 @@ public enum HouseholderQR {
     ///   the element type is not `Float`/`Double`; `MatrixError.dimensionTooLarge` when `m`
     ///   exceeds `Int32.max` (BLAS's index type).
     public static func thinQ<S: BLASScalar>(_ a: UnsafeMutableBufferPointer<S>, rows m: Int, columns n: Int) throws(MatrixError) -> [S] {
+        try thinQ(a, rows: m, columns: n, signFixGain: nil, fillingColumns: nil)
+    }
+
+    /// `thinQ(_:rows:columns:)` with the two steps around it that orthogonal initialization needs,
+    /// overlapped with the factorization; the bytes are those of doing the steps separately.
+    ///
+    /// - `fillingColumns`: when given, `a` is filled by this closure instead of on entry: it is
+    ///   called for disjoint column ranges covering `0..<columns` and must write columns `range`
+    ///   (rows `0..<rows`, column j at `a[j·rows ..< (j+1)·rows]`) as a fill of the whole matrix
+    ///   would. The first range (the first panel) is filled first; the others beside the first
+    ///   panel's factorization, possibly several at once on different threads.
+    /// - `signFixGain`: when given, Q's column j is multiplied by `S(R_jj < 0 ? −gain : gain)` in
+    ///   the last update of that column (one multiplication, as a separate pass would), so the Q
+    ///   returned is the Haar one times `gain`. The returned diagonal of R is the unmodified one.
+    /// - Throws: as `thinQ(_:rows:columns:)`.
+    public static func thinQ<S: BLASScalar>(_ a: UnsafeMutableBufferPointer<S>, rows m: Int, columns n: Int, signFixGain: Double?,
+                                            fillingColumns fill: (@Sendable (Range<Int>) -> Void)?) throws(MatrixError) -> [S] {
         guard m >= n, n >= 0 else { throw .invalidArgument(operation: "HouseholderQR.thinQ", detail: "needs rows ≥ columns, got \(m)×\(n)") }
         let (needed, overflow) = m.multipliedReportingOverflow(by: n)
         guard !overflow, a.count >= needed else {
@@ -56,11 +77,11 @@ public enum HouseholderQR {
         // Run a concrete instantiation (the generic entry point is called across modules, unspecialized).
         if S.self == Float.self {
             let p = UnsafeMutableRawPointer(base).assumingMemoryBound(to: Float.self)
-            return BlockedHouseholderQR<Float>(a: p, m: m, n: n).run().map { S($0) }
+            return BlockedHouseholderQR<Float>(a: p, m: m, n: n).run(signFixGain: signFixGain, fill: fill).map { S($0) }
         }
         if S.self == Double.self {
             let p = UnsafeMutableRawPointer(base).assumingMemoryBound(to: Double.self)
-            return BlockedHouseholderQR<Double>(a: p, m: m, n: n).run().map { S($0) }
+            return BlockedHouseholderQR<Double>(a: p, m: m, n: n).run(signFixGain: signFixGain, fill: fill).map { S($0) }
         }
         throw .invalidArgument(operation: "HouseholderQR.thinQ", detail: "element type \(S.self) is not Float or Double")
     }
@@ -85,7 +106,7 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
     /// The products of the panel job that runs beside the trailing update (look-ahead).
     let panelWorkspace = GEMMWorkspace()
 
-    func run() -> [T] {
+    func run(signFixGain: Double? = nil, fill: (@Sendable (Range<Int>) -> Void)? = nil) -> [T] {
         let nbMax = min(HouseholderQR.blockSize, n)
         let blocks = (n + nbMax - 1) / nbMax
         let tau = UnsafeMutablePointer<T>.allocate(capacity: n)
@@ -94,14 +115,29 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
         let w = UnsafeMutablePointer<T>.allocate(capacity: nbMax * nbMax)              // scratch of the panel's leaf updates
         let w2 = UnsafeMutablePointer<T>.allocate(capacity: nbMax * nbMax)
         let diagonal = UnsafeMutablePointer<T>.allocate(capacity: n)
-        defer { tau.deallocate(); tAll.deallocate(); v.deallocate(); w.deallocate(); w2.deallocate(); diagonal.deallocate() }
+        let factors = UnsafeMutablePointer<T>.allocate(capacity: n)
+        defer { tau.deallocate(); tAll.deallocate(); v.deallocate(); w.deallocate(); w2.deallocate(); diagonal.deallocate(); factors.deallocate() }
         let scratch = PanelScratch(tau: tau, tAll: tAll, v: v, w: w, w2: w2, diagonal: diagonal, nbMax: nbMax)
 
-        // Factorization. Panel 0 first (its products may use every thread); then for each block the
-        // trailing update, whose job for the next panel's columns goes on to factor that panel while
-        // the other columns are updated beside it (look-ahead). Every element gets the same
-        // operations in the same order as without the overlap.
-        phase("panel0") { factorPanel(block: 0, scratch: scratch, threads: true) }
+        // Factorization. Panel 0 first (beside the fill of the other columns when the caller fills,
+        // else with its products on every thread); then for each block the trailing update, whose
+        // job for the next panel's columns goes on to factor that panel while the other columns are
+        // updated beside it (look-ahead). Every element gets the same operations in the same order
+        // as without the overlap.
+        if let fill {
+            let first = min(nbMax, n)
+            fill(0..<first)
+            let columnsPerFill = max(1, (1 << 16) / m)
+            let fills = (n - first + columnsPerFill - 1) / columnsPerFill
+            let job: @Sendable (Int) -> Void = { j in
+                if j == 0 { self.factorPanel(block: 0, scratch: scratch, threads: false); return }
+                let c0 = first + (j - 1) * columnsPerFill
+                fill(c0..<min(n, c0 + columnsPerFill))
+            }
+            phase("fill+panel0") { DispatchQueue.concurrentPerform(iterations: fills + 1, execute: job) }
+        } else {
+            phase("panel0") { factorPanel(block: 0, scratch: scratch, threads: true) }
+        }
         for block in 0..<blocks {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
             let trailing = n - j0 - nb
@@ -114,28 +150,54 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
                                          workspace: ws, lead: { self.factorPanel(block: block + 1, scratch: scratch, threads: false) })
             }
         }
+        if let gain = signFixGain {
+            for j in 0..<n { factors[j] = T(diagonal[j] < 0 ? -gain : gain) }
+        }
+        let scale = Pointer(p: factors)
 
         // Q = H₁⋯H_n·[I; 0], accumulated backward over the blocks: the block's own columns are set to
         // the identity columns E and updated together with the columns formed so far,
         // C ← (I − V·T·Vᵀ)·C. The formed columns are zero in the block's top nb rows, E below them.
+        // The next block's V is copied (and its columns set to E) by a job beside the update.
+        phase("Q prepare") { prepareQ(block: blocks - 1, nbMax: nbMax, v: v) }
         for block in (0..<blocks).reversed() {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
             let t = tAll + block * nbMax * nbMax
-            phase("Q copyV") {
-            copyReflectors(from: a + j0 + j0 * m, rows: mj, columns: 0..<nb, to: v)
-            for c in 0..<nb {
-                let col = a + (j0 + c) * m
-                col.update(repeating: 0, count: m)
-                col[j0 + c] = 1
-            }
-            }
+            // The sign fix in the last update (block 0 covers every row and column).
+            let epilogue = block > 0 || signFixGain == nil ? nil : signFix(scale)
+            var lead: (@Sendable () -> Void)? = nil
+            if block > 0 { lead = { self.prepareQ(block: block - 1, nbMax: nbMax, v: scratch.v) } }
             phase("Q apply \(block)") {
             InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: false,
                                          c: a + j0 + j0 * m, ldc: m, columns: n - j0,
-                                         split: nb, innerFirst: 0..<nb, innerSecond: nb..<mj, structured: true, workspace: ws, lead: nil)
+                                         split: nb, innerFirst: 0..<nb, innerSecond: nb..<mj, structured: true, workspace: ws,
+                                         lead: lead, epilogue: epilogue)
             }
         }
         return Array(UnsafeBufferPointer(start: diagonal, count: n))
+    }
+
+    struct Pointer: @unchecked Sendable { let p: UnsafeMutablePointer<T> }
+
+    /// Multiplies Q's columns `c0..<c0+count` by their factors (one rounding each).
+    func signFix(_ factors: Pointer) -> @Sendable (Int, Int) -> Void {
+        { c0, count in
+            for j in c0..<(c0 + count) {
+                let f = factors.p[j], col = self.a + j * self.m
+                for i in 0..<self.m { col[i] = col[i] * f }
+            }
+        }
+    }
+
+    /// Copies block `block`'s reflectors into `v` and sets its columns of `a` to the identity columns.
+    func prepareQ(block: Int, nbMax: Int, v: UnsafeMutablePointer<T>) {
+        let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
+        copyReflectors(from: a + j0 + j0 * m, rows: mj, columns: 0..<nb, to: v)
+        for c in 0..<nb {
+            let col = a + (j0 + c) * m
+            col.update(repeating: 0, count: m)
+            col[j0 + c] = 1
+        }
     }
 
     /// Buffers of the factorization shared by the panel jobs.

@@ -26,6 +26,13 @@ private func referenceProduct(m: Int, n: Int, kc: Int, a: [Float], b: [Float], l
 
 private struct Ptr: @unchecked Sendable { let p: UnsafeMutablePointer<Float> }
 
+private struct FillSource<T>: @unchecked Sendable { let dst: UnsafeMutablePointer<T>; let src: UnsafePointer<T> }
+private final class FillCalls: @unchecked Sendable {
+    let lock = NSLock()
+    var ranges: [Range<Int>] = []
+    func add(_ r: Range<Int>) { lock.lock(); ranges.append(r); lock.unlock() }
+}
+
 private func bits<T>(_ a: [T]) -> [UInt8] { a.withUnsafeBytes { Array($0) } }
 
 /// The plain blocked QR the driver had before the look-ahead (a transcription: every block's panel,
@@ -170,5 +177,37 @@ struct QRSchedulingTests {
         print("thinQ \(m)×\(n) vs the plain blocked QR: Float identical \(sameF), Double identical \(sameD)")
         #expect(sameF)
         #expect(sameD)
+    }
+
+    @Test("thinQ with the column fill beside the first panel and the sign fix in Q's last update equals fill, thinQ, separate sign-fix pass (Float, Double; gains 1, 1.5, −0.7)",
+          arguments: [(300, 260), (700, 129), (130, 7), (1, 1)])
+    func fillAndSignFix(_ shape: (Int, Int)) throws {
+        let (m, n) = shape
+        func check<T: BLASScalar>(_: T.Type, gain: Double) throws -> Bool {
+            let g = randomArray(T.self, count: m * n, seed: UInt64(3 * m + n)).map { $0 - T(0.5) }
+            var separate = g
+            let d1 = try separate.withUnsafeMutableBufferPointer { try HouseholderQR.thinQ($0, rows: m, columns: n) }
+            for j in 0..<n { let f = T(d1[j] < 0 ? -gain : gain); for i in 0..<m { separate[i + j * m] = separate[i + j * m] * f } }
+            let calls = FillCalls()
+            var fused = [T](repeating: .nan, count: m * n)
+            let d2 = try g.withUnsafeBufferPointer { src in try fused.withUnsafeMutableBufferPointer { p in
+                let s = FillSource(dst: p.baseAddress!, src: src.baseAddress!)
+                let fill: @Sendable (Range<Int>) -> Void = { r in
+                    calls.add(r)
+                    (s.dst + r.lowerBound * m).update(from: s.src + r.lowerBound * m, count: r.count * m)
+                }
+                return try HouseholderQR.thinQ(p, rows: m, columns: n, signFixGain: gain, fillingColumns: fill)
+            } }
+            var end = 0
+            for r in calls.ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) { end = end == r.lowerBound ? r.upperBound : -1 }
+            let covered = end == n
+            return covered && bits(separate) == bits(fused) && bits(d1) == bits(d2)
+        }
+        for gain in [1.0, 1.5, -0.7] {
+            let f = try check(Float.self, gain: gain), d = try check(Double.self, gain: gain)
+            print("thinQ \(m)×\(n) gain \(gain): fill beside the panel + sign fix in the last update == separate steps, columns filled once each: Float \(f), Double \(d)")
+            #expect(f)
+            #expect(d)
+        }
     }
 }

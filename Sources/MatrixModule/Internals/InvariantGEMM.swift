@@ -113,19 +113,22 @@ enum InvariantGEMM {
     /// - `lead`: when given, the tasks of columns `0..<split` run first and in order in one job,
     ///   which then calls `lead` (the blocked QR factors the next panel there: look-ahead), while
     ///   the other tasks run beside it.
+    /// - `epilogue(j0, count)`: called by each task after its products, for its columns
+    ///   `j0..<j0+count` (still in cache: the QR's sign fix).
     ///
     /// Left-out terms are leading or trailing exact zeros of an fma chain that starts at +0, so the
     /// bytes are those of the three full products (finite inputs, no product underflowing to zero).
     static func reflectorTasks<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
                                               transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
                                               split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
-                                              workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?) {
+                                              workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
+                                              epilogue: (@Sendable (_ firstColumn: Int, _ count: Int) -> Void)? = nil) {
         if S.self == Float.self {
             fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
                            c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns,
-                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
                            pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_sgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
         } else if S.self == Double.self {
@@ -133,7 +136,7 @@ enum InvariantGEMM {
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
                            c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns,
-                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
                            pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_dgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
         }
@@ -154,6 +157,7 @@ enum InvariantGEMM {
                                                     c: UnsafeMutablePointer<T>, ldc: Int, columns: Int,
                                                     split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
                                                     workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
+                                                    epilogue: (@Sendable (Int, Int) -> Void)?,
                                                     pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                                     kernel: @escaping BandKernel<T>) where T: BinaryFloatingPoint {
         if rows <= 0 || k <= 0 || (columns <= 0 && lead == nil) { lead?(); return }
@@ -222,6 +226,7 @@ enum InvariantGEMM {
             }
             kernel(0, k, n, k, sh.packedT, mr * k, w, k, 1, 0, 1, w2, k, work, tBand.0, tBand.1, tBand.2, tBand.3)
             kernel(0, rows, n, k, sh.packedV, mr * k, w2, k, -1, 1, 1, cj, ldc, work, 0, 0, vBand.0, vBand.1)
+            epilogue?(j0, n)
         }
         if let lead {
             let rest = tasks - firstTasks
