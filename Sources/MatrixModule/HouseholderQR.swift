@@ -171,7 +171,7 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
             InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: false,
                                          c: a + j0 + j0 * m, ldc: m, columns: n - j0,
                                          split: nb, innerFirst: 0..<nb, innerSecond: nb..<mj, structured: true, workspace: ws,
-                                         lead: lead, epilogue: epilogue)
+                                         lead: lead, leadWaitsForFirst: false, epilogue: epilogue)
             }
         }
         return Array(UnsafeBufferPointer(start: diagonal, count: n))
