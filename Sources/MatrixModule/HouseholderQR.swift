@@ -126,15 +126,22 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
         // as without the overlap.
         if let fill {
             let first = min(nbMax, n)
-            fill(0..<first)
             let columnsPerFill = max(1, (1 << 16) / m)
+            // The first panel's columns, in parallel pieces when they are many elements.
+            let firstFills = (first + columnsPerFill - 1) / columnsPerFill
+            if firstFills > 1 {
+                DispatchQueue.concurrentPerform(iterations: firstFills) { j in fill((j * columnsPerFill)..<min(first, (j + 1) * columnsPerFill)) }
+            } else {
+                fill(0..<first)
+            }
             let fills = (n - first + columnsPerFill - 1) / columnsPerFill
             let job: @Sendable (Int) -> Void = { j in
                 if j == 0 { self.factorPanel(block: 0, scratch: scratch, threads: false); return }
                 let c0 = first + (j - 1) * columnsPerFill
                 fill(c0..<min(n, c0 + columnsPerFill))
             }
-            phase("fill+panel0") { DispatchQueue.concurrentPerform(iterations: fills + 1, execute: job) }
+            if fills == 0 { factorPanel(block: 0, scratch: scratch, threads: true) }
+            else { phase("fill+panel0") { DispatchQueue.concurrentPerform(iterations: fills + 1, execute: job) } }
         } else {
             phase("panel0") { factorPanel(block: 0, scratch: scratch, threads: true) }
         }
