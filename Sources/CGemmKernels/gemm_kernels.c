@@ -14,8 +14,6 @@
 #include "CGemmKernels.h"
 #include <math.h>
 #include <string.h>
-#include <stdlib.h>
-#include <sched.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define WG_X86 1
@@ -71,23 +69,6 @@ int wi_gemm_uses_avx2(void) {
 }
 
 void wi_gemm_force_portable(int on) { __atomic_store_n(&g_force_portable, on ? 1 : 0, __ATOMIC_RELAXED); }
-
-// ---- job counters (one parallel loop whose later jobs wait for earlier ones) --------------------
-
-void wi_counter_increment(long *counter) { __atomic_add_fetch(counter, 1, __ATOMIC_RELEASE); }
-
-void wi_counter_wait(const long *counter, long value) {
-    int spins = 0;
-    while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < value) {
-        if (++spins < 256) {
-#if WG_X86
-            __builtin_ia32_pause();
-#endif
-        } else {
-            sched_yield();
-        }
-    }
-}
 
 // ---- packing ---------------------------------------------------------------------------------
 
@@ -399,9 +380,7 @@ void wi_sgemm_packed_band(int transB, long m, long n, long kc, const float *pack
     int avx2 = wi_gemm_uses_avx2();
     float acc[MR_S * NR];
 #if WG_X86
-    static int inplace = -1;
-    if (inplace < 0) inplace = getenv("WI_NOINPLACE") ? 0 : 1;
-    if (inplace && avx2 && !transB && mp <= MC_PANELS_S && m % MR_S == 0) {
+    if (avx2 && !transB && mp <= MC_PANELS_S && m % MR_S == 0) {
         // One cache block of A rows, untransposed B, whole A panels: B is read once per column panel, so the
         // full column panels read it in place (no packing pass); a last partial panel is packed as usual.
         long npFull = n / NR;

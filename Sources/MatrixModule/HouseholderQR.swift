@@ -15,9 +15,9 @@ import CGemmKernels
 /// `?larft`) runs on threaded level-2 BLAS whose reductions split with the thread count.
 public enum HouseholderQR {
     /// Columns per block of the compact-WY updates (fixed; never derived from a thread count).
-    nonisolated(unsafe) public static var blockSize = 128
+    public static let blockSize = 128
     /// Columns per unblocked leaf inside a block's panel (fixed).
-    nonisolated(unsafe) public static var leafSize = 32
+    public static let leafSize = 32
 
     /// Replaces the column-major `m × n` matrix `a` (`m ≥ n`, leading dimension `m`) by the
     /// `m × n` factor Q of its thin QR decomposition `A = Q·R` (orthonormal columns) and returns
@@ -89,14 +89,6 @@ public enum HouseholderQR {
 
 /// The factorization and Q formation of `HouseholderQR.thinQ` on a column-major `m × n` buffer
 /// (leading dimension `m`).
-@inline(__always) func phase(_ name: String, _ body: () -> Void) {
-    #if QRLAB
-    let t0 = QRProfile.now(); body(); QRProfile.add(name, t0)
-    #else
-    body()
-    #endif
-}
-
 struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
     let a: UnsafeMutablePointer<T>
     let m: Int
@@ -141,21 +133,19 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
                 fill(c0..<min(n, c0 + columnsPerFill))
             }
             if fills == 0 { factorPanel(block: 0, scratch: scratch, threads: true) }
-            else { phase("fill+panel0") { DispatchQueue.concurrentPerform(iterations: fills + 1, execute: job) } }
+            else { DispatchQueue.concurrentPerform(iterations: fills + 1, execute: job) }
         } else {
-            phase("panel0") { factorPanel(block: 0, scratch: scratch, threads: true) }
+            factorPanel(block: 0, scratch: scratch, threads: true)
         }
         for block in 0..<blocks {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
             let trailing = n - j0 - nb
             if trailing <= 0 { break }
             let t = tAll + block * nbMax * nbMax
-            phase("trailing+panel \(block)") {
             InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: true,
                                          c: a + j0 + (j0 + nb) * m, ldc: m, columns: trailing,
                                          split: min(nbMax, trailing), innerFirst: 0..<mj, innerSecond: 0..<mj, structured: true,
                                          workspace: ws, lead: { self.factorPanel(block: block + 1, scratch: scratch, threads: false) })
-            }
         }
         if let gain = signFixGain {
             for j in 0..<n { factors[j] = T(diagonal[j] < 0 ? -gain : gain) }
@@ -166,7 +156,7 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
         // the identity columns E and updated together with the columns formed so far,
         // C ← (I − V·T·Vᵀ)·C. The formed columns are zero in the block's top nb rows, E below them.
         // The next block's V is copied (and its columns set to E) by a job beside the update.
-        phase("Q prepare") { prepareQ(block: blocks - 1, nbMax: nbMax, v: v) }
+        prepareQ(block: blocks - 1, nbMax: nbMax, v: v)
         for block in (0..<blocks).reversed() {
             let j0 = block * nbMax, nb = min(nbMax, n - j0), mj = m - j0
             let t = tAll + block * nbMax * nbMax
@@ -174,12 +164,10 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
             let epilogue = block > 0 || signFixGain == nil ? nil : signFix(scale)
             var lead: (@Sendable () -> Void)? = nil
             if block > 0 { lead = { self.prepareQ(block: block - 1, nbMax: nbMax, v: scratch.v) } }
-            phase("Q apply \(block)") {
             InvariantGEMM.reflectorTasks(rows: mj, k: nb, v: v, ldv: m, t: t, ldt: nbMax, transposeT: false,
                                          c: a + j0 + j0 * m, ldc: m, columns: n - j0,
                                          split: nb, innerFirst: 0..<nb, innerSecond: nb..<mj, structured: true, workspace: ws,
-                                         lead: lead, leadWaitsForFirst: false, epilogue: epilogue)
-            }
+                                         lead: lead, epilogue: epilogue)
         }
         return Array(UnsafeBufferPointer(start: diagonal, count: n))
     }
@@ -227,18 +215,16 @@ struct BlockedHouseholderQR<T: BLASScalar>: @unchecked Sendable {
         var i0 = 0
         while i0 < nb {
             let ib = min(HouseholderQR.leafSize, nb - i0)
-            phase("leaf") { factorLeaf(panel + i0 + i0 * m, rows: mj - i0, columns: ib, tau: tau + j0 + i0) }
+            factorLeaf(panel + i0 + i0 * m, rows: mj - i0, columns: ib, tau: tau + j0 + i0)
             for c in i0..<(i0 + ib) { scratch.diagonal[j0 + c] = panel[c + c * m] }
-            phase("copyV") { copyReflectors(from: panel, rows: mj, columns: i0..<(i0 + ib), to: v) }
-            phase("extendT") { extendT(t, ldt: nbMax, v: v, rows: mj, columns: i0..<(i0 + ib), tau: tau + j0, workspace: wsp, threads: threads) }
+            copyReflectors(from: panel, rows: mj, columns: i0..<(i0 + ib), to: v)
+            extendT(t, ldt: nbMax, v: v, rows: mj, columns: i0..<(i0 + ib), tau: tau + j0, workspace: wsp, threads: threads)
             let rest = nb - i0 - ib
             if rest > 0 {
                 // The leaf's reflectors on the rest of the block's panel: C ← (I − V·Tᵀ·Vᵀ)·C.
-                phase("inPanel") {
                 InvariantGEMM.applyBlockReflector(rows: mj - i0, k: ib, v: v + i0 + i0 * m, ldv: m, t: t + i0 + i0 * nbMax, ldt: nbMax,
                                                   transposeT: true, c: panel + i0 + (i0 + ib) * m, ldc: m, columns: rest,
                                                   w: scratch.w, w2: scratch.w2, workspace: wsp, threads: threads)
-                }
             }
             i0 += ib
         }

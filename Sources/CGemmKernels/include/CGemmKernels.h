@@ -49,13 +49,6 @@ void wi_dgemm_packed_band(int transB, long m, long n, long kc, const double *pac
                           double alpha, double beta, int first, double *c, long ldc, double *work,
                           long lo0, long loStep, long hi0, long hiStep);
 
-/// Job counters for one parallel loop whose jobs are claimed in index order (DispatchQueue.concurrentPerform):
-/// a job may wait for jobs of lower index, which were claimed before it by running threads, so the wait ends.
-/// wi_counter_increment publishes the job's writes (release); wi_counter_wait returns when *counter >= value
-/// (acquire), spinning briefly, then yielding the CPU.
-void wi_counter_increment(long *counter);
-void wi_counter_wait(const long *counter, long value);
-
 /// Unblocked Householder QR (LAPACK ?geqr2) of the rows x columns column-major panel p (leading
 /// dimension ld): R on and above the diagonal, the reflectors' v (v_0 = 1 implied) below it, tau[k]
 /// for column k (H = I - tau v v^T, R_kk = -sign(alpha) ||x||). Sequential; identical bytes on the

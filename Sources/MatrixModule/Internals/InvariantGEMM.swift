@@ -66,7 +66,7 @@ enum InvariantGEMM {
     }
 
     /// Columns of C per task of `applyBlockReflector`'s fused path.
-    nonisolated(unsafe) static var reflectorColumnsPerTask = 96
+    static let reflectorColumnsPerTask = 96
     /// `applyBlockReflector` fuses its three products when C has at least this many column tasks.
     static let reflectorMinTasks = 4
 
@@ -110,9 +110,9 @@ enum InvariantGEMM {
     ///   `Vᵀ·C` leaves those terms out.
     /// - `structured`: V's top `k × k` block has exact zeros above its diagonal and T exact zeros
     ///   below its diagonal, so every product leaves out the zero triangles (`wi_sgemm_packed_band`).
-    /// - `lead`: when given, a job that runs beside the tasks: after the tasks of columns
-    ///   `0..<split` are done when `leadWaitsForFirst` (the blocked QR factors the next panel there:
-    ///   look-ahead), else from the start (the next block's preparation in the formation of Q).
+    /// - `lead`: when given, the tasks of columns `0..<split` run first and in order in one job,
+    ///   which then calls `lead` (the blocked QR factors the next panel there: look-ahead), while
+    ///   the other tasks run beside it.
     /// - `epilogue(j0, count)`: called by each task after its products, for its columns
     ///   `j0..<j0+count` (still in cache: the QR's sign fix).
     ///
@@ -121,14 +121,14 @@ enum InvariantGEMM {
     static func reflectorTasks<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
                                               transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
                                               split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
-                                              workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?, leadWaitsForFirst: Bool = true,
+                                              workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
                                               epilogue: (@Sendable (_ firstColumn: Int, _ count: Int) -> Void)? = nil) {
         if S.self == Float.self {
             fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
                            c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns,
-                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, leadWaitsForFirst: leadWaitsForFirst, epilogue: epilogue,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
                            pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_sgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
         } else if S.self == Double.self {
@@ -136,14 +136,11 @@ enum InvariantGEMM {
                            v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
                            t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
                            c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns,
-                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, leadWaitsForFirst: leadWaitsForFirst, epilogue: epilogue,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
                            pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
                            kernel: { wi_dgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
         }
     }
-
-    static let oldSchedule = ProcessInfo.processInfo.environment["WI_OLDSCHED"] != nil
-    private struct Counters: @unchecked Sendable { let p: UnsafeMutablePointer<Int> }
 
     private struct ReflectorShared<T>: @unchecked Sendable {
         let v: UnsafePointer<T>, t: UnsafePointer<T>, c: UnsafeMutablePointer<T>
@@ -159,7 +156,7 @@ enum InvariantGEMM {
                                                     t: UnsafePointer<T>, ldt: Int, transposeT: Bool,
                                                     c: UnsafeMutablePointer<T>, ldc: Int, columns: Int,
                                                     split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
-                                                    workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?, leadWaitsForFirst: Bool,
+                                                    workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
                                                     epilogue: (@Sendable (Int, Int) -> Void)?,
                                                     pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                                     kernel: @escaping BandKernel<T>) where T: BinaryFloatingPoint {
@@ -199,11 +196,8 @@ enum InvariantGEMM {
                 pack(transposeT ? 1 : 0, k, k, sh.t, ldt, sh.packedT)
             }
         }
-        let packJobs = chunks + vPieces + 1
-        if Self.oldSchedule {
         if parallel { DispatchQueue.concurrentPerform(iterations: chunks + vPieces + 1, execute: packJob) }
         else { for job in 0..<(chunks + vPieces + 1) { packJob(job) } }
-        }
         // Bands (wi_sgemm_packed_band): no band (lo 0, hi ≥ kc) unless structured.
         let open = 1 << 40
         // op(T) = Tᵀ is lower triangular (panel ip: p < (ip+1)·MR), T upper (p ≥ ip·MR).
@@ -233,32 +227,6 @@ enum InvariantGEMM {
             kernel(0, k, n, k, sh.packedT, mr * k, w, k, 1, 0, 1, w2, k, work, tBand.0, tBand.1, tBand.2, tBand.3)
             kernel(0, rows, n, k, sh.packedV, mr * k, w2, k, -1, 1, 1, cj, ldc, work, 0, 0, vBand.0, vBand.1)
             epilogue?(j0, n)
-        }
-        if !Self.oldSchedule {
-            // One parallel loop. Jobs are claimed in index order: the packing jobs, [the lead job when it
-            // waits only for the packing (it may overwrite V's buffer)], the first group's tasks, [the lead
-            // job when it also waits for the first group], the other tasks. A job only waits for jobs of
-            // lower index, already claimed by running threads.
-            let counters = UnsafeMutablePointer<Int>.allocate(capacity: 2)
-            counters.initialize(repeating: 0, count: 2)
-            defer { counters.deallocate() }
-            let cs = Counters(p: counters)
-            let leadIndex = lead == nil ? -1 : leadWaitsForFirst ? packJobs + firstTasks : packJobs
-            let total = packJobs + tasks + (lead == nil ? 0 : 1)
-            let job: @Sendable (Int) -> Void = { j in
-                if j < packJobs { packJob(j); wi_counter_increment(cs.p); return }
-                wi_counter_wait(cs.p, packJobs)
-                if j == leadIndex {
-                    if leadWaitsForFirst { wi_counter_wait(cs.p + 1, firstTasks) }
-                    lead?()
-                    return
-                }
-                let i = j - packJobs - (leadIndex >= 0 && j > leadIndex ? 1 : 0)
-                body(i)
-                if i < firstTasks { wi_counter_increment(cs.p + 1) }
-            }
-            if parallel && total > 1 { DispatchQueue.concurrentPerform(iterations: total, execute: job) } else { for j in 0..<total { job(j) } }
-            return
         }
         if let lead {
             let rest = tasks - firstTasks
