@@ -14,7 +14,10 @@ import MatrixModule
 /// ```
 ///
 /// Semantics are pinned to the frameworks (see each case and preset). Hyper-parameters are
-/// validated before anything is written; an empty tensor is a no-op.
+/// validated before anything is written. Shapes: a scheme that needs fans, a matrix or a kernel
+/// (everything but zeros, ones, constant, uniform, normal and the truncated normals) refuses a
+/// 0- or 1-D shape, empty or not (as PyTorch's `orthogonal_` and `xavier_*_`); any other tensor
+/// with a zero dimension is a no-op (see `validateMinimumRank`).
 public enum Initializer: Sendable, Hashable, Codable {
     /// All zeros.
     case zeros
@@ -250,6 +253,25 @@ extension Initializer {
         }
     }
 
+    /// The dimension rule for empty and non-empty tensors alike: every scheme except the
+    /// element-wise ones (zeros, ones, constant, uniform, normal, truncated normal in both forms)
+    /// needs a tensor of ≥ 2 dimensions — fan-based schemes for fan_in/fan_out, orthogonal,
+    /// identity and sparse a matrix, dirac and delta-orthogonal a conv kernel — and refuses a 0-
+    /// or 1-D shape even when it has no element, as PyTorch's `orthogonal_`, `xavier_*_`, `eye_`,
+    /// `dirac_` and `sparse_` do (PyTorch's `kaiming_*_` alone returns early on a zero-element
+    /// tensor before computing fans; here He is refused like Xavier). A tensor of ≥ 2 dimensions
+    /// with a zero dimension is then a no-op for every scheme (C13; PyTorch's `orthogonal_` returns
+    /// early on `numel() == 0`), even where the exact rank rule (identity and sparse 2-D, dirac and
+    /// delta-orthogonal 3- to 5-D) would refuse a non-empty tensor of that rank.
+    /// - Throws: the error `fill` gives for that shape (`.tooFewDimensions` or `.unsupportedShape`).
+    func validateMinimumRank(_ shape: [Int], layout: KernelLayout, groups: Int) throws(InitializationError) {
+        guard shape.count < 2 else { return }
+        switch self {
+        case .zeros, .ones, .constant, .uniform, .normal, .truncatedNormal, .truncatedNormalMatched: return
+        default: _ = try plan(shape: shape, layout: layout, groups: groups)    // throws for < 2 dimensions
+        }
+    }
+
     /// `groups ≥ 1` for every scheme and, for fan-based schemes on ≥ 2-D shapes, `groups`
     /// dividing the output channels: checked before the empty-tensor shortcut, so `groups: 0`
     /// is rejected for `[6, 0, 3, 3]` as for `[6, 2, 3, 3]`.
@@ -307,7 +329,8 @@ extension Initializer {
         let expected = rows.count * perRow
         guard shard.count == expected else { throw .countMismatch(shape: shape, expected: expected, count: shard.count) }
         if let threads, threads < 1 { throw .invalidParameter(name: "threads", value: Double(threads), rule: "must be ≥ 1") }
-        if total == 0 { return }                      // empty tensors: no-op, whatever the scheme
+        try validateMinimumRank(shape, layout: layout, groups: groups)    // before the empty-tensor shortcut
+        if total == 0 { return }                      // empty tensors of ≥ 2 dimensions (any for element-wise schemes): no-op
         let plan = try plan(shape: shape, layout: layout, groups: groups)
         try Initializer.checkRepresentable(plan, S.self)
         if expected == 0 { return }
@@ -340,6 +363,7 @@ extension Initializer {
         if let bad = shape.first(where: { $0 < 0 }) { throw .invalidParameter(name: "dimension", value: Double(bad), rule: "must be ≥ 0") }
         let total: Int
         do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
+        try validateMinimumRank(shape, layout: layout, groups: groups)
         if total == 0 { return }
         try Initializer.checkRepresentable(try plan(shape: shape, layout: layout, groups: groups), S.self)
     }

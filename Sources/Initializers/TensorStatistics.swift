@@ -91,6 +91,116 @@ public struct TensorStatistics: Sendable, Equatable, Codable {
     }
 }
 
+extension TensorStatistics {
+    /// `max |G − I|` of the Gram matrix of a `rows × columns` row-major matrix `W` divided by
+    /// `scale`: `G = W·Wᵀ / scale²` (`rows × rows`) when `rows ≤ columns` (orthonormal rows) and
+    /// `G = Wᵀ·W / scale²` (`columns × columns`) otherwise (orthonormal columns) — the deviation
+    /// from orthogonality of an `orthogonal(gain: scale)` fill (Saxe et al. 2014; PyTorch's
+    /// `orthogonal_` promises the same rows-or-columns property).
+    ///
+    /// Computed in `Double` with a fixed order: every entry `G[i][j]` (`j ≥ i`) is the plain
+    /// left-to-right sum `Σ_k Double(w[i,k])·Double(w[j,k])` (`k` ascending; the products of two
+    /// Floats are exact in Double), then divided by `scale²`; entries are split over `threads`
+    /// in blocks of 8 × 4 (SIMD lanes, each lane one entry summed in that order), and the maximum
+    /// of absolute values is exact, so the result is identical for any `threads` and equals a
+    /// naive Double loop bit for bit. No BLAS call (OpenBLAS's sgemm rounds differently for 1 and
+    /// more threads). 0 for an empty matrix.
+    /// - Complexity: about `n²·m/2` multiply-adds (`n` the smaller side, `m` the larger); one
+    ///   Double copy of the matrix, `8·⌈n/4⌉·4·m` bytes (`gramScratchBytes`).
+    /// - Precondition: `buffer.count == rows·columns`, `rows, columns ≥ 0`, `scale` finite and ≠ 0.
+    public static func orthogonalityError(_ buffer: UnsafeBufferPointer<Float>, rows: Int, columns: Int, scale: Double = 1,
+                                          threads: Int? = nil) -> Double {
+        gramDeviation(buffer, rows: rows, columns: columns, scale: scale, threads: threads)
+    }
+
+    /// Bytes `orthogonalityError` allocates for a `rows × columns` matrix (its Double copy in
+    /// panels of 4 vectors). - Throws: `SizeError.overflow`.
+    public static func gramScratchBytes(rows: Int, columns: Int) throws(SizeError) -> Int {
+        let n = Swift.min(rows, columns), m = Swift.max(rows, columns)
+        return try CheckedSize.elementCount([(Swift.max(n, 0) + 3) / 4, 4, Swift.max(m, 0), MemoryLayout<Double>.stride], what: "orthogonality check of \(rows)×\(columns)")
+    }
+
+    /// `orthogonalityError` of a Double matrix (the same order of operations).
+    public static func orthogonalityError(_ buffer: UnsafeBufferPointer<Double>, rows: Int, columns: Int, scale: Double = 1,
+                                          threads: Int? = nil) -> Double {
+        gramDeviation(buffer, rows: rows, columns: columns, scale: scale, threads: threads)
+    }
+
+    static func gramDeviation<S: StatisticsScalar>(_ buffer: UnsafeBufferPointer<S>, rows: Int, columns: Int, scale: Double,
+                                                   threads: Int?) -> Double {
+        precondition(rows >= 0 && columns >= 0 && buffer.count == rows * columns, "orthogonalityError: \(buffer.count) elements for \(rows)×\(columns)")
+        precondition(scale.isFinite && scale != 0, "orthogonalityError: scale must be finite and ≠ 0, got \(scale)")
+        guard rows > 0, columns > 0, let base = buffer.baseAddress else { return 0 }
+        // Vectors v of length m: row v (stride along k 1) or column v (stride along k `columns`).
+        let wide = rows <= columns
+        let n = wide ? rows : columns, m = wide ? columns : rows
+        let sv = wide ? columns : 1, sk = wide ? 1 : columns
+        let s2 = scale * scale
+        // The vectors converted to Double once, in panels of 4: panel q holds vectors 4q…4q+3 as
+        // [k][4] (lanes past n are 0), so the products below read whole SIMD4 rows.
+        let panels = (n + 3) / 4
+        let workers = Swift.max(1, Swift.min(threads ?? FillThreads.defaultCount, panels))
+        var packed = [SIMD4<Double>](repeating: .zero, count: panels * m)
+        packed.withUnsafeMutableBufferPointer { pk in
+            let P = UnsafeSendable(pk.baseAddress!), x = UnsafeSendable(base)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var q = w
+                while q < panels {
+                    let dst = P.value + q * m, lanes = Swift.min(4, n - 4 * q)
+                    for k in 0..<m {
+                        var v = SIMD4<Double>.zero
+                        for lane in 0..<lanes { v[lane] = Double(x.value[(4 * q + lane) * sv + k * sk]) }
+                        dst[k] = v
+                    }
+                    q += workers
+                }
+            }
+        }
+        // Blocks of 8 vectors i (two panels) against panels of 4 vectors j ≥ the block's first
+        // panel; every lane of every accumulator is one entry G[i][j] summed over k in ascending
+        // order (the naive order), so the result does not depend on the blocking or the threads.
+        // Blocks are handed out round-robin (block b to worker b % workers) to balance the triangle.
+        let blocks = (panels + 1) / 2
+        let pairWorkers = Swift.max(1, Swift.min(workers, blocks))
+        var partial = [Double](repeating: 0, count: pairWorkers)
+        packed.withUnsafeBufferPointer { pk in
+            partial.withUnsafeMutableBufferPointer { out in
+                let P = UnsafeSendable(pk.baseAddress!), o = UnsafeSendable(out.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: pairWorkers) { w in
+                    var worst = 0.0
+                    var b = w
+                    while b < blocks {
+                        let u0 = P.value + 2 * b * m, u1 = 2 * b + 1 < panels ? u0 + m : u0
+                        for q in (2 * b)..<panels {
+                            let v = P.value + q * m
+                            var a0 = SIMD4<Double>.zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+                            for k in 0..<m {
+                                let vk = v[k], x0 = u0[k], x1 = u1[k]
+                                a0 += SIMD4(repeating: x0[0]) * vk; a1 += SIMD4(repeating: x0[1]) * vk
+                                a2 += SIMD4(repeating: x0[2]) * vk; a3 += SIMD4(repeating: x0[3]) * vk
+                                a4 += SIMD4(repeating: x1[0]) * vk; a5 += SIMD4(repeating: x1[1]) * vk
+                                a6 += SIMD4(repeating: x1[2]) * vk; a7 += SIMD4(repeating: x1[3]) * vk
+                            }
+                            for (r, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() {
+                                let i = 8 * b + r
+                                guard i < n else { break }
+                                for lane in 0..<4 {
+                                    let j = 4 * q + lane
+                                    guard j < n, j >= i else { continue }
+                                    worst = Swift.max(worst, abs(a[lane] / s2 - (i == j ? 1 : 0)))
+                                }
+                            }
+                        }
+                        b += pairWorkers
+                    }
+                    o.value[w] = worst
+                }
+            }
+        }
+        return partial.max() ?? 0
+    }
+}
+
 /// The element types `TensorStatistics` reads in parallel: their metatypes may cross threads.
 protocol StatisticsScalar: BinaryFloatingPoint, SendableMetatype {}
 extension Float: StatisticsScalar {}
@@ -115,6 +225,7 @@ extension Initializer {
         try validateGroups(groups, shape: shape, layout: layout)
         let count: Int
         do { count = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
+        try validateMinimumRank(shape, layout: layout, groups: groups)    // as fill: before the empty-tensor shortcut
         if count == 0 { return (0, 0, nil) }
         switch try plan(shape: shape, layout: layout, groups: groups) {
         case let .constant(v): return (v, 0, abs(v))

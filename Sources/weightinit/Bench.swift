@@ -57,13 +57,13 @@ struct Bench: ToolCommand {
 
     func wants(_ section: String) -> Bool {
         guard let only else { return true }
-        return only.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains(section)
+        return ((try? parseList(only.lowercased(), option: "--only")) ?? []).contains(section)
     }
 
     func validate() throws {
         if let only {
             let valid: Set = ["fill", "fresh", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
-            for s in only.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !valid.contains(s) {
+            for s in try parseList(only.lowercased(), option: "--only") where !valid.contains(s) {
                 throw ValidationError("--only: unknown section '\(s)'; valid: fill, fresh, orthogonal, gemm, dense, train, model-init, conv")
             }
         }

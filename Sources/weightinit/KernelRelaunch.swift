@@ -25,9 +25,9 @@ enum KernelRelaunch {
         let message = "environment variable OPENBLAS_CORETYPE=\(value) is invalid on this CPU: its kernels need \(bad.isa) "
             + "(missing \(bad.missing.joined(separator: ", "))), which would stop the process with SIGILL; "
             + (best.map { "set OPENBLAS_CORETYPE=\($0) (the best kernel for this CPU) or unset it" } ?? "unset it")
-        FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        StandardStreams.writeErr(Data("Error: \(message)\n".utf8))
         if args.contains("--json") {
-            FileHandle.standardOutput.write(PartialResult.failureJSON(message: message, exitCode: ExitStatus.invalidValue))
+            StandardStreams.writeOut(PartialResult.failureJSON(message: message, exitCode: ExitStatus.invalidValue))
         }
         exit(ExitStatus.invalidValue)
     }

@@ -11,12 +11,17 @@ struct Stats: ToolCommand {
 
         Shapes are written 256x784 (dense [out, in]) or 32x16x3x3 (conv OIHW); --layout changes the axes. \
         The tensor is at most 2³¹ elements and must fit in the memory available. \
+        Every scheme except the element-wise ones (zeros, ones, constant, uniform, normal, truncated-normal, \
+        truncated-normal-matched) needs at least 2 dimensions and refuses a 1-D shape whether or not it is empty \
+        (--shape 5 and --shape 0 both exit 64, as PyTorch's orthogonal_ and xavier_*_ raise for a 1-D tensor); \
+        a shape of 2 or more dimensions with a zero dimension (3x0, 0x4x3x3) is an empty tensor, a no-op for \
+        every scheme (exit 0, count 0, as PyTorch's orthogonal_ returns early on an empty tensor). \
         Tensors of 2²⁴ elements or more show fill progress on stderr when it is a terminal (WEIGHTINIT_PROGRESS=1 shows it always); \
         the bytes are the same with and without it.
 
         JSON keys: scheme, shape, fan_in, fan_out, count, mean, std, min, max, expected_mean, expected_std, \
         bound (the largest |x| the scheme can produce, null when unbounded), checksum, seconds, \
-        orthogonality_error (orthogonal), dtype, threads, kernel.
+        orthogonality_error (orthogonal: max |QQᵀ − I| for wide shapes, max |QᵀQ − I| for tall ones, of the weights divided by the gain, computed in Double in a fixed order, so it does not depend on --threads), dtype, threads, kernel.
 
         Examples:
           weightinit stats --scheme he-normal --shape 256x784
@@ -206,14 +211,14 @@ struct Stats: ToolCommand {
             let timer = DispatchSource.makeTimerSource(queue: .global())
             timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
             timer.setEventHandler {
-                FileHandle.standardError.write(Data("\r\u{1B}[Kfilling \(megabytes) … \(String(format: "%.1f", now() - t0)) s".utf8))
+                StandardStreams.writeErr(Data("\r\u{1B}[Kfilling \(megabytes) … \(String(format: "%.1f", now() - t0)) s".utf8))
             }
             Interrupt.progressLineOpen = true
-            FileHandle.standardError.write(Data("filling \(megabytes) …".utf8))
+            StandardStreams.writeErr(Data("filling \(megabytes) …".utf8))
             timer.resume()
             defer {
                 timer.cancel()
-                FileHandle.standardError.write(Data("\r\u{1B}[Kfilled \(megabytes) in \(String(format: "%.1f", now() - t0)) s\n".utf8))
+                StandardStreams.writeErr(Data("\r\u{1B}[Kfilled \(megabytes) in \(String(format: "%.1f", now() - t0)) s\n".utf8))
                 Interrupt.progressLineOpen = false
             }
             try initializer.fill(&buffer, shape: shape, layout: layout, groups: groups, key: key, threads: threads)
@@ -236,7 +241,7 @@ struct Stats: ToolCommand {
             }
         }
         if let failure {
-            if Interrupt.progressLineOpen { FileHandle.standardError.write(Data("\n".utf8)); Interrupt.progressLineOpen = false }
+            if Interrupt.progressLineOpen { StandardStreams.writeErr(Data("\n".utf8)); Interrupt.progressLineOpen = false }
             throw failure
         }
     }
@@ -244,8 +249,14 @@ struct Stats: ToolCommand {
     func run<S: InitializerScalar>(_ initializer: Initializer, _ dims: [Int], _ lay: KernelLayout, _ type: S.Type) throws {
         let count = try CheckedSize.elementCount(dims, what: "--shape \(shape)")
         try initializer.validate(shape: dims, as: S.self, layout: lay, groups: groups)    // before allocating
-        try CheckedSize.requireMemory(try CheckedSize.byteCount(dims, elementBytes: MemoryLayout<S>.stride, what: "--shape \(shape)"),
-                                      what: "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)")
+        var bytes = try CheckedSize.byteCount(dims, elementBytes: MemoryLayout<S>.stride, what: "--shape \(shape)")
+        var what = "a \(dims.map(String.init).joined(separator: "×")) tensor of \(S.self)"
+        if case let .orthogonal(gain) = initializer, count > 0, gain != 0 {
+            // The orthogonality check's Double copy of the tensor.
+            bytes = try CheckedSize.sum([bytes, try TensorStatistics.gramScratchBytes(rows: dims[0], columns: count / dims[0])], what: "--shape \(shape)")
+            what += " and its Double copy for the orthogonality check"
+        }
+        try CheckedSize.requireMemory(bytes, what: what)
         let threads = common.threads ?? FillThreads.defaultCount
         var buffer = [S](repeating: 0, count: count)
         // Progress on stderr whenever it is a terminal (also with --json: stdout stays clean).
@@ -263,10 +274,17 @@ struct Stats: ToolCommand {
         let checksum = buffer.withUnsafeBufferPointer { TensorStatistics.checksum($0) }
         var orthError: Double?
         if case let .orthogonal(gain) = initializer, count > 0, gain != 0 {
+            // In Double, in a fixed order, without BLAS: the same value for any --threads.
             let rows = dims[0], cols = count / rows
-            let w = try Matrix<S>(rows: rows, columns: cols, elements: buffer.map { $0 / S(gain) })
-            let gram = rows <= cols ? try w.multiplied(by: w, transposeOther: true) : try w.multiplied(by: w, transposeSelf: true)
-            orthError = try gram.subtracting(try .identity(gram.rows)).elements.map { Double(abs($0)) }.max() ?? 0
+            orthError = buffer.withUnsafeBufferPointer { b in
+                let raw = UnsafeRawPointer(b.baseAddress)
+                if S.self == Float.self {
+                    return TensorStatistics.orthogonalityError(UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Float.self), count: b.count),
+                                                               rows: rows, columns: cols, scale: gain, threads: threads)
+                }
+                return TensorStatistics.orthogonalityError(UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Double.self), count: b.count),
+                                                           rows: rows, columns: cols, scale: gain, threads: threads)
+            }
         }
         let report = Report(scheme: initializer.name == "variance-scaling" ? scheme : (try? Initializer.canonicalName(scheme)) ?? initializer.name,
                             shape: dims, fanIn: fans?.fanIn, fanOut: fans?.fanOut, count: count, mean: stats.mean, std: stats.std,

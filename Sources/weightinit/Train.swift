@@ -33,7 +33,7 @@ struct DataOptions: ParsableArguments {
 /// Parses `--hidden 256,128`.
 func parseHidden(_ text: String) throws -> [Int] {
     if text.trimmingCharacters(in: .whitespaces).isEmpty || text == "none" { return [] }   // no hidden layer: softmax regression
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = try parseList(text, option: "--hidden").map { Int($0) }
     guard parts.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 65_536 }) else {
         throw ValidationError("--hidden must be layer widths in 1…65536 separated by commas, e.g. 256,128; got '\(text)'")
     }
@@ -91,8 +91,12 @@ struct Train: ToolCommand {
         with an error naming the epoch and step. Ctrl-C prints what completed and exits with 130.
 
         JSON keys: epochs [{epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds, \
-        samples_per_second}], test_accuracy, init, activation, hidden, parameters, seed (plus diagnostics with \
-        --diagnostics).
+        samples_per_second}], test_accuracy, init, activation, architecture, hidden (the MLP's hidden widths; mlp \
+        only), layers (the model's layers as --summary prints them: name, kind, input_shape, output_shape, \
+        activation, parameters, initialization), parameters, seed (plus diagnostics with --diagnostics).
+
+        --hidden applies to mlp, --width and --depth to residual; the CNN's layers are fixed, and giving any of \
+        the three with --architecture cnn is refused (exit 64) rather than ignored.
 
         --save FILE writes the trained model as safetensors (PyTorch names and layouts); --checkpoint DIR \
         writes a checkpoint every --checkpoint-every steps, and --resume continues that run; --max-steps N \
@@ -127,9 +131,15 @@ struct Train: ToolCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Architecture: mlp (layers from --hidden), residual (--width, --depth residual blocks, no normalization) or cnn (conv 32 3×3 → ReLU → max-pool 2 → conv 64 3×3 → ReLU → max-pool 2 → dense 128 → ReLU → dense 10, 'same' padding, the hidden activation from --activation; 421,642 parameters).") var architecture: String = "mlp"
-    @Option(help: "Hidden layer widths, comma-separated (mlp).") var hidden: String = "256,128"
-    @Option(parsing: .unconditional, help: "Residual stream width (residual).") var width: Int = 256
-    @Option(parsing: .unconditional, help: "Residual blocks (residual).") var depth: Int = 8
+    @Option(name: .customLong("hidden"), help: "Hidden layer widths, comma-separated (mlp only; default 256,128; none or an empty value: no hidden layer). Refused with --architecture cnn, whose layers are fixed.") var hiddenOption: String?
+    @Option(name: .customLong("width"), parsing: .unconditional, help: "Residual stream width (residual only; default 256). Refused with --architecture cnn, whose layers are fixed.") var widthOption: Int?
+    @Option(name: .customLong("depth"), parsing: .unconditional, help: "Residual blocks (residual only; default 8). Refused with --architecture cnn, whose layers are fixed.") var depthOption: Int?
+    /// `--hidden` with its default (the option is optional so that giving it with the CNN can be refused).
+    var hidden: String { hiddenOption ?? "256,128" }
+    /// `--width` with its default.
+    var width: Int { widthOption ?? 256 }
+    /// `--depth` with its default.
+    var depth: Int { depthOption ?? 8 }
     @Option(help: "Hidden activation: \(Activation.names.joined(separator: ", ")).") var activation: String = "relu"
     @Option(help: "Negative slope for leaky-relu.") var slope: Float = 0.01
     @Option(name: .customLong("init"), help: "auto, a scheme name (he-normal, xavier-uniform, orthogonal, lecun-normal, zeros, …), or lsuv, data-dependent, autoinit, layer-ratio, metainit, mup; fixup, rezero (residual).") var initName: String = "auto"
@@ -140,7 +150,7 @@ struct Train: ToolCommand {
     @Option(help: "Write the trained model to this safetensors file (PyTorch names and layouts: Linear layers of the MLP at torch.nn.Sequential indices 0, 2, 4, …; load in PyTorch with load_state_dict(load_file(FILE)) from safetensors.torch). Written atomically.") var save: String?
     @Option(help: "Checkpoint directory: DIR/checkpoint.safetensors holds the model, the optimizer state, the schedule and data-order position, epoch and step, replaced atomically every --checkpoint-every steps, after each epoch and at the end. A directory that already holds a checkpoint needs --resume.") var checkpoint: String?
     @Option(parsing: .unconditional, help: "Steps between checkpoints (with --checkpoint).") var checkpointEvery: Int = 100
-    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration, activation, standardization, --limit, --init, architecture, shape or data is refused with an error naming the difference, exit 1; an edited or corrupt checkpoint is refused naming the file and the field). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads (and, with --distributed, the same number of ranks; a checkpoint resumes with any number of ranks).") var resume = false
+    @Flag(help: "Continue the run saved in the --checkpoint directory (same settings and data; a checkpoint of another configuration, activation, standardization, --limit, --init, architecture, shape or data is refused with an error naming the difference, exit 1; an edited or corrupt checkpoint is refused naming the file and the field, and every tensor's data is checked against the CRC-32 recorded when the checkpoint was written, so a changed bit in the weights or optimizer buffers is refused naming the tensor, exit 1; checkpoints written before these checksums were recorded load without that check, their tensor data checked only for NaN and infinity). Without a checkpoint there, training starts from the beginning. The resumed run ends with weights bitwise equal to an uninterrupted run with the same --threads and --batch-threads (and, with --distributed, the same number of ranks; a checkpoint resumes with any number of ranks).") var resume = false
     @Option(parsing: .unconditional, help: "Stop after this many optimizer steps in this invocation and write the checkpoint there (needs --checkpoint); continue later with --resume, e.g. within a cluster job's time limit. --save is written only by the invocation that completes the run.") var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Epochs, 1…100000.") var epochs: Int = 5
     @Option(parsing: .unconditional, help: "Mini-batch size.") var batchSize: Int = 128
@@ -161,12 +171,17 @@ struct Train: ToolCommand {
         var seconds: Double; var samplesPerSecond: Double; var diagnostics: [LayerStatistics]?; var updateRatio: [Double]?
     }
     struct Report: Encodable {
-        var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String; var hidden: [Int]
+        var epochs: [EpochJSON]; var testAccuracy: Double?; var init_: String; var activation: String
+        /// The MLP's hidden widths (mlp only; omitted for residual and cnn, whose layers `layers` lists).
+        var hidden: [Int]?
+        var architecture: String
+        /// The model's real layers (`NetworkModel.summary()`): PyTorch module name, kind, shapes, activation, parameters, init.
+        var layers: [LayerSummary]
         var initDiagnostics: [LayerStatistics]?; var parameters: Int; var seed: UInt64
         var saved: String?; var checkpoint: String?; var resumedAtGlobalStep: Int?; var stoppedAtGlobalStep: Int?
         var worldSize: Int = 1; var allreduce: AllReduceJSON?
         enum CodingKeys: String, CodingKey {
-            case epochs, testAccuracy, init_ = "init", activation, hidden, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep, stoppedAtGlobalStep
+            case epochs, testAccuracy, init_ = "init", activation, hidden, architecture, layers, initDiagnostics, parameters, seed, saved, checkpoint, resumedAtGlobalStep, stoppedAtGlobalStep
             case worldSize, allreduce
         }
     }
@@ -254,6 +269,15 @@ struct Train: ToolCommand {
         let arch: NetworkArchitecture
         do { arch = try NetworkArchitecture(name: architecture) } catch {
             throw ValidationError("--architecture must be \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: " or ")), got '\(architecture)'")
+        }
+        if arch == .cnn {
+            // The CNN's layers are fixed (conv 32 → pool → conv 64 → pool → dense 128 → 10): a layer
+            // option would be silently ignored, so it is refused (exit 64) naming the option.
+            for (option, given) in [("--hidden", hiddenOption), ("--width", widthOption.map(String.init)), ("--depth", depthOption.map(String.init))] {
+                if let given {
+                    throw ValidationError("\(option) \(given) does not apply to --architecture cnn: its layers are fixed (conv 32 3×3 → max-pool 2 → conv 64 3×3 → max-pool 2 → dense 128 → dense 10); \(option) sets the \(option == "--hidden" ? "MLP's hidden layers" : "residual MLP's \(option == "--width" ? "width" : "blocks")"). Omit it, or use weightinit compare --architecture cnn --depth D --width W for a deep CNN of your size")
+                }
+            }
         }
         guard (1...16_384).contains(width) else { throw ValidationError("--width must be in 1…16384, got \(width)") }
         guard (0...1000).contains(depth) else { throw ValidationError("--depth must be in 0…1000, got \(depth)") }
@@ -473,7 +497,8 @@ struct Train: ToolCommand {
                                                                samplesPerSecond: $0.samplesPerSecond, diagnostics: $0.diagnostics,
                                                                updateRatio: $0.updateRatio) },
                                  testAccuracy: reports.last?.testAccuracy ?? trainer.evaluate(test).accuracy, init_: initLabel,
-                                 activation: act.name, hidden: hiddenSizes, initDiagnostics: trainer.initialDiagnostics,
+                                 activation: act.name, hidden: arch == .mlp ? hiddenSizes : nil, architecture: arch.rawValue,
+                                 layers: model.summary().layers, initDiagnostics: trainer.initialDiagnostics,
                                  parameters: model.parameterCount, seed: common.seed, saved: stoppedAt == nil ? save : nil, checkpoint: checkpoints?.path,
                                  resumedAtGlobalStep: resumedAt, stoppedAtGlobalStep: stoppedAt, worldSize: comm?.size ?? 1, allreduce: allreduce))
             return
@@ -509,9 +534,9 @@ final class ProgressBar {
         last = t
         let width = 30, filled = width * min(done, total) / max(1, total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".data(using: .utf8)!)
+        StandardStreams.writeErr(Data("\r\u{1B}[K\(prefix) \(bar) \(done)/\(total)  \(suffix)".utf8))
         Interrupt.progressLineOpen = true
-        if done == total { FileHandle.standardError.write("\n".data(using: .utf8)!); Interrupt.progressLineOpen = false }
+        if done == total { StandardStreams.writeErr(Data("\n".utf8)); Interrupt.progressLineOpen = false }
     }
     func finish() {}
 }

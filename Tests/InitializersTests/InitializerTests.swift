@@ -335,3 +335,48 @@ struct InitializerTests {
         #expect(!Initializer.normal().usesFans && !Initializer.orthogonal().usesFans && !Initializer.zeros.usesFans)
     }
 }
+
+/// D4: the dimension rule is checked before the empty-tensor shortcut, so a 1-D shape is refused
+/// by every scheme that needs ≥ 2 dimensions whether it has 0 or 5 elements (PyTorch's
+/// `orthogonal_` raises "Only tensors with 2 or more dimensions are supported" for both), while
+/// element-wise schemes accept it and every scheme is a no-op on a ≥ 2-D shape with a zero dimension.
+@Suite("zero-sized dimensions: one rule for every scheme")
+struct ZeroDimensionRuleTests {
+    static let needsMatrix: [Initializer] = [.xavierUniform(), .xavierNormal(), .heUniform(), .heNormal(), .lecunUniform(), .lecunNormal(),
+                                             .varianceScaling(VarianceScaling()), .orthogonal(), .identity(), .dirac(), .deltaOrthogonal(),
+                                             .sparse(sparsity: 0.5)]
+    static let elementwise: [Initializer] = [.zeros, .ones, .constant(2), .uniform(), .normal(), .truncatedNormal(), .truncatedNormalMatched()]
+
+    @Test("[0] and [5]: refused alike by matrix/kernel schemes (fill, validate, expectedStatistics); accepted by element-wise ones")
+    func oneDimensional() throws {
+        for ini in Self.needsMatrix {
+            var errors: [String] = []
+            for n in [0, 5] {
+                var a = [Float](repeating: 0, count: n)
+                let fill = initError { try ini.fill(&a, shape: [n], key: RandomKey(seed: 0)) }
+                let check = initError { try ini.validate(shape: [n], as: Float.self) }
+                let expected = initError { _ = try ini.expectedStatistics(shape: [n]) }
+                #expect(fill != nil && check != nil && expected != nil, "\(ini) on [\(n)]: fill \(String(describing: fill)), validate \(String(describing: check))")
+                // The same kind of error for the empty and the non-empty shape.
+                errors.append(fill.map { "\($0)".replacingOccurrences(of: "[\(n)]", with: "[n]") } ?? "none")
+            }
+            #expect(errors[0] == errors[1], "\(ini): [0] → \(errors[0]); [5] → \(errors[1])")
+        }
+        for ini in Self.elementwise {
+            for n in [0, 5] {
+                var a = [Float](repeating: 0, count: n)
+                #expect(initError { try ini.fill(&a, shape: [n], key: RandomKey(seed: 0)) } == nil, "\(ini) on [\(n)]")
+            }
+        }
+    }
+
+    @Test("≥ 2-D shapes with a zero dimension stay no-ops for every scheme (C13)")
+    func emptyMatrices() throws {
+        for ini in Self.needsMatrix + Self.elementwise {
+            for shape in [[3, 0], [0, 5], [0, 4, 3, 3], [4, 0, 3, 3]] {
+                var a: [Float] = []
+                #expect(initError { try ini.fill(&a, shape: shape, key: RandomKey(seed: 0)) } == nil, "\(ini) on \(shape)")
+            }
+        }
+    }
+}

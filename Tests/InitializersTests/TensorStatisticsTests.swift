@@ -100,3 +100,42 @@ struct TensorStatisticsTests {
         }
     }
 }
+
+/// D2: `orthogonalityError` against a naive Double oracle (plain loops in the documented order)
+/// and identical for 1, 2 and 3 threads (it once went through a Float Gram on thread-dependent BLAS).
+@Suite("TensorStatistics.orthogonalityError")
+struct OrthogonalityErrorTests {
+    /// max |G − I|, G = W·Wᵀ/scale² (rows ≤ columns) or Wᵀ·W/scale², each entry Σ_k in ascending k in Double.
+    static func naive(_ w: [Float], rows: Int, columns: Int, scale: Double) -> Double {
+        let wide = rows <= columns, n = wide ? rows : columns, m = wide ? columns : rows
+        func at(_ v: Int, _ k: Int) -> Double { Double(wide ? w[v * columns + k] : w[k * columns + v]) }
+        var worst = 0.0
+        for i in 0..<n {
+            for j in i..<n {
+                var s = 0.0
+                for k in 0..<m { s += at(i, k) * at(j, k) }
+                worst = max(worst, abs(s / (scale * scale) - (i == j ? 1 : 0)))
+            }
+        }
+        return worst
+    }
+
+    @Test("equals the naive Double oracle bit for bit and is identical for 1/2/3 threads (wide, tall, square, ragged)",
+          arguments: [(9, 9), (7, 13), (13, 7), (1, 5), (5, 1), (33, 70), (70, 33)])
+    func oracle(_ rows: Int, _ columns: Int) throws {
+        for (scheme, scale) in [(Initializer.orthogonal(gain: 1.5), 1.5), (.normal(mean: 0, std: 0.3), 1.0)] {
+            var w = [Float](repeating: 0, count: rows * columns)
+            try scheme.fill(&w, shape: [rows, columns], key: RandomKey(seed: 5))
+            let expected = Self.naive(w, rows: rows, columns: columns, scale: scale)
+            let got = [1, 2, 3].map { t in w.withUnsafeBufferPointer { TensorStatistics.orthogonalityError($0, rows: rows, columns: columns, scale: scale, threads: t) } }
+            print("orthogonalityError \(rows)x\(columns) \(scheme.name): \(got) (naive \(expected))")
+            #expect(got.allSatisfy { $0.bitPattern == expected.bitPattern }, "\(rows)x\(columns) \(scheme.name): \(got) vs naive \(expected)")
+        }
+        // Double input takes the same path.
+        var d = [Double](repeating: 0, count: rows * columns)
+        try Initializer.orthogonal().fill(&d, shape: [rows, columns], key: RandomKey(seed: 6))
+        let dGot = [1, 3].map { t in d.withUnsafeBufferPointer { TensorStatistics.orthogonalityError($0, rows: rows, columns: columns, threads: t) } }
+        #expect(dGot[0] == dGot[1] && dGot[0] < 1e-12, "Double \(rows)x\(columns): \(dGot)")
+        #expect([Float]().withUnsafeBufferPointer { TensorStatistics.orthogonalityError($0, rows: 0, columns: 4) } == 0)
+    }
+}

@@ -88,7 +88,7 @@ struct InvariantQRPathsTests {
         return (checked, mismatches)
     }
 
-    @Test("the C Householder leaf equals a plain Swift ?geqr2 with the documented summation order, bit for bit (Float, Double; AVX2 and portable)")
+    @Test("the C Householder leaf equals a plain Swift ?geqr2 with the documented summation order, bit for bit (Float, Double; AVX2 and portable)", .flipsKernelPath)
     func leafMatchesReference() {
         let f = leafCase(Float.self), d = leafCase(Double.self)
         print("leaf: \(f.checked + d.checked) panel runs compared (kernel \(InvariantGEMM.usesAVX2 ? "AVX2 available" : "portable only")), \(f.mismatches + d.mismatches) differ")
@@ -121,7 +121,7 @@ struct InvariantQRPathsTests {
         return (fused, plain)
     }
 
-    @Test("the fused block reflector (one task per 96-column block) gives the bytes of its three separate products (Float, Double, T and Tᵀ, AVX2 and portable)")
+    @Test("the fused block reflector (one task per 96-column block) gives the bytes of its three separate products (Float, Double, T and Tᵀ, AVX2 and portable)", .flipsKernelPath)
     func fusedReflector() {
         #expect(InvariantGEMM.reflectorMinTasks * InvariantGEMM.reflectorColumnsPerTask <= 400 + InvariantGEMM.reflectorColumnsPerTask - 1,
                 "400 columns must take the fused path")

@@ -95,6 +95,9 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 /// take it exclusively; other BLAS/LAPACK tests take it shared.
 actor BLASGate {
     static let shared = BLASGate()
+    /// Taken exclusively by the tests that flip `InvariantGEMM.forcePortable` (a process-wide
+    /// switch), so one test's "native" leg never runs while another has forced the portable kernel.
+    static let kernelPath = BLASGate()
     private var readers = 0
     private var writer = false
     private var queue: [(exclusive: Bool, continuation: CheckedContinuation<Void, Never>)] = []
@@ -138,6 +141,23 @@ extension Trait where Self == BLASAccessTrait {
     static var sharedBLAS: Self { BLASAccessTrait(exclusive: false) }
     /// Runs alone among BLAS users (changes or depends on the process-wide thread setting).
     static var exclusiveBLAS: Self { BLASAccessTrait(exclusive: true) }
+}
+
+/// Scopes a test to run alone among the tests that flip the process-wide portable-kernel switch.
+struct KernelPathTrait: TestTrait, TestScoping {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        await BLASGate.kernelPath.acquire(exclusive: true)
+        do { try await function() } catch {
+            await BLASGate.kernelPath.release(exclusive: true)
+            throw error
+        }
+        await BLASGate.kernelPath.release(exclusive: true)
+    }
+}
+
+extension Trait where Self == KernelPathTrait {
+    /// For tests that call `InvariantGEMM.forcePortable`: none of them overlap.
+    static var flipsKernelPath: Self { KernelPathTrait() }
 }
 
 /// A value behind an `NSLock`, for counters shared by worker threads.

@@ -624,11 +624,13 @@ struct TinyMount {
 /// Runs the tool with stdout redirected by the shell (`redirect`, e.g. `>/dev/full` or `>&-`),
 /// or, when `redirect` is nil, into a pipe whose read end is already closed (every write gets
 /// EPIPE, deterministically). stderr is returned.
-func runWithStdout(_ args: [String], redirect: String?, in directory: String? = nil, timeout: Double = 60) throws -> ToolRun {
+func runWithStdout(_ args: [String], redirect: String?, in directory: String? = nil, timeout: Double = 60,
+                   environment extra: [String: String] = [:]) throws -> ToolRun {
     let p = Process()
     let tool = try hardeningToolBinary().path
     var env = ProcessInfo.processInfo.environment
     env["WEIGHTINIT_NO_RELAUNCH"] = "1"
+    env.merge(extra) { $1 }
     p.environment = env
     if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let errPath = NSTemporaryDirectory() + "wi-err-" + UUID().uuidString
@@ -717,6 +719,22 @@ extension HardeningCLITests {
         }
         let files = listing(dir)
         #expect(files == ["m.st", "m2.st", "s.json", "t.st"], "work done stays done, no temporary file: \(files)")
+    }
+
+    @Test("progress on a stderr that fails (/dev/full, closed): the command still succeeds, never a trap (was SIGILL 132 from FileHandle.write)",
+          arguments: ["2>/dev/full", "2>&-"])
+    func progressOnFailingStderr(redirect: String) throws {
+        let dir = try scratchDirectory(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        // WEIGHTINIT_PROGRESS=1 forces the fill progress of `stats` whatever the size: the row-wise
+        // path (he-normal) and the whole-tensor path with its redraw timer (orthogonal).
+        for args in [["stats", "--scheme", "he-normal", "--shape", "512x512", "--json"],
+                     ["stats", "--scheme", "orthogonal", "--shape", "700x700", "--json"]] {
+            let r = try runWithStdout(args, redirect: ">" + dir + "/out.json " + redirect, environment: ["WEIGHTINIT_PROGRESS": "1"])
+            let out = (try? String(contentsOfFile: dir + "/out.json", encoding: .utf8)) ?? ""
+            print("\(args[2]) with stderr \(redirect) → \(r.status)")
+            #expect(!r.signaled && !r.timedOut && r.status == 0, "\(args[2]) \(redirect): \(r.status)")
+            #expect(jsonObject(out)?["checksum"] is String, "the JSON result still arrives: \(out)")
+        }
     }
 
     @Test("--json on argument and validation errors prints one failure object with exit_code 64",

@@ -31,3 +31,26 @@ struct OrthogonalThreadInvarianceTests {
         #expect(Set(sums.values).count == 1, "\(shape) \(dtype): \(sums)")
     }
 }
+
+/// D2: `stats --scheme orthogonal` reported an orthogonality_error that changed with --threads
+/// (8.9e-7 vs 6.0e-7 at 129x257, a Float Gram through OpenBLAS); now computed in Double in a
+/// fixed order: the same number for every thread count, with the same bytes.
+@Suite("stats orthogonality_error across --threads (child processes)")
+struct OrthogonalityErrorCLITests {
+    @Test("orthogonality_error identical for --threads 1, 2, 3 at 129x257 and 257x129")
+    func threads() throws {
+        for shape in ["129x257", "257x129"] {
+            var errors: [String: Double] = [:], sums: Set<String> = []
+            for t in ["1", "2", "3"] {
+                let (status, out, err) = try runTool(["stats", "--scheme", "orthogonal", "--shape", shape, "--seed", "3", "--threads", t, "--json"])
+                #expect(status == 0, "\(shape) --threads \(t): exit \(status), \(err)")
+                let j = try json(out)
+                errors[t] = try #require(j["orthogonality_error"] as? Double)
+                sums.insert(try #require(j["checksum"] as? String))
+            }
+            print("stats orthogonal \(shape): orthogonality_error by --threads \(errors.sorted { $0.key < $1.key })")
+            #expect(sums.count == 1 && Set(errors.values.map(\.bitPattern)).count == 1, "\(shape): \(errors), checksums \(sums)")
+            #expect(errors.values.allSatisfy { $0 > 0 && $0 < 1e-5 }, "\(shape): \(errors)")
+        }
+    }
+}

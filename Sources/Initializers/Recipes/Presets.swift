@@ -46,12 +46,18 @@ public enum ModelPreset {
     }
 
     /// Splits `NAME:k=v,k=v` into the name and an ordered option list.
-    /// - Throws: `.invalidOption` for an item without `=`, an empty key or a repeated key.
+    /// - Throws: `.invalidOption` for an empty item (`a=1,,b=2`, a trailing comma, nothing after the
+    ///   colon), an item without `=`, an empty key or a repeated key.
     public static func parseOptions(_ text: String, owner: String) throws(RecipeError) -> (String, [(String, String)]) {
         guard let colon = text.firstIndex(of: ":") else { return (text.trimmingCharacters(in: .whitespaces), []) }
         let name = String(text[..<colon]).trimmingCharacters(in: .whitespaces)
         var options: [(String, String)] = []
-        for item in text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: true) {
+        let items = text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+        for (i, item) in items.enumerated() {
+            guard !item.allSatisfy({ $0 == " " || $0 == "\t" }) else {
+                throw .invalidOption(owner: "\(owner) \(name)", key: "item \(i + 1) of \(items.count)", value: "",
+                                     rule: "an item must not be empty (options are key=value separated by single commas)")
+            }
             let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2, !pair[0].isEmpty else {
                 throw .invalidOption(owner: "\(owner) \(name)", key: String(item), value: "", rule: "options are key=value, separated by commas")

@@ -82,9 +82,11 @@ public struct InitializationComparison: Sendable {
         /// The network family (default `.mlp`).
         public var architecture: NetworkArchitecture = .mlp
         /// Hidden layers of the MLP (`inputs → width × depth → classes`, `depth + 1` dense layers),
-        /// or residual blocks of the residual MLP. Range 1…1000; default 30.
+        /// residual blocks of the residual MLP, or conv layers of the CNN. Range 1…1000; default 30
+        /// (`weightinit compare --architecture cnn` uses 16).
         public var depth = 30
-        /// Units per hidden layer (MLP) or residual stream width. Range 1…16384; default 256.
+        /// Units per hidden layer (MLP), residual stream width, or channels of every conv layer
+        /// (CNN). Range 1…16384; default 256 (`weightinit compare --architecture cnn` uses 16).
         public var width = 256
         /// Hidden activation (default ReLU); the output layer is linear (logits).
         public var activation: Activation = .relu

@@ -642,6 +642,46 @@ public final class Conv2D: Layer {
         return (slots, round(k * ld + 8), round(o * ld), round(ws), wave)
     }
 
+    /// The sizes in Floats of the buffers `forward` allocates (`ensureBuffers`) for a batch of
+    /// `n` rows on `workers` threads with `algorithm` (`.im2col` or `.direct`), for
+    /// `MemoryEstimate.cnn`: padded input, pre-activation, output, input gradient, then the
+    /// path's own buffers (im2col: per-slot col, product and packing blocks, one wave of per-block
+    /// weight gradients, channel-major gradient, bias partials, col2im scratch for stride 1;
+    /// direct: accumulator, per-sample partial gradients, scratch). Weight and gradient are not
+    /// included. Overflow-checked: throws `SizeError.overflow` where `Conv2D` itself would not
+    /// fit in memory anyway.
+    static func bufferFloats(geometry g: WindowGeometry, outputChannels o: Int, groups: Int, batch n: Int, workers: Int,
+                             algorithm: ConvolutionAlgorithm) throws(SizeError) -> [Int] {
+        func p(_ a: Int...) throws(SizeError) -> Int { try CheckedSize.elementCount(a, what: "Conv2D buffer") }
+        let c = g.channels, k = try p(c / max(groups, 1), g.kernelHeight, g.kernelWidth), plane = try p(g.outputHeight, g.outputWidth)
+        let hp = g.height + g.padTop + g.padBottom, wp = g.width + g.padLeft + g.padRight
+        let planeStride = try CheckedSize.sum([try p(hp, wp), try p(g.kernelWidth - 1, g.dilationWidth), 8], what: "Conv2D padded plane")
+        let stride1 = g.strideHeight == 1 && g.strideWidth == 1
+        let accW = stride1 ? wp : g.outputWidth
+        let scratchStride = max(try p(g.outputHeight, accW), planeStride, plane)
+        var sizes = [try p(n, c, planeStride), try p(n, o, plane), try p(n, o, plane), try p(n, c, g.height, g.width)]
+        guard n > 0 else { return sizes }
+        if algorithm == .im2col {
+            // im2colPlan's own products stay far below Int.max once these fit (checked here).
+            _ = try p(k, plane, 4); _ = try p(o, plane, 4); _ = try p(o, k)
+            let plan = Conv2D.im2colPlan(batch: n, outputChannels: o, reduction: k, groups: groups, outputPlane: plane, workers: workers,
+                                         blockBytes: Conv2D.defaultIm2colBlockBytes, partialLimit: Conv2D.weightPartialFloats)
+            sizes += [try p(plan.slots, plan.colStride), try p(plan.slots, plan.productStride), try p(plan.slots, plan.workspaceStride),
+                      try p(plan.wave, o, k), try p(o, n, plane), try p(n, o), stride1 ? try p(workers, scratchStride) : 0]
+        } else {
+            sizes += [try p(n, o, g.outputHeight, accW), try p(n, try CheckedSize.sum([try p(o, k), o], what: "Conv2D partials")),
+                      try p(workers, scratchStride)]
+        }
+        return sizes
+    }
+
+    /// Floats of the buffers this layer holds now (for tests of `bufferFloats`).
+    var allocatedBufferFloats: Int {
+        padded.count + preactivation.count + output.count + inputGradient.count + colBlock.count + productBlock.count
+            + gemmWorkspace.count + weightPartials.count + channelMajorGradient.count + biasPartials.count + directGradient.count
+            + partials.count + scratch.count
+    }
+
     /// im2col of one group for a block of samples: `col[r][(s − first sample)·P + i·OW + j]` =
     /// padded plane `(s, firstChannel + c)` at `(i·sh + ki·dh, j·sw + kj·dw)` for row
     /// `r = (c·kh + ki)·kw + kj` of `rows`; rows split over the workers.

@@ -1,3 +1,4 @@
+import Datasets
 import TensorFiles
 
 extension NetworkModel {
@@ -73,7 +74,9 @@ extension TrainingCheckpoint {
     ///   inconsistent with the others — see `TrainingCheckpoint.validate` —, a NaN or infinite
     ///   parameter or optimizer value, optimizer buffers missing),
     ///   `.missingTensor` / `.shapeMismatch` / `.dtypeMismatch` when the tensors do not match the
-    ///   header's parameter list.
+    ///   header's parameter list; `.tensorChecksumMismatch` naming the first tensor (in file
+    ///   order) whose data bytes do not have the CRC-32 recorded in `tensor_checksums` (files
+    ///   without that field are not checked this way).
     public static func read(from path: String) throws -> TrainingCheckpoint {
         let file = try SafetensorsFile(path: path)
         let header = try TrainingCheckpoint.header(from: file.metadata, file: path)
@@ -107,6 +110,22 @@ extension TrainingCheckpoint {
                 }
                 first.append(try buffer(header.optimizerBuffers.first(where: { $0 != "exp_avg_sq" }) ?? "momentum_buffer"))
                 second.append(try buffer("exp_avg_sq"))
+            }
+        }
+        // Every tensor's data against the CRC-32 recorded when the file was written (absent in
+        // checkpoints written before it was recorded: those load unverified).
+        if let recorded = header.tensorChecksums {
+            for e in file.tensors where recorded[e.name] == nil {
+                throw ModelFileError.notACheckpoint(file: path, reason: "field 'tensor_checksums' has no entry for tensor '\(e.name)'")
+            }
+            for name in recorded.keys.sorted() where file.location(of: name) == nil {
+                throw ModelFileError.notACheckpoint(file: path, reason: "field 'tensor_checksums' names tensor '\(name)', which the file does not hold")
+            }
+            for e in file.tensors {
+                let computed = CRC32.hex(try file.withBytes(of: e.name) { CRC32.checksum($0) })
+                guard computed == recorded[e.name]!.lowercased() else {
+                    throw ModelFileError.tensorChecksumMismatch(file: path, name: e.name, recorded: recorded[e.name]!, computed: computed)
+                }
             }
         }
         let configuration = header.trainingConfiguration

@@ -16,6 +16,10 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
     case notACheckpoint(file: String, reason: String)
     /// A file-system failure outside the tensor-file layer (creating the checkpoint directory).
     case io(file: String, reason: String)
+    /// A checkpoint tensor whose data bytes no longer have the CRC-32 recorded when the
+    /// checkpoint was written (`recorded`, `computed`: 8 hexadecimal digits): the file was changed
+    /// or corrupted after it was written.
+    case tensorChecksumMismatch(file: String, name: String, recorded: String, computed: String)
 
     /// The message: the file, the tensor or field, and what differs.
     public var description: String {
@@ -30,6 +34,8 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
             return "\(file): the checkpoint was taken with \(field) \(checkpoint), this run has \(current); resume with the same settings or use another checkpoint directory"
         case let .notACheckpoint(file, reason): return "\(file): not a usable checkpoint: \(reason)"
         case let .io(file, reason): return "\(file): \(reason)"
+        case let .tensorChecksumMismatch(file, name, recorded, computed):
+            return "\(file): tensor '\(name)' is corrupt: the CRC-32 of its data is \(computed), the checkpoint recorded \(recorded) when it was written; the file was changed after it was written (restore it or start the run again)"
         }
     }
 

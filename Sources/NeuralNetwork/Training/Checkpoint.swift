@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import MatrixModule
 
@@ -94,7 +95,14 @@ public struct CheckpointSchedule: Sendable, Equatable {
 ///   beyond the configuration: for `weightinit train` the architecture, layer widths, activation
 ///   and slope, initialization, `--limit` and standardization; `Trainer.settings`) and
 ///   `data_checksum` (a 64-bit checksum of the training data's labels and input bytes,
-///   `LabeledData.checksum`, hexadecimal).
+///   `LabeledData.checksum`, hexadecimal) and `tensor_checksums` (every tensor's name → the
+///   CRC-32 of its data bytes as written, 8 hexadecimal digits; `CRC32`, zlib's `crc32_z`).
+///
+/// `read(from:)` recomputes every tensor's CRC-32 from the file and refuses a tensor whose bytes
+/// changed (`ModelFileError.tensorChecksumMismatch` naming it): a flipped bit in the weights or
+/// optimizer buffers is refused even when the value stays finite. Checkpoints written before
+/// `tensor_checksums` was recorded (same format version 2) still load; their tensor data is then
+/// checked only for non-finite values, and the header fields as for every checkpoint.
 ///
 /// Version 2 added `settings` and `data_checksum`; a version-1 file is refused
 /// (`ModelFileError.notACheckpoint` naming both versions) because it cannot show that the run is
@@ -166,6 +174,9 @@ public struct TrainingCheckpoint: Sendable {
         var reports: [EpochReport]
         var settings: [String: String]
         var dataChecksum: String?
+        /// Tensor name → CRC-32 of its data bytes as stored (F32 little-endian), 8 hex digits.
+        /// Absent in checkpoints written before it was recorded: those load unverified.
+        var tensorChecksums: [String: String]?
     }
 
     /// The fields of `TrainingConfiguration` that change the weights, as text (exact comparison).
@@ -196,6 +207,15 @@ public struct TrainingCheckpoint: Sendable {
 
     static let metadataKey = "weightinit.checkpoint"
 
+    /// CRC-32 of `values` stored as F32 little-endian, the bytes a checkpoint file holds.
+    static func crc(of values: [Float]) -> UInt32 {
+        #if _endian(little)
+        return values.withUnsafeBytes { CRC32.checksum($0) }
+        #else
+        return values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { CRC32.checksum($0) }
+        #endif
+    }
+
     /// The metadata entries of the file (`format: pt` first).
     func metadata() throws -> [(String, String)] {
         let header = Header(version: Self.version, epoch: position.epoch, step: position.step, globalStep: position.globalStep,
@@ -206,7 +226,8 @@ public struct TrainingCheckpoint: Sendable {
                             parameters: Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) }),
                             lossSumBits: String(accumulators.lossSum.bitPattern, radix: 16), correct: accumulators.correct, seen: accumulators.seen,
                             lastFiniteLossBits: accumulators.lastFiniteLoss.map { String($0.bitPattern, radix: 16) }, reports: reports,
-                            settings: settings, dataChecksum: dataChecksum.map { String($0, radix: 16) })
+                            settings: settings, dataChecksum: dataChecksum.map { String($0, radix: 16) },
+                            tensorChecksums: Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, CRC32.hex(Self.crc(of: $0.values))) }))
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -335,6 +356,10 @@ public struct TrainingCheckpoint: Sendable {
         }
         if let d = h.dataChecksum, UInt64(d, radix: 16) == nil || d.hasPrefix("+") || d.hasPrefix("-") {
             throw fail("data_checksum", "'\(d)'", "must be a 64-bit hexadecimal number")
+        }
+        for (name, crc) in (h.tensorChecksums ?? [:]).sorted(by: { $0.key < $1.key })
+            where crc.count != 8 || UInt32(crc, radix: 16) == nil || crc.hasPrefix("+") || crc.hasPrefix("-") {
+            throw fail("tensor_checksums.\(name)", "'\(crc)'", "must be a CRC-32 as 8 hexadecimal digits")
         }
         for (name, shape) in h.parameters where shape.contains(where: { $0 < 0 }) {
             throw fail("parameters.\(name)", "\(shape)", "dimensions must be ≥ 0")

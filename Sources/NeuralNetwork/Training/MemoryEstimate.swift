@@ -55,37 +55,55 @@ public enum MemoryEstimate {
     }
 
     /// Bytes for a `ConvolutionalNetwork` over `inputShape` (`[C, H, W]`) with the layers `spec`,
-    /// trained with batches of `batch` rows — walked layer by layer from the shapes alone, nothing
-    /// allocated. Per layer, in Floats:
-    /// - `conv` `C→O`, kernel `kh×kw`, groups `G`, output `OH×OW = P`, reduction `K = (C/G)·kh·kw`:
-    ///   weight, gradient and optimizer state `(O·K + O)·(2 + optimizerSlots)`; per row the padded
-    ///   input `C·(H+pt+pb)·(W+pl+pr)`, pre-activation and output `2·O·P`, input gradient `C·H·W`,
-    ///   and for the im2col path (`K > Conv2D.directReductionLimit`) the column and product
-    ///   blocks `2·(C·kh·kw·P + O·P)` (the layer holds one block of `B` rows per thread, at most
-    ///   `min(threads, blocks)·B < N + B ≤ 2N` rows), the per-block weight gradients `O·K` (at most
-    ///   one block per row), the channel-major gradient `O·P` and the bias partials `O` (the
-    ///   packed-panel workspace of its products, `≤ (128 + max(O/G, K) + 6)·256` Floats per
-    ///   thread, is left out like BLAS's own buffers); for the
-    ///   direct path (`K ≤ 32`) the accumulator `O·OH·(W+pl+pr)` and the per-sample partial
-    ///   gradients `O·K + O`;
-    /// - max/avg pooling: output and spare output `2·C·P`, argmax indices `C·P` (4-byte), input
-    ///   gradient `C·H·W`; global average pooling: output `C`, input gradient `C·H·W`; flatten:
-    ///   output and input gradient `2·C·H·W`;
-    /// - dense: as `dense(layers:…)` (with its packed weights and packed input);
-    /// - plus the input batch itself (`C·H·W` per row).
-    /// Like the other estimates it ignores allocator overhead and BLAS's own buffers.
+    /// trained or evaluated with batches of at most `batch` rows on `threads` layer threads —
+    /// walked layer by layer from the shapes alone, nothing allocated. It counts the buffers the
+    /// layers really allocate (they are sized for the batch and kept between steps), in Floats:
+    /// - `conv` `C→O`, kernel `kh×kw`, groups `G`, output `OH×OW = P`, reduction `K = (C/G)·kh·kw`
+    ///   (`Conv2D.bufferFloats`, which mirrors `Conv2D`'s allocation): weight, gradient and
+    ///   optimizer state `(O·K + O)·(2 + optimizerSlots)`; for `N` rows the padded input
+    ///   `N·C·planeStride` (`planeStride = Hp·Wp + (kw − 1)·dw + 8`), pre-activation and output
+    ///   `2·N·O·P`, input gradient `N·C·H·W`; on the im2col path (`K > 32`) the channel-major
+    ///   gradient `N·O·P`, the bias partials `N·O`, and ONE `col`/product/packing block per
+    ///   thread that runs blocks (`min(threads, blocks)` slots of about 2 MiB of `col` each — not
+    ///   per row), the per-block weight gradients of one wave (`wave·O·K`, at most
+    ///   `max(slots·O·K, 2²²)` Floats) and a col2im plane per thread (stride 1); on the direct path
+    ///   (`K ≤ 32`) the accumulator `N·O·OH·accW`, the per-sample partial gradients
+    ///   `N·(O·K + O)` and a scratch plane per thread;
+    /// - max pooling: output, spare output, argmax indices (4-byte) `3·N·C·P` and input gradient
+    ///   `N·C·H·W`; average pooling: output `N·C·P` and input gradient; global average pooling:
+    ///   output `N·C` and input gradient; flatten: nothing (it passes its input on);
+    /// - dense `in → out`: weight, gradient and optimizer state, the two packed copies of the weight
+    ///   (`⌈out/16⌉·16·in + ⌈in/16⌉·16·out`), and for `N` rows the input copy, pre-activation,
+    ///   output, output-gradient scratch and input gradient `N·(2·in + 3·out)` and the packed input
+    ///   `N·⌈in/16⌉·16`;
+    /// - the input batch `N·C·H·W` and the loss gradient `N·classes`;
+    /// - plus the largest buffer sized by the batch once more: when the batch size changes
+    ///   (training batch, probe batch, evaluation batch) each such buffer is reallocated, and for a
+    ///   moment the old and the new one coexist.
+    /// The layers hold their buffers at the largest batch they have seen last; a smaller batch
+    /// reallocates smaller ones, so `batch` is the largest batch of the run. One network at a
+    /// time: callers that build several networks in turn (`InitializationComparison`) pass the
+    /// estimate of one. It ignores allocator overhead, the thread stacks and BLAS's own buffers
+    /// (none on these paths: convolutions and dense layers run on the package's kernels).
     /// - Throws: `TrainingError.invalidHyperparameter` / `.shapeMismatch` when the layers do not fit
     ///   the input (a window larger than the image, as `ConvolutionalNetwork.init` would throw);
     ///   `SizeError.negative`/`.overflow`.
-    public static func cnn(inputShape: [Int], spec: [LayerSpec], batch: Int, optimizerSlots: Int) throws -> Int {
+    public static func cnn(inputShape: [Int], spec: [LayerSpec], batch: Int, optimizerSlots: Int, threads: Int? = nil) throws -> Int {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 }) else {
             throw TrainingError.invalidHyperparameter(name: "input shape", value: Double(inputShape.min() ?? 0), rule: "needs [C, H, W] with sizes ≥ 1 (got \(inputShape))")
         }
         guard batch >= 0 else { throw SizeError.negative(what: "batch", value: batch) }
+        guard optimizerSlots >= 0 else { throw SizeError.negative(what: "optimizer slots", value: optimizerSlots) }
+        let workers = max(1, threads ?? LayerThreads.workers)
+        let n = batch
         var shape = inputShape
-        var parameters: [Int] = [], perRow: [Int] = [try CheckedSize.elementCount(inputShape, what: "input elements")]
-        var packed: [Int] = []
+        var terms: [Int] = [try CheckedSize.elementCount([n] + inputShape, what: "CNN input batch")]
+        var largest = terms[0]     // the largest buffer sized by the batch (reallocated when it changes)
         func p(_ a: Int...) throws -> Int { try CheckedSize.elementCount(a, what: "CNN layer size") }
+        func buffers(fixed: [Int] = [], batch b: [Int]) throws {
+            terms.append(try CheckedSize.sum(fixed + b, what: "CNN layer buffers"))
+            largest = max(largest, b.max() ?? 0)
+        }
         for (i, s) in spec.enumerated() {
             func image() throws -> (Int, Int, Int) {
                 guard shape.count == 3 else { throw TrainingError.shapeMismatch("layer \(i) (\(s)) needs a C×H×W input, got \(shape)") }
@@ -99,46 +117,40 @@ public enum MemoryEstimate {
                 }
                 let g = try WindowGeometry(channels: c, height: h, width: w, kernel: (kernel, kernel), stride: (stride, stride),
                                            dilation: (dilation, dilation), padding: padding, layer: "layer \(i) conv")
-                let k = try p(c / groups, kernel, kernel), plane = try p(g.outputHeight, g.outputWidth)
-                let paddedW = w + g.padLeft + g.padRight, paddedH = h + g.padTop + g.padBottom
-                parameters.append(try CheckedSize.sum([try p(o, k), o], what: "conv parameters"))
-                var row = [try p(c, paddedH, paddedW + kernel * dilation + 8), try p(2, o, plane), try p(c, h, w)]
-                if k > Conv2D.directReductionLimit {
-                    row += [try p(2, c, kernel, kernel, plane), try p(2, o, plane), try p(o, k), try p(o, plane), o]
-                } else {
-                    row += [try p(o, g.outputHeight, paddedW), try CheckedSize.sum([try p(o, k), o], what: "conv partials")]
-                }
-                perRow.append(try CheckedSize.sum(row, what: "conv activations"))
+                let k = try p(c / groups, kernel, kernel)
+                let parameters = try CheckedSize.product(try CheckedSize.sum([try p(o, k), o], what: "conv parameters"), 2 + optimizerSlots,
+                                                         what: "conv parameters and state")
+                try buffers(fixed: [parameters], batch: Conv2D.bufferFloats(geometry: g, outputChannels: o, groups: groups, batch: n, workers: workers,
+                                                               algorithm: k > Conv2D.directReductionLimit ? .im2col : .direct))
                 shape = [o, g.outputHeight, g.outputWidth]
             case let .maxPool(kernel, stride), let .avgPool(kernel, stride):
                 let (c, h, w) = try image()
                 let g = try WindowGeometry(channels: c, height: h, width: w, kernel: (kernel, kernel), stride: (stride ?? kernel, stride ?? kernel),
                                            dilation: (1, 1), padding: .explicit(height: 0, width: 0), layer: "layer \(i) pooling", maxPadHalfKernel: true)
-                let plane = try p(c, g.outputHeight, g.outputWidth)
-                perRow.append(try CheckedSize.sum([try p(3, plane), try p(c, h, w)], what: "pooling activations"))
+                let plane = try p(n, c, g.outputHeight, g.outputWidth)
+                if case .maxPool = s { try buffers(batch: [plane, plane, plane, try p(n, c, h, w)]) } else { try buffers(batch: [plane, try p(n, c, h, w)]) }
                 shape = [c, g.outputHeight, g.outputWidth]
             case .globalAveragePool:
                 let (c, h, w) = try image()
-                perRow.append(try CheckedSize.sum([c, try p(c, h, w)], what: "pooling activations"))
+                try buffers(batch: [try p(n, c), try p(n, c, h, w)])
                 shape = [c]
             case .flatten:
-                let n = try CheckedSize.elementCount(shape, what: "flatten size")
-                perRow.append(try p(2, n))
-                shape = [n]
+                shape = [try CheckedSize.elementCount(shape, what: "flatten size")]
             case let .dense(units, _):
                 guard shape.count == 1 else { throw TrainingError.shapeMismatch("layer \(i) (dense) needs a flat input, got \(shape)") }
                 guard units >= 1 else { throw TrainingError.invalidHyperparameter(name: "dense units", value: Double(units), rule: "must be ≥ 1") }
-                parameters.append(try CheckedSize.sum([try p(shape[0], units), units], what: "dense parameters"))
-                func pad16(_ n: Int) throws -> Int { try p(n / 16 + (n % 16 == 0 ? 0 : 1), 16) }
-                perRow.append(try CheckedSize.sum([try p(2, shape[0]), try p(3, units), try pad16(shape[0])], what: "dense activations"))
-                packed.append(try CheckedSize.sum([try p(try pad16(units), shape[0]), try p(try pad16(shape[0]), units)], what: "dense packed weights"))
+                let inputs = shape[0]
+                func pad16(_ v: Int) throws -> Int { try p(v / 16 + (v % 16 == 0 ? 0 : 1), 16) }
+                let parameters = try CheckedSize.product(try CheckedSize.sum([try p(inputs, units), units], what: "dense parameters"), 2 + optimizerSlots,
+                                                         what: "dense parameters and state")
+                try buffers(fixed: [parameters, try p(try pad16(units), inputs), try p(try pad16(inputs), units)],
+                            batch: [try p(n, inputs), try p(n, inputs), try p(n, units), try p(n, units), try p(n, units), try p(n, try pad16(inputs))])
                 shape = [units]
             }
         }
-        let state = try CheckedSize.sum([try CheckedSize.product(try CheckedSize.sum(parameters, what: "CNN parameters"), 2 + optimizerSlots, what: "CNN parameters and state"),
-                                         try CheckedSize.sum(packed, what: "CNN packed dense weights")], what: "CNN parameters, state and packed weights")
-        let activations = try CheckedSize.product(try CheckedSize.sum(perRow, what: "CNN activations per row"), batch, what: "CNN activations for batch \(batch)")
-        return try CheckedSize.product(try CheckedSize.sum([state, activations], what: "CNN size"), MemoryLayout<Float>.stride, what: "CNN bytes")
+        terms.append(try CheckedSize.elementCount([n] + shape, what: "CNN loss gradient"))
+        terms.append(largest)
+        return try CheckedSize.product(try CheckedSize.sum(terms, what: "CNN size"), MemoryLayout<Float>.stride, what: "CNN bytes")
     }
 
     /// The smallest side `s` of square single-channel images `[1, s, s]` that the layers `spec`
