@@ -274,6 +274,38 @@ WG_AVX2 static void kernel_s_avx2(long kc, const float *A, const float *B, float
     }
 }
 
+// The same tile with op(B) read in place (not transposed: column j at b + j*ldb, p-th element b[j*ldb + p]):
+// the same broadcasts in the same order, so the same fma chains and bytes as packing B first.
+WG_AVX2 static void kernel_s_avx2_inplace(long kc, const float *A, const float *b, long ldb, float *c, long ldc,
+                                          float alpha, float beta, int first) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb, *b4 = b + 4 * ldb, *b5 = b + 5 * ldb;
+    for (int j = 0; j < NR; j++) { _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0); _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0); }
+    for (long p = 0; p < kc; p++) {
+        __m256 a0 = _mm256_loadu_ps(A + p * MR_S), a1 = _mm256_loadu_ps(A + p * MR_S + 8);
+        __m256 x;
+        x = _mm256_broadcast_ss(b0 + p); c00 = _mm256_fmadd_ps(a0, x, c00); c10 = _mm256_fmadd_ps(a1, x, c10);
+        x = _mm256_broadcast_ss(b1 + p); c01 = _mm256_fmadd_ps(a0, x, c01); c11 = _mm256_fmadd_ps(a1, x, c11);
+        x = _mm256_broadcast_ss(b2 + p); c02 = _mm256_fmadd_ps(a0, x, c02); c12 = _mm256_fmadd_ps(a1, x, c12);
+        x = _mm256_broadcast_ss(b3 + p); c03 = _mm256_fmadd_ps(a0, x, c03); c13 = _mm256_fmadd_ps(a1, x, c13);
+        x = _mm256_broadcast_ss(b4 + p); c04 = _mm256_fmadd_ps(a0, x, c04); c14 = _mm256_fmadd_ps(a1, x, c14);
+        x = _mm256_broadcast_ss(b5 + p); c05 = _mm256_fmadd_ps(a0, x, c05); c15 = _mm256_fmadd_ps(a1, x, c15);
+    }
+    __m256 lo[NR] = {c00, c01, c02, c03, c04, c05}, hi[NR] = {c10, c11, c12, c13, c14, c15};
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
+    for (int j = 0; j < NR; j++) {
+        float *cj = c + j * ldc;
+        __m256 x0 = _mm256_loadu_ps(cj), x1 = _mm256_loadu_ps(cj + 8);
+        if (first) {
+            if (beta == 0) { x0 = zero; x1 = zero; }
+            else { x0 = _mm256_mul_ps(vb, x0); x1 = _mm256_mul_ps(vb, x1); }
+        }
+        _mm256_storeu_ps(cj, _mm256_add_ps(x0, _mm256_mul_ps(va, lo[j])));
+        _mm256_storeu_ps(cj + 8, _mm256_add_ps(x1, _mm256_mul_ps(va, hi[j])));
+    }
+}
+
 // 8 x 6 Double tile.
 WG_AVX2 static void kernel_d_avx2(long kc, const double *A, const double *B, double *acc, int full,
                                   double *c, long ldc, double alpha, double beta, int first) {
@@ -329,30 +361,76 @@ static inline void tile_s(int avx2, long kc, const float *ap, const float *bp, f
     write_back_s(ct, ldc, mv, nv, acc, alpha, beta, first);
 }
 
-void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, const float *b, long ldb,
-                     float alpha, float beta, int first, float *c, long ldc, float *work) {
+// Panel ip of the packed A (at packedA + ip*panelStride, MR_S x kc) is used for p in [lo, hi), lo = lo0 + loStep*ip,
+// hi = hi0 + hiStep*ip, both clamped to [0, kc]: the terms outside are exact zeros the caller knows of (a triangular
+// or trapezoidal op(A), or zero rows of op(B)), and leaving out leading or trailing zero terms of an fma chain that
+// starts at +0 changes no bit (the chain never holds -0; adding +-0 to a nonzero sum, or to +0, returns it).
+static inline void band_range(long ip, long kc, long lo0, long loStep, long hi0, long hiStep, long *lo, long *hi) {
+    long l = lo0 + loStep * ip, h = hi0 + hiStep * ip;
+    l = l < 0 ? 0 : l > kc ? kc : l;
+    h = h < 0 ? 0 : h > kc ? kc : h;
+    *lo = l; *hi = h < l ? l : h;
+}
+
+void wi_sgemm_packed_band(int transB, long m, long n, long kc, const float *packedA, long panelStride, const float *b, long ldb,
+                          float alpha, float beta, int first, float *c, long ldc, float *work,
+                          long lo0, long loStep, long hi0, long hiStep) {
     if (m <= 0 || n <= 0 || kc <= 0) return;
-    pack_b_s(transB, n, kc, b, ldb, work);
     long mp = (m + MR_S - 1) / MR_S, np = (n + NR - 1) / NR;
     int avx2 = wi_gemm_uses_avx2();
     float acc[MR_S * NR];
+#if WG_X86
+    if (avx2 && !transB && mp <= MC_PANELS_S && m % MR_S == 0) {
+        // One cache block of A rows, untransposed B, whole A panels: B is read once per column panel, so the
+        // full column panels read it in place (no packing pass); a last partial panel is packed as usual.
+        long npFull = n / NR;
+        for (long jp = 0; jp < npFull; jp++) {
+            const float *bj = b + jp * NR * ldb;
+            for (long ip = 0; ip < mp; ip++) {
+                long lo, hi;
+                band_range(ip, kc, lo0, loStep, hi0, hiStep, &lo, &hi);
+                kernel_s_avx2_inplace(hi - lo, packedA + ip * panelStride + lo * MR_S, bj + lo, ldb,
+                                      c + ip * MR_S + jp * NR * ldc, ldc, alpha, beta, first);
+            }
+        }
+        if (npFull == np) return;
+        long nv = n - npFull * NR;
+        pack_b_s(0, nv, kc, b + npFull * NR * ldb, ldb, work);
+        for (long ip = 0; ip < mp; ip++) {
+            long lo, hi;
+            band_range(ip, kc, lo0, loStep, hi0, hiStep, &lo, &hi);
+            tile_s(avx2, hi - lo, packedA + ip * panelStride + lo * MR_S, work + lo * NR, acc, MR_S, nv,
+                   c + ip * MR_S + npFull * NR * ldc, ldc, alpha, beta, first);
+        }
+        return;
+    }
+#endif
+    pack_b_s(transB, n, kc, b, ldb, work);
     for (long ic = 0; ic < mp; ic += MC_PANELS_S) {
         long icEnd = ic + MC_PANELS_S < mp ? ic + MC_PANELS_S : mp;
         for (long jp = 0; jp < np; jp++) {
             const float *bp = work + jp * NR * kc;
             long nv = n - jp * NR < NR ? n - jp * NR : NR;
             for (long ip = ic; ip < icEnd; ip++) {
-                const float *ap = packedA + ip * MR_S * kc;
+                long lo, hi;
+                band_range(ip, kc, lo0, loStep, hi0, hiStep, &lo, &hi);
+                const float *ap = packedA + ip * panelStride + lo * MR_S;
                 long mv = m - ip * MR_S < MR_S ? m - ip * MR_S : MR_S;
                 float *ct = c + ip * MR_S + jp * NR * ldc;
-                tile_s(avx2, kc, ap, bp, acc, mv, nv, ct, ldc, alpha, beta, first);
+                tile_s(avx2, hi - lo, ap, bp + lo * NR, acc, mv, nv, ct, ldc, alpha, beta, first);
             }
         }
     }
 }
 
-void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA, const double *b, long ldb,
-                     double alpha, double beta, int first, double *c, long ldc, double *work) {
+void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, const float *b, long ldb,
+                     float alpha, float beta, int first, float *c, long ldc, float *work) {
+    wi_sgemm_packed_band(transB, m, n, kc, packedA, MR_S * kc, b, ldb, alpha, beta, first, c, ldc, work, 0, 0, kc, 0);
+}
+
+void wi_dgemm_packed_band(int transB, long m, long n, long kc, const double *packedA, long panelStride, const double *b, long ldb,
+                          double alpha, double beta, int first, double *c, long ldc, double *work,
+                          long lo0, long loStep, long hi0, long hiStep) {
     if (m <= 0 || n <= 0 || kc <= 0) return;
     pack_b_d(transB, n, kc, b, ldb, work);
     long mp = (m + MR_D - 1) / MR_D, np = (n + NR - 1) / NR;
@@ -361,26 +439,34 @@ void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA,
     for (long ic = 0; ic < mp; ic += MC_PANELS_D) {
         long icEnd = ic + MC_PANELS_D < mp ? ic + MC_PANELS_D : mp;
         for (long jp = 0; jp < np; jp++) {
-            const double *bp = work + jp * NR * kc;
+            const double *bp0 = work + jp * NR * kc;
             long nv = n - jp * NR < NR ? n - jp * NR : NR;
             for (long ip = ic; ip < icEnd; ip++) {
-                const double *ap = packedA + ip * MR_D * kc;
+                long lo, hi;
+                band_range(ip, kc, lo0, loStep, hi0, hiStep, &lo, &hi);
+                const double *ap = packedA + ip * panelStride + lo * MR_D, *bp = bp0 + lo * NR;
+                long kcur = hi - lo;
                 long mv = m - ip * MR_D < MR_D ? m - ip * MR_D : MR_D;
                 double *ct = c + ip * MR_D + jp * NR * ldc;
                 int full = mv == MR_D && nv == NR;
 #if WG_X86
                 if (avx2) {
-                    kernel_d_avx2(kc, ap, bp, acc, full, ct, ldc, alpha, beta, first);
+                    kernel_d_avx2(kcur, ap, bp, acc, full, ct, ldc, alpha, beta, first);
                     if (!full) write_back_d(ct, ldc, mv, nv, acc, alpha, beta, first);
                     continue;
                 }
 #endif
                 (void)avx2; (void)full;
-                kernel_d_portable(kc, ap, bp, acc);
+                kernel_d_portable(kcur, ap, bp, acc);
                 write_back_d(ct, ldc, mv, nv, acc, alpha, beta, first);
             }
         }
     }
+}
+
+void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA, const double *b, long ldb,
+                     double alpha, double beta, int first, double *c, long ldc, double *work) {
+    wi_dgemm_packed_band(transB, m, n, kc, packedA, MR_D * kc, b, ldb, alpha, beta, first, c, ldc, work, 0, 0, kc, 0);
 }
 
 // ---- single-threaded driver (no allocation; the caller's workspace) ----------------------------

@@ -199,7 +199,9 @@ enum FillBench {
         if verbose { status("orthogonal vs LAPACK geqrf+orgqr alone:") }
         let sgemm = sgemmGflops(n: quick ? 1024 : 2048)
         for n in (quick ? [1024, 2048] : [1024, 4096]) {
-            let (sec, checksum, _) = try time(Initializer.orthogonal(gain: 1), shape: [n, n], type: Float.self, threads: threads, seed: seed, budget: 0, maxReps: 1)
+            // Median of 7 fills at 1024² (one takes ~0.03 s: a single one is noise on a shared machine), 3 at 4096², after a warm-up.
+            let (sec, checksum, _) = try time(Initializer.orthogonal(gain: 1), shape: [n, n], type: Float.self, threads: threads, seed: seed,
+                                              budget: n <= 1024 ? 2 : 20, maxReps: n <= 1024 ? 7 : 3)
             var g = [Float](repeating: 0, count: n * n)
             var lapack: [Double] = [], ours: [Double] = []
             let reps = n <= 1024 ? 5 : 2

@@ -37,6 +37,18 @@ void wi_sgemm_packed(int transB, long m, long n, long kc, const float *packedA, 
 void wi_dgemm_packed(int transB, long m, long n, long kc, const double *packedA, const double *b, long ldb,
                      double alpha, double beta, int first, double *c, long ldc, double *work);
 
+/// The same product with a band of the inner dimension per A panel: panel ip (at packedA + ip*panelStride, MR x kc)
+/// contributes p in [lo, hi), lo = lo0 + loStep*ip, hi = hi0 + hiStep*ip clamped to [0, kc] (empty: C = base + alpha*0).
+/// For a caller whose op(A) (or op(B)) is exactly zero outside the band, so that only leading and trailing zero terms of
+/// each fma chain are left out: the bytes equal the full product's (the chain starts at +0, never holds -0, and adding
+/// +-0 to it returns it). Inputs must be finite (0*inf would be NaN in the full product).
+void wi_sgemm_packed_band(int transB, long m, long n, long kc, const float *packedA, long panelStride, const float *b, long ldb,
+                          float alpha, float beta, int first, float *c, long ldc, float *work,
+                          long lo0, long loStep, long hi0, long hiStep);
+void wi_dgemm_packed_band(int transB, long m, long n, long kc, const double *packedA, long panelStride, const double *b, long ldb,
+                          double alpha, double beta, int first, double *c, long ldc, double *work,
+                          long lo0, long loStep, long hi0, long hiStep);
+
 /// Unblocked Householder QR (LAPACK ?geqr2) of the rows x columns column-major panel p (leading
 /// dimension ld): R on and above the diagonal, the reflectors' v (v_0 = 1 implied) below it, tau[k]
 /// for column k (H = I - tau v v^T, R_kk = -sign(alpha) ||x||). Sequential; identical bytes on the

@@ -40,7 +40,7 @@ enum InvariantGEMM {
     /// Double only (other element types are ignored).
     static func gemm<S: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
                                     a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
-                                    beta: S, c: UnsafeMutablePointer<S>, ldc: Int, workspace: GEMMWorkspace? = nil) {
+                                    beta: S, c: UnsafeMutablePointer<S>, ldc: Int, workspace: GEMMWorkspace? = nil, threads: Bool = true) {
         if m <= 0 || n <= 0 { return }
         let ws = workspace ?? GEMMWorkspace()
         if k == 0 {
@@ -52,14 +52,14 @@ enum InvariantGEMM {
             run(Float.self, mr: Int(wi_gemm_mr_f32()), transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha),
                 a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, beta: Float(beta),
-                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, workspace: ws,
+                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, workspace: ws, threads: threads,
                 pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
                 kernel: { wi_sgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
         } else if S.self == Double.self {
             run(Double.self, mr: Int(wi_gemm_mr_f64()), transA: transA, transB: transB, m: m, n: n, k: k, alpha: Double(alpha),
                 a: UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), lda: lda,
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Double.self), ldb: ldb, beta: Double(beta),
-                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, workspace: ws,
+                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, workspace: ws, threads: threads,
                 pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
                 kernel: { wi_dgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
         }
@@ -80,36 +80,66 @@ enum InvariantGEMM {
     /// op(T) are packed once and each task runs all three products on its own column block: a
     /// block of C is read again while it is still in cache, and there is no barrier between the
     /// products. `w`, `w2` (at least `k·columns` elements each) are the scratch of the unfused path.
+    /// `threads: false` keeps everything on the calling thread (same bytes).
     static func applyBlockReflector<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
                                                    transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
-                                                   w: UnsafeMutablePointer<S>, w2: UnsafeMutablePointer<S>, workspace: GEMMWorkspace) {
+                                                   w: UnsafeMutablePointer<S>, w2: UnsafeMutablePointer<S>, workspace: GEMMWorkspace,
+                                                   threads: Bool = true) {
         if rows <= 0 || columns <= 0 || k <= 0 { return }
         let tasks = (columns + reflectorColumnsPerTask - 1) / reflectorColumnsPerTask
-        let fused = k <= kc && tasks >= reflectorMinTasks && ProcessInfo.processInfo.activeProcessorCount > 1
-        if fused && S.self == Float.self {
-            fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
-                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
-                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
-                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns, workspace: workspace,
-                           pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
-                           kernel: { wi_sgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
-            return
-        }
-        if fused && S.self == Double.self {
-            fusedReflector(Double.self, mr: Int(wi_gemm_mr_f64()), rows: rows, k: k,
-                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
-                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
-                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns, workspace: workspace,
-                           pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
-                           kernel: { wi_dgemm_packed($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) })
+        if threads && k <= kc && tasks >= reflectorMinTasks && ProcessInfo.processInfo.activeProcessorCount > 1 {
+            reflectorTasks(rows: rows, k: k, v: v, ldv: ldv, t: t, ldt: ldt, transposeT: transposeT, c: c, ldc: ldc, columns: columns,
+                           split: 0, innerFirst: 0..<0, innerSecond: 0..<rows, structured: false, workspace: workspace, lead: nil)
             return
         }
         gemm(transA: true, transB: false, m: k, n: columns, k: rows, alpha: 1, a: v, lda: ldv, b: c, ldb: ldc, beta: 0, c: w, ldc: k,
-             workspace: workspace)
+             workspace: workspace, threads: threads)
         gemm(transA: transposeT, transB: false, m: k, n: columns, k: k, alpha: 1, a: t, lda: ldt, b: w, ldb: k, beta: 0, c: w2, ldc: k,
-             workspace: workspace)
+             workspace: workspace, threads: threads)
         gemm(transA: false, transB: false, m: rows, n: columns, k: k, alpha: -1, a: v, lda: ldv, b: w2, ldb: k, beta: 1, c: c, ldc: ldc,
-             workspace: workspace)
+             workspace: workspace, threads: threads)
+    }
+
+    /// The block reflector of `applyBlockReflector` (same three products, same bytes) with its
+    /// operands packed once and the columns of C cut into tasks of at most `reflectorColumnsPerTask`
+    /// columns, each running all three products on its column block; for the blocked QR's trailing
+    /// updates and formation of Q. `k ≤ kc`.
+    ///
+    /// - Columns `0..<split` and `split..<columns` are cut into tasks separately. Rows of C outside
+    ///   `innerFirst` (for columns `< split`) or `innerSecond` (columns `≥ split`) must be exact zeros:
+    ///   `Vᵀ·C` leaves those terms out.
+    /// - `structured`: V's top `k × k` block has exact zeros above its diagonal and T exact zeros
+    ///   below its diagonal, so every product leaves out the zero triangles (`wi_sgemm_packed_band`).
+    /// - `lead`: when given, the tasks of columns `0..<split` run first and in order in one job,
+    ///   which then calls `lead` (the blocked QR factors the next panel there: look-ahead), while
+    ///   the other tasks run beside it.
+    /// - `epilogue(j0, count)`: called by each task after its products, for its columns
+    ///   `j0..<j0+count` (still in cache: the QR's sign fix).
+    ///
+    /// Left-out terms are leading or trailing exact zeros of an fma chain that starts at +0, so the
+    /// bytes are those of the three full products (finite inputs, no product underflowing to zero).
+    static func reflectorTasks<S: BLASScalar>(rows: Int, k: Int, v: UnsafePointer<S>, ldv: Int, t: UnsafePointer<S>, ldt: Int,
+                                              transposeT: Bool, c: UnsafeMutablePointer<S>, ldc: Int, columns: Int,
+                                              split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
+                                              workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
+                                              epilogue: (@Sendable (_ firstColumn: Int, _ count: Int) -> Void)? = nil) {
+        if S.self == Float.self {
+            fusedReflector(Float.self, mr: Int(wi_gemm_mr_f32()), rows: rows, k: k,
+                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self), ldv: ldv,
+                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Float.self), ldt: ldt, transposeT: transposeT,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, columns: columns,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
+                           pack: { wi_spack_a($0, $1, $2, $3, $4, $5) },
+                           kernel: { wi_sgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
+        } else if S.self == Double.self {
+            fusedReflector(Double.self, mr: Int(wi_gemm_mr_f64()), rows: rows, k: k,
+                           v: UnsafeRawPointer(v).assumingMemoryBound(to: Double.self), ldv: ldv,
+                           t: UnsafeRawPointer(t).assumingMemoryBound(to: Double.self), ldt: ldt, transposeT: transposeT,
+                           c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, columns: columns,
+                           split: split, innerFirst: innerFirst, innerSecond: innerSecond, structured: structured, workspace: workspace, lead: lead, epilogue: epilogue,
+                           pack: { wi_dpack_a($0, $1, $2, $3, $4, $5) },
+                           kernel: { wi_dgemm_packed_band($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) })
+        }
     }
 
     private struct ReflectorShared<T>: @unchecked Sendable {
@@ -118,28 +148,44 @@ enum InvariantGEMM {
         let scratch: UnsafeMutablePointer<T>
     }
 
+    /// The band kernel: (transB, m, n, kc, packedA, panelStride, b, ldb, alpha, beta, first, c, ldc, work, lo0, loStep, hi0, hiStep).
+    typealias BandKernel<T> = @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, Int, UnsafePointer<T>, Int, T, T, Int32,
+                                         UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>, Int, Int, Int, Int) -> Void
+
     private static func fusedReflector<T: Sendable>(_: T.Type, mr: Int, rows: Int, k: Int, v: UnsafePointer<T>, ldv: Int,
                                                     t: UnsafePointer<T>, ldt: Int, transposeT: Bool,
-                                                    c: UnsafeMutablePointer<T>, ldc: Int, columns: Int, workspace: GEMMWorkspace,
+                                                    c: UnsafeMutablePointer<T>, ldc: Int, columns: Int,
+                                                    split: Int, innerFirst: Range<Int>, innerSecond: Range<Int>, structured: Bool,
+                                                    workspace: GEMMWorkspace, lead: (@Sendable () -> Void)?,
+                                                    epilogue: (@Sendable (Int, Int) -> Void)?,
                                                     pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
-                                                    kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
-                                                                       UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) where T: BinaryFloatingPoint {
+                                                    kernel: @escaping BandKernel<T>) where T: BinaryFloatingPoint {
+        if rows <= 0 || k <= 0 || (columns <= 0 && lead == nil) { lead?(); return }
         let kPad = (k + mr - 1) / mr * mr
         let rowPanels = (rows + mr - 1) / mr
         let chunks = (rows + kc - 1) / kc
-        let nt = reflectorColumnsPerTask
-        let tasks = (columns + nt - 1) / nt
+        // Each group of columns is cut into tasks of equal width (a multiple of the 6-column B panel), at most
+        // `reflectorColumnsPerTask`: no short last task for one thread to run while the others wait.
+        func cut(_ width: Int) -> (tasks: Int, width: Int) {
+            if width <= 0 { return (0, 0) }
+            let tasks = (width + reflectorColumnsPerTask - 1) / reflectorColumnsPerTask
+            return (tasks, ((width + tasks - 1) / tasks + 5) / 6 * 6)
+        }
+        let (firstTasks, firstWidth) = cut(split), (secondTasks, secondWidth) = cut(columns - split)
+        let tasks = firstTasks + secondTasks
+        let nt = max(firstWidth, secondWidth)
         let wCount = (k * nt + 15) / 16 * 16
         let perTask = 2 * wCount + ((nt + 5) / 6 * 6 * kc + 15) / 16 * 16
         let packedVt = workspace.buffer(2, T.self, count: kPad * rows)
         let packedV = workspace.buffer(3, T.self, count: rowPanels * mr * k)
         let packedT = workspace.buffer(4, T.self, count: kPad * k)
-        let scratch = workspace.buffer(5, T.self, count: perTask * tasks)
+        let scratch = workspace.buffer(5, T.self, count: perTask * max(tasks, 1))
         let sh = ReflectorShared(v: v, t: t, c: c, packedVt: packedVt, packedV: packedV, packedT: packedT, scratch: scratch)
+        let parallel = ProcessInfo.processInfo.activeProcessorCount > 1
         // Packing: Vᵀ in inner-dimension chunks of kc (chunk q at kPad·q·kc), V in pieces of whole panels, op(T).
         let vPieces = min(rowPanels, 8)
         let panelsPerPiece = (rowPanels + vPieces - 1) / vPieces
-        DispatchQueue.concurrentPerform(iterations: chunks + vPieces + 1) { job in
+        let packJob: @Sendable (Int) -> Void = { job in
             if job < chunks {
                 let k0 = job * kc
                 pack(1, k, min(kc, rows - k0), sh.v + k0, ldv, sh.packedVt + kPad * k0)
@@ -150,16 +196,48 @@ enum InvariantGEMM {
                 pack(transposeT ? 1 : 0, k, k, sh.t, ldt, sh.packedT)
             }
         }
-        DispatchQueue.concurrentPerform(iterations: tasks) { task in
-            let j0 = task * nt, n = min(nt, columns - j0)
+        if parallel { DispatchQueue.concurrentPerform(iterations: chunks + vPieces + 1, execute: packJob) }
+        else { for job in 0..<(chunks + vPieces + 1) { packJob(job) } }
+        // Bands (wi_sgemm_packed_band): no band (lo 0, hi ≥ kc) unless structured.
+        let open = 1 << 40
+        // op(T) = Tᵀ is lower triangular (panel ip: p < (ip+1)·MR), T upper (p ≥ ip·MR).
+        let tBand = !structured ? (0, 0, open, 0) : transposeT ? (0, 0, mr, mr) : (0, mr, open, 0)
+        // V: row r has zeros after column r (panel ip: p < (ip+1)·MR).
+        let vBand = structured ? (mr, mr) : (open, 0)
+        let body: @Sendable (Int) -> Void = { task in
+            let inFirst = task < firstTasks
+            let j0 = inFirst ? task * firstWidth : split + (task - firstTasks) * secondWidth
+            let n = min(inFirst ? firstWidth : secondWidth, (inFirst ? split : columns) - j0)
+            if n <= 0 { return }
+            let inner = inFirst ? innerFirst : innerSecond
             let w = sh.scratch + task * perTask, w2 = w + wCount, work = w2 + wCount
             let cj = sh.c + j0 * ldc
+            // W = Vᵀ·C over the rows `inner` (the others are zero), chunk by chunk of kc rows.
             for q in 0..<chunks {
-                let k0 = q * kc
-                kernel(0, k, n, min(kc, rows - k0), sh.packedVt + kPad * k0, cj + k0, ldc, 1, 0, q == 0 ? 1 : 0, w, k, work)
+                let k0 = q * kc, kcur = min(kc, rows - k0)
+                let lo = max(k0, inner.lowerBound), hi = min(k0 + kcur, inner.upperBound)
+                if hi <= lo {
+                    if q == 0 { w.update(repeating: 0, count: k * n) }   // 0 + 1·(+0)
+                    continue
+                }
+                // Vᵀ row i (column i of V) is zero in rows < i: panel ip starts at ip·MR − lo when structured.
+                kernel(0, k, n, hi - lo, sh.packedVt + kPad * k0 + (lo - k0) * mr, mr * kcur, cj + lo, ldc, 1, 0, q == 0 ? 1 : 0, w, k, work,
+                       structured ? -lo : 0, structured ? mr : 0, open, 0)
             }
-            kernel(0, k, n, k, sh.packedT, w, k, 1, 0, 1, w2, k, work)
-            kernel(0, rows, n, k, sh.packedV, w2, k, -1, 1, 1, cj, ldc, work)
+            kernel(0, k, n, k, sh.packedT, mr * k, w, k, 1, 0, 1, w2, k, work, tBand.0, tBand.1, tBand.2, tBand.3)
+            kernel(0, rows, n, k, sh.packedV, mr * k, w2, k, -1, 1, 1, cj, ldc, work, 0, 0, vBand.0, vBand.1)
+            epilogue?(j0, n)
+        }
+        if let lead {
+            let rest = tasks - firstTasks
+            let job: @Sendable (Int) -> Void = { j in
+                if j == 0 { for task in 0..<firstTasks { body(task) }; lead() } else { body(firstTasks + j - 1) }
+            }
+            if parallel { DispatchQueue.concurrentPerform(iterations: rest + 1, execute: job) } else { for j in 0...rest { job(j) } }
+        } else if parallel && tasks > 1 {
+            DispatchQueue.concurrentPerform(iterations: tasks, execute: body)
+        } else {
+            for task in 0..<tasks { body(task) }
         }
     }
 
@@ -188,7 +266,7 @@ enum InvariantGEMM {
 
     private static func run<T: Sendable>(_: T.Type, mr: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
                                a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int, beta: T,
-                               c: UnsafeMutablePointer<T>, ldc: Int, workspace: GEMMWorkspace,
+                               c: UnsafeMutablePointer<T>, ldc: Int, workspace: GEMMWorkspace, threads: Bool,
                                pack: @escaping @Sendable (Int32, Int, Int, UnsafePointer<T>, Int, UnsafeMutablePointer<T>) -> Void,
                                kernel: @escaping @Sendable (Int32, Int, Int, Int, UnsafePointer<T>, UnsafePointer<T>, Int, T, T, Int32,
                                                   UnsafeMutablePointer<T>, Int, UnsafeMutablePointer<T>) -> Void) {
@@ -197,7 +275,7 @@ enum InvariantGEMM {
         let packed = workspace.buffer(0, T.self, count: panels * mr * kcMax)
         let columnTasks = (n + columnsPerTask - 1) / columnsPerTask
         // Small products run in the calling thread (waking workers costs more); the bytes are the same.
-        let parallel = Double(m) * Double(n) * Double(k) >= 4e6 && ProcessInfo.processInfo.activeProcessorCount > 1
+        let parallel = threads && Double(m) * Double(n) * Double(k) >= 4e6 && ProcessInfo.processInfo.activeProcessorCount > 1
         // Few column tasks (narrow C: panel updates, a block's own columns of Q): split the rows too, in
         // chunks of whole MR-row panels, so both cores work. Each element's arithmetic is unchanged.
         let rowSplit = parallel && columnTasks < minTasks ? min(panels, (minTasks + columnTasks - 1) / columnTasks) : 1
