@@ -71,6 +71,7 @@ extension LSUV {
                     z = try layer.forward(h)
                     (mean, variance) = LSUV.moments(view.preactivation)
                 }
+                appendInitializationLabel(layer, " + lsuv")
             }
             records.append(CalibrationRecord(layer: records.count, iterations: iterations, variance: variance, mean: mean,
                                              converged: abs(variance - 1) <= tolerance, skippedUnits: 0))
@@ -106,6 +107,7 @@ extension DataDependentInitialization {
                     view.setBias(u, Float((Double(view.bias(u)) - m.mean) / sigma))
                 }
                 z = try layer.forward(h)
+                appendInitializationLabel(layer, " + data-dependent")
             }
             let (m, v) = LSUV.moments(view.preactivation)
             records.append(CalibrationRecord(layer: records.count, iterations: 1, variance: v, mean: m, converged: abs(v - 1) < 0.1, skippedUnits: skipped))
@@ -170,4 +172,11 @@ extension AnalyticVarianceInitialization {
         }
         return out
     }
+}
+
+/// Appends `suffix` to the `initializationLabel` of a Dense or Conv2D layer (shown by
+/// `summary()`), as the MLP versions of the data-based methods do.
+func appendInitializationLabel(_ layer: any Layer, _ suffix: String) {
+    if let d = layer as? Dense { d.initializationLabel = (d.initializationLabel ?? "as given") + suffix }
+    if let c = layer as? Conv2D { c.initializationLabel = (c.initializationLabel ?? "as given") + suffix }
 }

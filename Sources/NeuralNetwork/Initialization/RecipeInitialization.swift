@@ -16,7 +16,7 @@ extension NetworkModel {
     /// name, shape and rule only, and equal those `weightinit init --like FILE --recipe …` writes
     /// for a file with the same names and shapes (F32).
     ///
-    /// Dense layers' `initializationLabel` (shown by `summary()`) becomes the matching rule.
+    /// Dense and Conv2D layers' `initializationLabel` (shown by `summary()`) becomes the matching rule.
     /// - Returns: the plan (rule, initializer, key, fans, promised statistics per parameter).
     /// - Throws: `RecipeError` (`.unmatchedParameters` listing every parameter no rule matches,
     ///   `.initializer` when a scheme rejects a shape, e.g. a fan-based scheme on a bias); nothing
@@ -29,9 +29,13 @@ extension NetworkModel {
             try p.withBuffers { (values, _) throws(InitializationError) in
                 try planned.initializer.fill(values, shape: planned.spec.shape, layout: planned.spec.layout, key: planned.key, threads: threads)
             }
-            if case let .layer(layer, slot) = p.owner, let dense = layer as? Dense {
+            if case let .layer(layer, slot) = p.owner {
                 let label = "\(recipe.name): \(planned.initializer.name)"
-                dense.initializationLabel = slot == 0 ? label : (dense.initializationLabel ?? "-") + ", bias \(planned.initializer.name)"
+                if let dense = layer as? Dense {
+                    dense.initializationLabel = slot == 0 ? label : (dense.initializationLabel ?? "-") + ", bias \(planned.initializer.name)"
+                } else if let conv = layer as? Conv2D {
+                    conv.initializationLabel = slot == 0 ? label : (conv.initializationLabel ?? "-") + ", bias \(planned.initializer.name)"
+                }
             }
         }
         return plan

@@ -315,7 +315,15 @@ public final class Conv2D: Layer {
             try scheme.fill(p, shape: shape, groups: g, key: key, threads: threads)
         }
         try biasInitializer.fill(&bias, shape: [outputChannels], key: key.folding(in: 1), threads: threads)
+        let biasName = biasInitializer.name
+        initializationLabel = weightInitializer.name + (biasName == "zeros" ? "" : ", bias \(biasName)")
     }
+
+    /// How the parameters were initialized, for `summary()` (as `Dense.initializationLabel`): set
+    /// by `initialize(with:bias:key:)` to the weight scheme's name (plus `", bias <name>"` when
+    /// the bias is not zeros); data-based methods append what they did. `nil` for a layer never
+    /// initialized through `initialize` (zeros, or set by hand).
+    public var initializationLabel: String?
 
     // MARK: Layer
 
@@ -340,7 +348,7 @@ public final class Conv2D: Layer {
         let g = geometry
         var s = "Conv2D \(inputChannels)→\(outputChannels) \(g.kernelHeight)×\(g.kernelWidth)"
         s += g.strideHeight == g.strideWidth ? " s\(g.strideHeight)" : " s(\(g.strideHeight),\(g.strideWidth))"
-        s += " p\(padding)"
+        if case .same = padding { s += " same" } else { s += " p\(padding)" }   // "p1", "p(1,2)", "same"
         if g.dilationHeight != 1 || g.dilationWidth != 1 { s += " d(\(g.dilationHeight),\(g.dilationWidth))" }
         if groups != 1 { s += " g\(groups)" }
         return s + (activation == .identity ? "" : ", \(activation.name)")

@@ -5,7 +5,7 @@ public struct LayerSummary: Sendable, Codable, Equatable {
     /// The PyTorch module path of the equivalent torch model (see `parameterNames` of each
     /// model), e.g. `"0"`, `"2"` for a `Sequential`, `"blocks.3.first"` for a `ResidualMLP`.
     public var name: String
-    /// The kind of layer: `"Linear"` (a `Dense` layer) or `"Gate"` (a learned residual scalar).
+    /// The kind of layer: `"Linear"` (a `Dense` layer), `"Conv2D"` or `"Gate"` (a learned residual scalar).
     public var kind: String
     /// Shape of one example entering the layer (e.g. `[784]`; `[]` for a gate).
     public var inputShape: [Int]
@@ -15,7 +15,7 @@ public struct LayerSummary: Sendable, Codable, Equatable {
     public var activation: String
     /// Learnable parameters of the layer: `out·in + out` for a Linear layer, 1 for a gate.
     public var parameters: Int
-    /// How it was initialized (`Dense.initializationLabel`, e.g. `"he-normal"`,
+    /// How it was initialized (`Dense.initializationLabel`, `Conv2D.initializationLabel`, e.g. `"he-normal"`,
     /// `"orthogonal + lsuv"`; `"-"` when unknown).
     public var initialization: String
 
@@ -92,6 +92,10 @@ extension NetworkModel {
                 let module = p.name.hasSuffix("." + p.slot.name) ? String(p.name.dropLast(p.slot.name.count + 1)) : p.name
                 if let dense = layer as? Dense {
                     rows.append(dense.summaryRow(name: module))
+                } else if let conv = layer as? Conv2D {
+                    rows.append(LayerSummary(name: module, kind: "Conv2D", inputShape: conv.inputShape, outputShape: conv.outputShape,
+                                             activation: conv.activation.name, parameters: conv.parameterCount,
+                                             initialization: conv.initializationLabel ?? "-"))
                 } else {
                     rows.append(LayerSummary(name: module, kind: layer.layerDescription.split(separator: " ").first.map(String.init) ?? "Layer",
                                              inputShape: layer.inputShape, outputShape: layer.outputShape, activation: "-",
