@@ -17,7 +17,8 @@ public enum SizeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// size when a byte count was being computed.
     case overflow(what: String, factors: [Int], elementBytes: Int?)
     /// The estimate (bytes) exceeds the memory available to this process (bytes), as read from
-    /// `/proc/meminfo` (`MemAvailable`) and the cgroup limit.
+    /// `/proc/meminfo` (`MemAvailable`), the cgroup limit and the process limits
+    /// (`RLIMIT_AS`, `RLIMIT_DATA`, as set by `ulimit -v` / `ulimit -d`).
     case insufficientMemory(what: String, estimateBytes: Int, availableBytes: Int)
 
     public var description: String {
@@ -28,7 +29,7 @@ public enum SizeError: Error, Equatable, Sendable, CustomStringConvertible {
             let product = factors.map { "\($0)" }.joined(separator: " × ") + (elementBytes.map { " × \($0) bytes" } ?? "")
             return "\(what): \(product) does not fit in a 64-bit count (more than \(Int.max))"
         case let .insufficientMemory(what, estimate, available):
-            return "\(what) needs about \(CheckedSize.describeBytes(estimate)), but only \(CheckedSize.describeBytes(available)) of memory is available to this process (MemAvailable and the cgroup limit); use smaller sizes"
+            return "\(what) needs about \(CheckedSize.describeBytes(estimate)), but only \(CheckedSize.describeBytes(available)) of memory is available to this process (MemAvailable, the cgroup limit and the process limits ulimit -v / -d); use smaller sizes"
         }
     }
 }
@@ -84,7 +85,10 @@ public enum CheckedSize {
 
     /// Bytes this process may still allocate: the smaller of `MemAvailable` in `/proc/meminfo`
     /// and the cgroup v2 (`memory.max − memory.current`) or v1 (`memory.limit_in_bytes −
-    /// memory.usage_in_bytes`) headroom. `nil` when none of them can be read (not Linux).
+    /// memory.usage_in_bytes`) headroom, and the process resource limits: `RLIMIT_AS` (`ulimit -v`)
+    /// minus the current `VmSize` and `RLIMIT_DATA` (`ulimit -d`) minus the current `VmData`
+    /// (both from `/proc/self/status`; an unlimited limit is ignored). `nil` when none of them can
+    /// be read (not Linux).
     /// The environment variable `WEIGHTINIT_MEMORY_LIMIT` (bytes) lowers it further (tests).
     public static func availableMemory() -> Int? {
         var candidates: [Int] = []
@@ -101,6 +105,27 @@ public enum CheckedSize {
         }
         headroom("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current")
         headroom("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")
+        #if os(Linux)
+        // Process limits: an allocation past RLIMIT_AS / RLIMIT_DATA fails (malloc returns NULL
+        // and Swift traps), so the headroom under each limit counts as available memory.
+        let status = readSmallFile("/proc/self/status")
+        func statusBytes(_ key: String) -> Int? {
+            guard let status else { return nil }
+            for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count >= 2, let kb = Int(fields[1]), kb >= 0 { return kb.multipliedReportingOverflow(by: 1024).overflow ? Int.max : kb * 1024 }
+            }
+            return nil
+        }
+        func processHeadroom(_ resource: __rlimit_resource_t, _ usageKey: String) {
+            var limit = rlimit()
+            guard getrlimit(resource, &limit) == 0, limit.rlim_cur < (1 << 62) else { return }   // RLIM_INFINITY is all ones
+            let usage = statusBytes(usageKey) ?? 0
+            candidates.append(max(0, Int(limit.rlim_cur) - usage))
+        }
+        processHeadroom(__rlimit_resource_t(RLIMIT_AS.rawValue), "VmSize")
+        processHeadroom(__rlimit_resource_t(RLIMIT_DATA.rawValue), "VmData")
+        #endif
         if let env = getenv("WEIGHTINIT_MEMORY_LIMIT"), let v = Int(String(cString: env)), v >= 0 { candidates.append(v) }
         return candidates.min()
     }
