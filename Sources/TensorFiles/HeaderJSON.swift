@@ -246,3 +246,40 @@ enum JSONWriter {
         out.append(0x22)
     }
 }
+
+/// The first object key that occurs twice within one JSON object of `text`, at any depth, as
+/// its path from the root (`["tensor_checksums", "0.bias"]` for a key repeated inside the
+/// top-level object's `tensor_checksums` member; array elements appear as their index,
+/// `"0"`, `"1"`, …); `nil` when the keys of every object are distinct. RFC 8259 leaves repeated
+/// names unspecified (Foundation's `JSONSerialization`/`JSONDecoder` keep one copy, Python's
+/// `json` the last), so a validator that must not guess refuses them; this is the same strict
+/// reader that refuses repeated tensor names in a safetensors header (`.duplicateName`).
+/// Malformed JSON yields the duplicate found before the error, else `nil` (the caller's
+/// decoder reports the syntax error). Nesting deeper than 64 levels stops the search.
+public func firstDuplicateJSONKey(in text: String) -> [String]? {
+    let bytes = Array(text.utf8)
+    return bytes.withUnsafeBytes { raw -> [String]? in
+        var reader = JSONReader(raw)
+        var found: [String]?
+        func walk(_ r: inout JSONReader, depth: Int, path: [String]) throws {
+            switch r.peek() {
+            case UInt8(ascii: "{"):
+                var seen = Set<String>()
+                try r.forEachMember(depth: depth) { r, key in
+                    if found == nil, !seen.insert(key).inserted { found = path + [key] }
+                    try walk(&r, depth: depth + 1, path: path + [key])
+                }
+            case UInt8(ascii: "["):
+                var index = 0
+                try r.forEachElement(depth: depth) { r in
+                    try walk(&r, depth: depth + 1, path: path + ["\(index)"])
+                    index += 1
+                }
+            default:
+                try r.skipValue(depth: depth)
+            }
+        }
+        do { try walk(&reader, depth: 0, path: []) } catch { return found }
+        return found
+    }
+}

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import MatrixModule
+import TensorFiles
 
 /// Where and how often `Trainer.fit` writes checkpoints.
 ///
@@ -236,10 +237,17 @@ public struct TrainingCheckpoint: Sendable {
         return [("format", "pt"), (Self.metadataKey, json)]
     }
 
-    /// Decodes the metadata header. - Throws: `ModelFileError.notACheckpoint`.
+    /// Decodes the metadata header. - Throws: `ModelFileError.notACheckpoint` (also for a key
+    /// that appears twice in one object of the JSON, named with its enclosing keys).
     static func header(from metadata: [(String, String)]?, file: String) throws -> Header {
         guard let json = metadata?.first(where: { $0.0 == metadataKey })?.1 else {
             throw ModelFileError.notACheckpoint(file: file, reason: "no '\(metadataKey)' metadata entry (a model file, not a checkpoint?)")
+        }
+        // A key given twice (anywhere in the JSON) is refused: Foundation would keep one copy and
+        // Python's json the other, so the file has no single meaning (e.g. two tensor checksums).
+        if let path = firstDuplicateJSONKey(in: json) {
+            let inside = path.count > 1 ? " inside '\(path.dropLast().joined(separator: "' → '"))'" : ""
+            throw ModelFileError.notACheckpoint(file: file, reason: "the '\(metadataKey)' metadata gives the key '\(path[path.count - 1])'\(inside) more than once; every key must appear once")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
