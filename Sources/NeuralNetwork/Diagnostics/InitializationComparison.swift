@@ -157,25 +157,16 @@ public struct InitializationComparison: Sendable {
         var name: String
 
         init(_ text: String, activation: Activation, architecture: NetworkArchitecture) throws(InitializationComparisonError) {
-            let parts = text.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard let name = parts.first, !name.isEmpty else { throw .invalidScheme(text, reason: "empty scheme name") }
             self.name = name
             do {
                 if parts.count == 2 {
-                    guard let std = Double(parts[1]), std.isFinite, std >= 0 else {
-                        throw InitializationComparisonError.invalidScheme(text, reason: "'\(parts[1])' is not a std ≥ 0")
-                    }
+                    // NAME:STD goes through the one parser train uses, so `normal:` (no std),
+                    // `sparse:x` and `he-normal:0.1` are refused the same way in both commands.
+                    initialization = try ModelFactory.layerInitialization(named: text, activation: activation)
                     let canonical = try Initializer.canonicalName(name)
-                    guard ["normal", "truncated-normal", "sparse"].contains(canonical) else {
-                        throw InitializationComparisonError.invalidScheme(text, reason: "only normal, truncated-normal and sparse take :STD")
-                    }
-                    var p = SchemeParameters(std: std)
-                    if canonical == "sparse" { p.sparsity = 0.9 }
-                    if canonical == "truncated-normal" { p.a = -2 * std; p.b = 2 * std }
                     label = "\(canonical):\(parts[1])"
-                    let scheme = try Initializer(name: canonical, parameters: p)
-                    try scheme.validate(shape: [2, 2], as: Float.self)     // values must fit Float (normal:1e39 does not)
-                    initialization = .all(scheme)
                     return
                 }
                 if ModelFactory.specialSchemes.contains(where: { $0.name == name.lowercased() }) {
