@@ -46,8 +46,9 @@ public enum ModelPreset {
     }
 
     /// Splits `NAME:k=v,k=v` into the name and an ordered option list.
-    /// - Throws: `.invalidOption` for an empty item (`a=1,,b=2`, a trailing comma, nothing after the
-    ///   colon), an item without `=`, an empty key or a repeated key.
+    /// - Throws: `.invalidItem` for an empty item (`a=1,,b=2`, a trailing comma, nothing after the
+    ///   colon), an item without `=` or an empty key (named as `--owner`, the command-line option);
+    ///   `.invalidOption` for a repeated key.
     public static func parseOptions(_ text: String, owner: String) throws(RecipeError) -> (String, [(String, String)]) {
         guard let colon = text.firstIndex(of: ":") else { return (text.trimmingCharacters(in: .whitespaces), []) }
         let name = String(text[..<colon]).trimmingCharacters(in: .whitespaces)
@@ -55,12 +56,13 @@ public enum ModelPreset {
         let items = text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
         for (i, item) in items.enumerated() {
             guard !item.allSatisfy({ $0 == " " || $0 == "\t" }) else {
-                throw .invalidOption(owner: "\(owner) \(name)", key: "item \(i + 1) of \(items.count)", value: "",
-                                     rule: "an item must not be empty (options are key=value separated by single commas)")
+                throw .invalidItem(option: "--\(owner)", text: text, item: String(item), position: i + 1, count: items.count,
+                                   rule: "options are key=value separated by single commas, no empty item")
             }
-            let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2, !pair[0].isEmpty else {
-                throw .invalidOption(owner: "\(owner) \(name)", key: String(item), value: "", rule: "options are key=value, separated by commas")
+                throw .invalidItem(option: "--\(owner)", text: text, item: item.trimmingCharacters(in: .whitespaces), position: i + 1, count: items.count,
+                                   rule: pair.count == 2 ? "the key before '=' is empty (options are key=value)" : "no '=' (options are key=value, separated by commas)")
             }
             guard !options.contains(where: { $0.0 == pair[0] }) else {
                 throw .invalidOption(owner: "\(owner) \(name)", key: pair[0], value: pair[1], rule: "given twice")

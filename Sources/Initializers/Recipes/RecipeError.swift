@@ -11,6 +11,11 @@ public enum RecipeError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownPreset(name: String, valid: [String])
     /// `NAME:key=value` with an unknown key or a value that breaks the key's rule.
     case invalidOption(owner: String, key: String, value: String, rule: String)
+    /// An item of the `key=value` list in `text` (`NAME:key=value,…`) that is not a `key=value`
+    /// pair: empty (`a=1,,b=2`, a trailing comma, nothing after the colon), without `=`, or with an
+    /// empty key. `option` is the command-line option (`--preset`, `--recipe`), `position` counts
+    /// from 1 among `count` items.
+    case invalidItem(option: String, text: String, item: String, position: Int, count: Int, rule: String)
     /// A recipe name that does not exist; `valid` lists the built-ins.
     case unknownRecipe(name: String, valid: [String])
     /// A rules file (or built-in rule) that breaks the format; `rule` says how.
@@ -34,6 +39,9 @@ public enum RecipeError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .sizeOverflow(what): return "\(what): the element count or byte size overflows a 64-bit integer"
         case let .unknownPreset(name, valid): return "unknown preset '\(name)'; valid presets: \(valid.joined(separator: ", "))"
         case let .invalidOption(owner, key, value, rule): return "\(owner): option \(key)=\(value) is invalid: \(rule)"
+        case let .invalidItem(option, text, item, position, count, rule):
+            let shown = item.allSatisfy({ $0 == " " || $0 == "\t" }) ? "is empty" : "'\(item)' is invalid"
+            return "\(option) '\(text)': item \(position) of \(count) \(shown): \(rule)"
         case let .unknownRecipe(name, valid):
             return "unknown recipe '\(name)'; valid recipes: \(valid.joined(separator: ", ")) (or a fan-based scheme name such as he-normal)"
         case let .invalidRule(index, rule): return "rule \(index): \(rule)"
