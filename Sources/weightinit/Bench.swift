@@ -63,7 +63,11 @@ struct Bench: ToolCommand {
     func validate() throws {
         if let only {
             let valid: Set = ["fill", "fresh", "orthogonal", "gemm", "dense", "train", "model-init", "conv"]
-            for s in try parseList(only.lowercased(), option: "--only") where !valid.contains(s) {
+            let sections = try parseList(only.lowercased(), option: "--only")
+            guard !sections.isEmpty else {
+                throw ValidationError("--only '\(only)': need at least one section; valid: fill, fresh, orthogonal, gemm, dense, train, model-init, conv (leave --only out to run them all)")
+            }
+            for s in sections where !valid.contains(s) {
                 throw ValidationError("--only: unknown section '\(s)'; valid: fill, fresh, orthogonal, gemm, dense, train, model-init, conv")
             }
         }
