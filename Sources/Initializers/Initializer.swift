@@ -273,11 +273,17 @@ extension Initializer {
     }
 
     /// `groups ≥ 1` for every scheme and, for fan-based schemes on ≥ 2-D shapes, `groups`
-    /// dividing the output channels: checked before the empty-tensor shortcut, so `groups: 0`
-    /// is rejected for `[6, 0, 3, 3]` as for `[6, 2, 3, 3]`.
+    /// dividing the output channels, and `.dirac(groups:)`'s groups dividing the output channels
+    /// of a 3- to 5-D shape: checked before the empty-tensor shortcut, so `groups: 0` is rejected
+    /// for `[6, 0, 3, 3]` as for `[6, 2, 3, 3]`, and dirac groups 3 for `[4, 0, 3, 3]` as for `[4, 1, 3, 3]`.
     func validateGroups(_ groups: Int, shape: [Int], layout: KernelLayout) throws(InitializationError) {
         guard groups >= 1 else { throw .invalidParameter(name: "groups", value: Double(groups), rule: "must be ≥ 1") }
         if usesFans && shape.count >= 2 { _ = try Fans.channelAxes(shape: shape, layout: layout, groups: groups) }
+        // dirac's own groups must divide the output channels whatever the other dimensions
+        // (`[4, 0, 3, 3]` with groups 3 is refused as `[4, 1, 3, 3]` is).
+        if case let .dirac(g) = self, g >= 1, (3...5).contains(shape.count), shape[0] >= 0, shape[0] % g != 0 {
+            throw .invalidParameter(name: "groups", value: Double(g), rule: "must divide the \(shape[0]) output channels")
+        }
     }
 
     func fansFor(shape: [Int], layout: KernelLayout, groups: Int, scheme: String) throws(InitializationError) -> Fans {
@@ -364,7 +370,16 @@ extension Initializer {
         let total: Int
         do { total = try CheckedSize.elementCount(shape, what: "shape \(shape)") } catch { throw .size(error) }
         try validateMinimumRank(shape, layout: layout, groups: groups)
-        if total == 0 { return }
+        if total == 0 {
+            // The values of the element-wise schemes do not depend on the shape: they must fit
+            // `S` for an empty tensor too (`normal(std: 1e39)` on `[0, 3]` is refused as on `[2, 3]`).
+            switch self {
+            case .zeros, .ones, .constant, .uniform, .normal, .truncatedNormal, .truncatedNormalMatched:
+                try Initializer.checkRepresentable(try plan(shape: shape, layout: layout, groups: groups), S.self)
+            default: break
+            }
+            return
+        }
         try Initializer.checkRepresentable(try plan(shape: shape, layout: layout, groups: groups), S.self)
     }
 
