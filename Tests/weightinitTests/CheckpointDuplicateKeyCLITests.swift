@@ -48,7 +48,7 @@ struct CheckpointDuplicateKeyCLITests {
             #expect(!FileManager.default.fileExists(atPath: dir + "/never.safetensors"))
         }
         // The untouched checkpoint still resumes (the edit, not the test's rewriting, is refused).
-        let same = try rewriteHeader(original) { $0 }
+        let same = rewriteHeader(original) { $0 }
         try FileManager.default.createDirectory(atPath: dir + "/same", withIntermediateDirectories: true)
         try Data(same).write(to: URL(fileURLWithPath: dir + "/same/checkpoint.safetensors"))
         (status, _, err) = try runTool(base + ["--checkpoint", dir + "/same", "--resume"])
